@@ -1,0 +1,33 @@
+#include "commands.h"
+
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <exception>
+
+int main(int argc, char **argv)
+{
+    CLI::App app{"layerwise-cli: greedy layerwise training of CNNs, without a GUI.\n"
+                 "Specs, presets and the run store are the ones the Layerwise GUI uses."};
+    app.set_version_flag("--version", LW_VERSION);
+    app.require_subcommand(1);
+    app.fallthrough();
+
+    lw::cli::Context ctx;
+    lw::cli::registerArch(app, ctx);
+    lw::cli::registerDoctor(app, ctx);
+    lw::cli::registerTrain(app, ctx);
+    lw::cli::registerRuns(app, ctx);
+    lw::cli::registerData(app, ctx);
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError &e) {
+        const int rc = app.exit(e);
+        return rc == 0 ? lw::cli::ExitOk : lw::cli::ExitBadInput;
+    } catch (const std::exception &e) {
+        std::fprintf(stderr, "layerwise-cli: %s\n", e.what());
+        return lw::cli::ExitFailure;
+    }
+    return ctx.exitCode;
+}

@@ -1,0 +1,34 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace lw::cli {
+
+/// A plain-text table for terminal output: a header row, right-aligned numeric columns.
+class Table
+{
+public:
+    explicit Table(std::vector<std::string> header);
+    void addRow(std::vector<std::string> cells);
+    /// Marks column `col` as numeric (right-aligned).
+    void alignRight(int col);
+    std::string render() const;
+
+private:
+    std::vector<std::string> m_header;
+    std::vector<std::vector<std::string>> m_rows;
+    std::vector<bool> m_right;
+};
+
+/// 1234567 -> "1,234,567".
+std::string groupDigits(std::int64_t n);
+/// 33627136 -> "33.627M", 1922 -> "1.922K", 3.63e9 -> "3.630G".
+std::string humanCount(double n);
+/// 0.9123 -> "91.23%".
+std::string percent(double fraction, int decimals = 2);
+/// 75.3 -> "1m15s".
+std::string humanSeconds(double seconds);
+
+} // namespace lw::cli

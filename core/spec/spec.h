@@ -1,0 +1,224 @@
+#pragma once
+
+#include "util/result.h"
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace lw {
+
+/// Downsampling applied before a stage's convolution (or to the input image).
+/// Psi is the invertible space-to-depth of METHOD.md: C x H x W -> 4C x H/2 x W/2.
+enum class Downsample { None, Psi, MaxPool, AvgPool, Stride };
+
+/// Auxiliary head family. Conv: (k-1) x [conv-BN-ReLU] -> pool -> BN -> Linear (the paper's).
+/// Mlp: pool -> (k-1) x [Linear-ReLU-Dropout] -> Linear (VGG's classifier as the last head).
+enum class HeadKind { Conv, Mlp };
+
+/// Head pooling. Fixed: the reference's AvgPool with kernel = stride = side / pooled, which drops
+/// the last row and column at odd sides. Adaptive: adaptive average pooling to pooled x pooled.
+enum class HeadPool { Fixed, Adaptive };
+
+/// How the heads' predictions are averaged into the ensemble (weights 2^i / sum 2^i).
+enum class EnsembleMode { Logits, Softmax };
+
+struct InputSpec
+{
+    int channels = 1;
+    int height = 28;
+    int width = 28;
+    int classes = 10;
+    Downsample downsample = Downsample::None; ///< None or Psi (the ImageNet models)
+    bool operator==(const InputSpec &) const = default;
+};
+
+struct HeadSpec
+{
+    HeadKind kind = HeadKind::Conv;
+    int k = 1;             ///< hidden layers of the auxiliary problem, counting the block: 1..3
+    int width = 128;       ///< M~: hidden conv width (Conv, k > 1) or hidden units (Mlp, k > 1)
+    int pooled = 2;        ///< side after pooling (2 -> 2x2; VGG's classifier: 7)
+    HeadPool pool = HeadPool::Fixed;
+    int padding = 1;       ///< padding of the hidden 3x3 convs (VGG variant: 0)
+    bool bn = true;        ///< BN in the hidden convs and before the linear layer (Conv)
+    double dropout = 0.0;  ///< Mlp only
+    bool maxpoolFirst = false; ///< a 2x2 max-pool before the head (VGG's last pool)
+    bool operator==(const HeadSpec &) const = default;
+};
+
+struct StageSpec
+{
+    int width = 64;        ///< output channels of the block's convolution
+    int kernel = 3;        ///< odd; padding = kernel / 2 keeps the side
+    Downsample downsample = Downsample::None; ///< applied before the conv
+    bool bn = true;
+    bool bias = false;     ///< conv bias; when absent from JSON: !bn
+    HeadSpec head;
+    bool operator==(const StageSpec &) const = default;
+};
+
+struct DatasetSpec
+{
+    std::string name = "fashion-mnist"; ///< fashion-mnist|mnist|cifar10|cifar100|imagefolder|synthetic
+    std::string path;                   ///< empty: the dataset's default place
+    std::int64_t trainLimit = 0;        ///< 0: all; else a seeded, class-balanced subset
+    std::int64_t testLimit = 0;
+    bool operator==(const DatasetSpec &) const = default;
+};
+
+struct OptimizerSpec
+{
+    double momentum = 0.9;
+    double weightDecay = 5e-4;
+    bool nesterov = false;
+    bool operator==(const OptimizerSpec &) const = default;
+};
+
+/// LR divided by `factor` every `every` epochs (when every > 0) or at each listed epoch
+/// (milestones, 0-based epoch index within the stage at which the new LR starts).
+struct LrSchedule
+{
+    double initial = 0.1;
+    double factor = 5.0;
+    int every = 15;
+    std::vector<int> milestones;
+    bool resetOptimizer = true; ///< rebuild SGD (momentum reset) at each decay, as the reference
+    bool operator==(const LrSchedule &) const = default;
+};
+
+struct AugmentSpec
+{
+    bool enabled = true;
+    int padding = 4;                ///< random crop with this zero padding (0: no crop)
+    bool flip = true;               ///< random horizontal flip
+    bool randomResizedCrop = false; ///< ImageNet recipe: RandomResizedCrop(input side) + flip
+    int evalResize = 0;             ///< ImageNet recipe: resize shorter side (256), center crop
+    bool operator==(const AugmentSpec &) const = default;
+};
+
+struct NormalizeSpec
+{
+    std::vector<double> mean;       ///< per channel; empty: none (or fromData)
+    std::vector<double> std;
+    bool fromData = false;          ///< compute mean/std from the training split
+    bool operator==(const NormalizeSpec &) const = default;
+};
+
+/// The end-to-end twin's schedule (same trunk, last head as classifier).
+struct EndToEndSpec
+{
+    int epochs = 0;                 ///< 0: epochsPerStage x number of stages
+    LrSchedule lr;                  ///< `every`/`milestones` in e2e epochs
+    bool operator==(const EndToEndSpec &) const = default;
+};
+
+struct RecipeSpec
+{
+    DatasetSpec dataset;
+    int epochsPerStage = 50;
+    int batchSize = 128;
+    int testBatchSize = 256;
+    OptimizerSpec optimizer;
+    LrSchedule lr;
+    AugmentSpec augment;
+    NormalizeSpec normalize;
+    EnsembleMode ensemble = EnsembleMode::Logits;
+    EndToEndSpec e2e;
+    std::string precision = "fp32"; ///< fp32 | bf16 | fp16 (autocast on CUDA)
+    std::uint64_t seed = 0;
+    bool operator==(const RecipeSpec &) const = default;
+};
+
+/// A layerwise network and how to train it: the versioned JSON document the GUI and CLI share.
+struct Spec
+{
+    static constexpr int kFormatVersion = 1;
+    std::string name;
+    std::string description;
+    InputSpec input;
+    std::vector<StageSpec> stages;
+    RecipeSpec recipe;
+    bool operator==(const Spec &) const = default;
+};
+
+/// One problem with a spec: the JSON path (e.g. "stages[3].head.k") and what was expected.
+struct SpecIssue
+{
+    std::string path;
+    std::string message;
+    int stage = -1;  ///< index of the stage concerned, -1 when not a stage
+    std::string toString() const { return path.empty() ? message : path + ": " + message; }
+};
+
+/// Parses a spec document. Unknown keys, wrong types and invalid values are all reported (not
+/// just the first), each naming its JSON path; the Error's message holds one issue per line.
+/// Missing optional keys take the defaults above. Never throws.
+Result<Spec> parseSpec(std::string_view json);
+
+/// Like parseSpec, returning every issue separately (empty when valid); `spec` is filled as far
+/// as it could be read.
+std::vector<SpecIssue> parseSpecDetailed(std::string_view json, Spec &spec);
+
+/// Reads and parses a spec file; errors start with the file name.
+Result<Spec> loadSpecFile(const std::string &path);
+
+/// Checks a spec built in memory (the designer): ranges, downsampling below 1 pixel, psi on odd
+/// sides, a head pooled larger than its input. Empty when valid.
+std::vector<SpecIssue> validateSpec(const Spec &spec);
+
+/// Pretty-printed JSON; parseSpec(serializeSpec(s)) == s.
+std::string serializeSpec(const Spec &spec);
+
+/// Only the recipe, as JSON (stored with each run).
+std::string serializeRecipe(const RecipeSpec &recipe);
+
+struct Shape
+{
+    int c = 0, h = 0, w = 0;
+    bool operator==(const Shape &) const = default;
+};
+
+/// Shapes and costs of one stage. MACs are multiply-accumulates per image of the forward pass
+/// (convolutions and linear layers); params count conv/linear weights and biases + BN affine.
+struct StageCost
+{
+    Shape in;          ///< what the stage receives (after the input's psi for stage 0)
+    Shape out;         ///< block output
+    std::int64_t blockParams = 0;
+    std::int64_t headParams = 0;
+    std::int64_t blockMacs = 0;
+    std::int64_t headMacs = 0;
+    std::int64_t activationBytes = 0; ///< fp32 bytes per sample of the block's output
+};
+
+struct SpecSummary
+{
+    std::vector<StageCost> stages;
+    std::int64_t trunkParams = 0;
+    std::int64_t totalParams = 0;  ///< trunk + the last stage's head
+    std::int64_t trunkMacs = 0;
+    std::int64_t totalMacs = 0;    ///< trunk + the last stage's head
+};
+
+/// Shape inference and costs; fails with the validator's issues when the spec is invalid.
+Result<SpecSummary> summarizeSpec(const Spec &spec);
+
+/// Names used in JSON ("none", "psi", "maxpool", "avgpool", "stride"; "conv", "mlp";
+/// "fixed", "adaptive"; "logits", "softmax").
+const char *toString(Downsample d);
+const char *toString(HeadKind k);
+const char *toString(HeadPool p);
+const char *toString(EnsembleMode m);
+
+/// Presets shipped with Layerwise (resources/presets/*.json, embedded at build time).
+struct PresetInfo
+{
+    std::string name;
+    std::string description;
+};
+std::vector<PresetInfo> listPresets();
+Result<Spec> loadPreset(const std::string &name);
+
+} // namespace lw

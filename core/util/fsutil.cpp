@@ -1,0 +1,101 @@
+#include "util/fsutil.h"
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fcntl.h>
+#include <fstream>
+#include <sstream>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace lw {
+
+namespace {
+
+std::string errnoText(const std::string &what, const std::string &path)
+{
+    return what + " '" + path + "': " + std::strerror(errno);
+}
+
+} // namespace
+
+Result<void> writeFileAtomic(const std::string &path, std::string_view bytes)
+{
+    namespace fs = std::filesystem;
+    const fs::path target(path);
+    const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
+    std::string tmp = (dir / ("." + target.filename().string() + ".tmpXXXXXX")).string();
+    int fd = ::mkstemp(tmp.data());
+    if (fd < 0)
+        return fail(errnoText("cannot create a temporary file for", path));
+    const char *p = bytes.data();
+    std::size_t left = bytes.size();
+    while (left > 0) {
+        ssize_t n = ::write(fd, p, left);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            auto err = errnoText("cannot write", path);
+            ::close(fd);
+            ::unlink(tmp.c_str());
+            return fail(err);
+        }
+        p += n;
+        left -= static_cast<std::size_t>(n);
+    }
+    if (::fsync(fd) != 0) {
+        auto err = errnoText("cannot flush", path);
+        ::close(fd);
+        ::unlink(tmp.c_str());
+        return fail(err);
+    }
+    ::close(fd);
+    if (::rename(tmp.c_str(), path.c_str()) != 0) {
+        auto err = errnoText("cannot rename the temporary file onto", path);
+        ::unlink(tmp.c_str());
+        return fail(err);
+    }
+    int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+    if (dfd >= 0) {
+        ::fsync(dfd);
+        ::close(dfd);
+    }
+    return {};
+}
+
+Result<std::string> readFile(const std::string &path, std::uint64_t maxBytes)
+{
+    std::error_code ec;
+    auto status = std::filesystem::status(path, ec);
+    if (ec || !std::filesystem::exists(status))
+        return fail("'" + path + "': no such file");
+    if (std::filesystem::is_directory(status))
+        return fail("'" + path + "': is a folder, expected a file");
+    auto size = std::filesystem::file_size(path, ec);
+    if (ec)
+        return fail("'" + path + "': cannot read its size: " + ec.message());
+    if (size > maxBytes)
+        return fail("'" + path + "': " + std::to_string(size) + " bytes, more than the "
+                    + std::to_string(maxBytes) + " expected for this kind of file");
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+        return fail(errnoText("cannot open", path));
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    if (in.bad())
+        return fail(errnoText("cannot read", path));
+    return ss.str();
+}
+
+std::string defaultDataDir()
+{
+    if (const char *xdg = std::getenv("XDG_DATA_HOME"); xdg && *xdg)
+        return std::string(xdg) + "/layerwise";
+    if (const char *home = std::getenv("HOME"); home && *home)
+        return std::string(home) + "/.local/share/layerwise";
+    return ".layerwise";
+}
+
+} // namespace lw

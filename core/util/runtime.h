@@ -1,0 +1,38 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace lw {
+
+/// What the process runs on, for `layerwise-cli doctor`, the GUI's about box and run records.
+struct RuntimeInfo
+{
+    std::string torchVersion;      ///< e.g. "1.13.1"
+    bool cudaAvailable = false;
+    int cudaDeviceCount = 0;
+    std::vector<std::string> cudaDevices; ///< "cuda:0 NVIDIA H100 ..." where the build can tell
+    int cores = 1;                 ///< hardware threads the process may use (affinity)
+    int threads = 1;               ///< LibTorch intra-op threads now
+    bool mkldnn = false;           ///< oneDNN compiled in
+    std::string blasLibrary;       ///< the file libblas.so.3 resolves to in this process
+    bool referenceBlas = false;    ///< that file is Netlib's reference BLAS (slow)
+    std::string allocator;         ///< "tcmalloc" or "glibc malloc (mallopt tuned)"
+    std::string hostname;
+};
+
+/// Prepares LibTorch for training: intra-op threads (`threads` <= 0 means all cores; LibTorch
+/// starts with 1 here) and, when tcmalloc is not linked, glibc's trimming turned down so large
+/// buffers are reused. Safe to call more than once.
+void configureRuntime(int threads = 0);
+
+RuntimeInfo runtimeInfo();
+
+/// fp32 matmul rate through LibTorch on the current threads (square `torch::mm`), GFLOP/s.
+double measureMatmulGflops(int n = 2048, double seconds = 1.0);
+
+/// Resolves "auto", "cpu", "cuda", "cuda:N" to a device string LibTorch accepts; fails with a
+/// message when CUDA is asked for and absent, or N is out of range.
+std::string resolveDevice(const std::string &request, std::string *error = nullptr);
+
+} // namespace lw
