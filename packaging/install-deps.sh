@@ -12,7 +12,7 @@ packages=(
     libsqlitecpp-dev libsqlite3-dev nlohmann-json3-dev libcli11-dev
     libjpeg62-turbo-dev libpng-dev zlib1g-dev
     # GUI
-    qt6-base-dev libqt6sql6-sqlite libqt6svg6 libqcustomplot-dev
+    qt6-base-dev qt6-svg-dev libxkbcommon-dev libqt6sql6-sqlite libqcustomplot-dev
     # offscreen and X11 GUI tests, screenshots
     xvfb xauth imagemagick
     # data: the embedded default data set

@@ -58,16 +58,14 @@ std::string Table::render() const
 
 std::string groupDigits(std::int64_t n)
 {
-    std::string digits = std::to_string(n < 0 ? -n : n);
-    std::string out;
-    int count = 0;
-    for (auto it = digits.rbegin(); it != digits.rend(); ++it) {
-        if (count > 0 && count % 3 == 0)
-            out.insert(out.begin(), ',');
-        out.insert(out.begin(), *it);
-        ++count;
+    const std::string digits = std::to_string(n < 0 ? -n : n);
+    std::string out = n < 0 ? "-" : "";
+    for (std::size_t i = 0; i < digits.size(); ++i) {
+        if (i > 0 && (digits.size() - i) % 3 == 0)
+            out += ',';
+        out += digits[i];
     }
-    return n < 0 ? "-" + out : out;
+    return out;
 }
 
 std::string humanCount(double n)

@@ -1,0 +1,162 @@
+#include "util/runtime.h"
+
+#include <torch/torch.h>
+
+#include <chrono>
+#include <fstream>
+#include <malloc.h>
+#include <mutex>
+#include <sched.h>
+#include <string>
+#include <thread>
+#include <unistd.h>
+
+namespace lw {
+
+namespace {
+
+/// Shared objects mapped into this process whose file name contains `needle`.
+std::string mappedLibrary(const std::string &needle)
+{
+    std::ifstream maps("/proc/self/maps");
+    std::string line;
+    while (std::getline(maps, line)) {
+        auto slash = line.find('/');
+        if (slash == std::string::npos)
+            continue;
+        std::string path = line.substr(slash);
+        auto base = path.substr(path.rfind('/') + 1);
+        if (base.find(needle) != std::string::npos)
+            return path;
+    }
+    return {};
+}
+
+int usableCores()
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) == 0) {
+        int n = CPU_COUNT(&set);
+        if (n > 0)
+            return n;
+    }
+    unsigned hw = std::thread::hardware_concurrency();
+    return hw > 0 ? static_cast<int>(hw) : 1;
+}
+
+bool tcmallocLinked()
+{
+    return !mappedLibrary("libtcmalloc").empty();
+}
+
+} // namespace
+
+void configureRuntime(int threads)
+{
+    static std::once_flag mallocOnce;
+    std::call_once(mallocOnce, [] {
+        if (!tcmallocLinked()) {
+            // glibc: keep large buffers instead of returning them to the kernel every step.
+            mallopt(M_MMAP_THRESHOLD, 256 * 1024 * 1024);
+            mallopt(M_TRIM_THRESHOLD, 512 * 1024 * 1024);
+        }
+    });
+    const int n = threads > 0 ? threads : usableCores();
+    if (torch::get_num_threads() != n)
+        torch::set_num_threads(n);
+}
+
+RuntimeInfo runtimeInfo()
+{
+    RuntimeInfo info;
+    info.torchVersion = std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR)
+                        + "." + std::to_string(TORCH_VERSION_PATCH);
+    info.cudaAvailable = torch::cuda::is_available();
+    info.cudaDeviceCount = info.cudaAvailable ? static_cast<int>(torch::cuda::device_count()) : 0;
+    for (int i = 0; i < info.cudaDeviceCount; ++i)
+        info.cudaDevices.push_back("cuda:" + std::to_string(i));
+    info.cores = usableCores();
+    info.threads = torch::get_num_threads();
+    info.mkldnn = at::hasMKLDNN();
+    // Make sure BLAS is loaded before looking (a tiny matmul).
+    {
+        torch::NoGradGuard guard;
+        auto a = torch::ones({4, 4});
+        (void)torch::mm(a, a);
+    }
+    std::string blas = mappedLibrary("libopenblas");
+    if (blas.empty())
+        blas = mappedLibrary("libblas.so");
+    if (blas.empty())
+        blas = mappedLibrary("libmkl");
+    info.blasLibrary = blas;
+    info.referenceBlas = blas.find("/blas/libblas") != std::string::npos
+                         || (blas.find("libblas.so") != std::string::npos
+                             && blas.find("openblas") == std::string::npos
+                             && blas.find("atlas") == std::string::npos
+                             && blas.find("blis") == std::string::npos
+                             && blas.find("mkl") == std::string::npos);
+    info.allocator = tcmallocLinked() ? "tcmalloc" : "glibc malloc (trimming turned down)";
+    char host[256] = {};
+    if (gethostname(host, sizeof host - 1) == 0)
+        info.hostname = host;
+    return info;
+}
+
+double measureMatmulGflops(int n, double seconds)
+{
+    torch::NoGradGuard guard;
+    auto a = torch::randn({n, n});
+    auto b = torch::randn({n, n});
+    auto c = torch::mm(a, b); // warm-up
+    using clock = std::chrono::steady_clock;
+    int reps = 0;
+    const auto start = clock::now();
+    double elapsed = 0;
+    do {
+        c = torch::mm(a, b);
+        ++reps;
+        elapsed = std::chrono::duration<double>(clock::now() - start).count();
+    } while (elapsed < seconds);
+    return 2.0 * n * double(n) * n * reps / elapsed / 1e9;
+}
+
+std::string resolveDevice(const std::string &request, std::string *error)
+{
+    auto setError = [&](const std::string &message) {
+        if (error)
+            *error = message;
+        return std::string();
+    };
+    if (request.empty() || request == "auto")
+        return torch::cuda::is_available() ? "cuda:0" : "cpu";
+    if (request == "cpu")
+        return "cpu";
+    if (request.rfind("cuda", 0) == 0) {
+        if (!torch::cuda::is_available())
+            return setError("device '" + request
+                            + "': this LibTorch has no CUDA or no GPU is visible; use --device cpu");
+        int index = 0;
+        if (request.size() > 4) {
+            if (request[4] != ':' || request.size() == 5)
+                return setError("device '" + request + "': expected cuda or cuda:N");
+            try {
+                std::size_t used = 0;
+                index = std::stoi(request.substr(5), &used);
+                if (used != request.size() - 5)
+                    throw std::invalid_argument("trailing");
+            } catch (...) {
+                return setError("device '" + request + "': expected cuda or cuda:N");
+            }
+        }
+        const int count = static_cast<int>(torch::cuda::device_count());
+        if (index < 0 || index >= count)
+            return setError("device '" + request + "': there are " + std::to_string(count)
+                            + " CUDA devices (cuda:0 .. cuda:" + std::to_string(count - 1) + ")");
+        return "cuda:" + std::to_string(index);
+    }
+    return setError("device '" + request + "': expected auto, cpu, cuda or cuda:N");
+}
+
+} // namespace lw
