@@ -1,0 +1,78 @@
+#pragma once
+
+// Public, torch-free face of the training engine (greedy layerwise, end-to-end, decoupled).
+
+#include "spec/spec.h"
+#include "train/observer.h"
+#include "util/result.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace lw {
+
+enum class FeatureCache { Auto, On, Off };
+
+struct TrainOptions
+{
+    Spec spec;
+    TrainMode mode = TrainMode::Greedy;
+    std::string device = "auto";         ///< auto | cpu | cuda | cuda:N
+    int threads = 0;                     ///< 0: all cores
+    int loaderThreads = 2;
+    FeatureCache cache = FeatureCache::Auto;
+    std::int64_t cacheBudgetBytes = 6ll << 30; ///< RAM for cached features; beyond: mmap file
+    bool probes = false;                 ///< probe every layer after each stage
+    std::string runDir;                  ///< checkpoints go here; empty: none
+    /// Branch from stage k: the first `lockedStages` blocks (and heads) come from `branchFrom`
+    /// (a run folder) and are not trained again.
+    std::string branchFrom;
+    int lockedStages = 0;
+};
+
+struct RunSummary
+{
+    RunStatus status = RunStatus::Finished;
+    std::string message;
+    std::vector<StageFinished> stages;
+    std::vector<ProbeResult> probes;
+    double finalTestAcc = 0;
+    double seconds = 0;
+};
+
+/// Runs one training run. run()/resume() block: call them on a worker thread. pause(),
+/// resumeTraining() and cancel() are thread-safe and take effect between batches.
+class Trainer
+{
+public:
+    /// `observer` may be null; it must outlive the trainer.
+    Trainer(TrainOptions options, TrainObserver *observer);
+    ~Trainer();
+    Trainer(const Trainer &) = delete;
+    Trainer &operator=(const Trainer &) = delete;
+
+    /// Trains from scratch. Fails (without throwing) on bad data, an invalid spec or device;
+    /// a diverging loss or a cancel return a summary with status Failed / Cancelled.
+    Result<RunSummary> run();
+    /// Continues the run in options.runDir from its last checkpoint, with the same curves.
+    Result<RunSummary> resume();
+
+    void pause();
+    void resumeTraining();
+    void cancel();
+    bool paused() const;
+
+private:
+    struct Impl;
+    std::unique_ptr<Impl> d;
+};
+
+/// Probes every layer of a trained run from its checkpoints in `runDir` (on demand, for a stored
+/// run): linear softmax classifiers on 2x2-pooled features, train and test accuracy per layer.
+Result<std::vector<ProbeResult>> probeRun(const std::string &runDir, const Spec &spec,
+                                          TrainMode mode, const std::string &device,
+                                          TrainObserver *observer);
+
+} // namespace lw
