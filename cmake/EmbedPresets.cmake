@@ -1,5 +1,6 @@
-# cmake -DOUT=file.cpp -DFILES="a.json;b.json" -P EmbedPresets.cmake
-# Writes lw::detail::embeddedPresets(): (file stem, JSON text) pairs, sorted by name.
+# cmake -DOUT=file.cpp -DDIR=resources/presets -P EmbedPresets.cmake
+# Writes lw::detail::embeddedPresets(): (file stem, JSON text) pairs of DIR/*.json, sorted by name.
+file(GLOB FILES "${DIR}/*.json")
 list(SORT FILES)
 set(arrays "")
 set(entries "")

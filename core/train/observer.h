@@ -27,15 +27,15 @@ struct RunStarted
 {
     TrainMode mode = TrainMode::Greedy;
     int stages = 0;
-    std::string device;             ///< "cpu", "cuda:0"
+    std::string device; ///< "cpu", "cuda:0"
     int threads = 1;
     std::int64_t trainSize = 0;
     std::int64_t testSize = 0;
-    std::string dataset;            ///< what was opened, in words
+    std::string dataset; ///< what was opened, in words
     std::string datasetFingerprint;
     bool resumed = false;
-    int resumeStage = 0;            ///< where a resumed run continues
-    int resumeEpoch = 0;            ///< epochs of resumeStage already done
+    int resumeStage = 0; ///< where a resumed run continues
+    int resumeEpoch = 0; ///< epochs of resumeStage already done
 };
 
 struct StageStarted
@@ -46,16 +46,16 @@ struct StageStarted
     std::int64_t headParams = 0;
     std::int64_t blockMacs = 0;
     std::int64_t headMacs = 0;
-    bool cachedInput = false;       ///< trains on cached outputs of the frozen prefix
+    bool cachedInput = false; ///< trains on cached outputs of the frozen prefix
 };
 
 /// At most about 10 per second.
 struct BatchProgress
 {
     int stage = 0;
-    int epoch = 0;                  ///< the epoch in progress (1-based)
-    int batch = 0;                  ///< batches done in this epoch
-    int batches = 0;                ///< batches per epoch
+    int epoch = 0;   ///< the epoch in progress (1-based)
+    int batch = 0;   ///< batches done in this epoch
+    int batches = 0; ///< batches per epoch
     double runningLoss = 0;
     double imagesPerSecond = 0;
 };
@@ -66,13 +66,13 @@ struct EpochMetrics
     int epoch = 0;
     std::int64_t step = 0;
     double trainLoss = 0;
-    double trainAcc = 0;            ///< fractions in [0, 1]
+    double trainAcc = 0; ///< fractions in [0, 1]
     double testLoss = 0;
-    double testAcc = 0;             ///< the current head
-    double ensembleAcc = 0;         ///< 2^i-weighted heads 0..stage
-    double lr = 0;                  ///< LR used in this epoch
-    double imagesPerSecond = 0;     ///< training throughput
-    double seconds = 0;             ///< wall time of the epoch including evaluation
+    double testAcc = 0;         ///< the current head
+    double ensembleAcc = 0;     ///< 2^i-weighted heads 0..stage
+    double lr = 0;              ///< LR used in this epoch
+    double imagesPerSecond = 0; ///< training throughput
+    double seconds = 0;         ///< wall time of the epoch including evaluation
 };
 
 struct StageFinished
@@ -100,16 +100,16 @@ struct CheckpointSaved
 {
     int stage = 0;
     int epoch = 0;
-    std::string path;               ///< relative to the run's folder
+    std::string path; ///< relative to the run's folder
     bool stageEnd = false;
 };
 
 struct RunEnded
 {
     RunStatus status = RunStatus::Finished;
-    std::string message;            ///< why it failed or stopped; empty when finished
+    std::string message; ///< why it failed or stopped; empty when finished
     double seconds = 0;
-    double finalTestAcc = 0;        ///< the last trained stage's head
+    double finalTestAcc = 0; ///< the last trained stage's head
 };
 
 /// Receives the engine's progress, on the training thread. Implementations must return quickly

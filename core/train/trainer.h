@@ -19,13 +19,13 @@ struct TrainOptions
 {
     Spec spec;
     TrainMode mode = TrainMode::Greedy;
-    std::string device = "auto";         ///< auto | cpu | cuda | cuda:N
-    int threads = 0;                     ///< 0: all cores
+    std::string device = "auto"; ///< auto | cpu | cuda | cuda:N
+    int threads = 0;             ///< 0: all cores
     int loaderThreads = 2;
     FeatureCache cache = FeatureCache::Auto;
     std::int64_t cacheBudgetBytes = 6ll << 30; ///< RAM for cached features; beyond: mmap file
-    bool probes = false;                 ///< probe every layer after each stage
-    std::string runDir;                  ///< checkpoints go here; empty: none
+    bool probes = false;                       ///< probe every layer after each stage
+    std::string runDir;                        ///< checkpoints go here; empty: none
     /// Branch from stage k: the first `lockedStages` blocks (and heads) come from `branchFrom`
     /// (a run folder) and are not trained again.
     std::string branchFrom;
@@ -67,6 +67,8 @@ public:
 private:
     struct Impl;
     std::unique_ptr<Impl> d;
+    friend Result<std::vector<ProbeResult>> probeRun(const std::string &, const Spec &, TrainMode,
+                                                     const std::string &, TrainObserver *);
 };
 
 /// Probes every layer of a trained run from its checkpoints in `runDir` (on demand, for a stored
