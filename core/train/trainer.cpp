@@ -249,8 +249,11 @@ struct Trainer::Impl
         dopt.seed = spec.recipe.seed;
         dopt.imageSide = spec.input.height;
         if (dopt.name == "synthetic") {
+            // A synthetic set has the spec's shape; the limits give its size.
             dopt.channels = spec.input.channels;
             dopt.classes = spec.input.classes;
+            dopt.syntheticTrain = dopt.trainLimit;
+            dopt.syntheticTest = dopt.testLimit;
         }
         dopt.log = [this](LogLevel level, const std::string &text) {
             log(level, text);

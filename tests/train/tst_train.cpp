@@ -1,0 +1,506 @@
+// The training engine on small seeded synthetic data (CPU): what METHOD.md's procedure promises.
+
+#include "model/model.h"
+#include "train/engine.h"
+#include "train/probe.h"
+#include "train/trainer.h"
+
+#include <QtTest>
+
+#include <QProcess>
+#include <QTemporaryDir>
+
+#include <nlohmann/json.hpp>
+
+#include <csignal>
+#include <fstream>
+#include <thread>
+
+using namespace lw;
+
+namespace {
+
+/// A small 3-stage network on 1x8x8 synthetic images; a few seconds per run on 2 cores.
+Spec tinySpec(int epochs = 2)
+{
+    Spec s;
+    s.name = "tiny";
+    s.input = {1, 8, 8, 4, Downsample::None};
+    for (int j = 0; j < 3; ++j) {
+        StageSpec st;
+        st.width = 8 << j;
+        st.downsample = j == 0 ? Downsample::None : Downsample::Psi;
+        st.bn = true;
+        st.bias = false;
+        st.head.k = j == 1 ? 2 : 1;
+        st.head.width = 8;
+        st.head.pool = HeadPool::Adaptive;
+        s.stages.push_back(st);
+    }
+    auto &r = s.recipe;
+    r.dataset.name = "synthetic";
+    r.dataset.trainLimit = 512;
+    r.dataset.testLimit = 256;
+    r.epochsPerStage = epochs;
+    r.batchSize = 64;
+    r.testBatchSize = 128;
+    r.lr = {0.05, 5.0, 0, {1}, true};
+    r.e2e.epochs = 3;
+    r.e2e.lr = {0.05, 5.0, 0, {2}, true};
+    r.augment.enabled = false;
+    r.normalize.mean = {0.5};
+    r.normalize.std = {0.25};
+    r.seed = 3;
+    return s;
+}
+
+/// Collects the engine's events.
+struct Recorder : TrainObserver
+{
+    std::vector<EpochMetrics> epochs;
+    std::vector<StageFinished> stages;
+    std::vector<ProbeResult> probes;
+    std::vector<std::string> logs;
+    std::function<void(const EpochMetrics &)> onEpoch;
+    std::function<void(const BatchProgress &)> onBatch;
+    void epochFinished(const EpochMetrics &m) override
+    {
+        epochs.push_back(m);
+        if (onEpoch)
+            onEpoch(m);
+    }
+    void batchProgress(const BatchProgress &b) override
+    {
+        if (onBatch)
+            onBatch(b);
+    }
+    void stageFinished(const StageFinished &s) override { stages.push_back(s); }
+    void probeFinished(const ProbeResult &p) override { probes.push_back(p); }
+    void log(LogLevel, const std::string &t) override { logs.push_back(t); }
+};
+
+std::vector<torch::Tensor> stateOf(torch::nn::Module &m)
+{
+    std::vector<torch::Tensor> out;
+    for (auto &p : m.parameters())
+        out.push_back(p.detach().clone());
+    for (auto &b : m.buffers())
+        out.push_back(b.detach().clone());
+    return out;
+}
+
+} // namespace
+
+class TestTrain : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void lrSchedule();
+    void optimizerResetsAtDecay();
+    void ensembleWeights();
+    void greedyRunReportsEveryEpoch();
+    void frozenStagesStayBitIdentical();
+    void cachedTrainingMatchesRecompute();
+    void nanStopsTheStage();
+    void cancelThenResumeCompletes();
+    void killDuringTrainingThenResume();
+    void endToEndAndDecoupled();
+    void probeOnSeparableFeatures();
+    void probesAfterEachStage();
+    void badSpecAndDevice();
+    void resumeRejectsForeignCheckpoint();
+};
+
+void TestTrain::lrSchedule()
+{
+    LrSchedule every{0.1, 5.0, 15, {}, true};
+    QCOMPARE(detail::lrForEpoch(every, 0), 0.1);
+    QCOMPARE(detail::lrForEpoch(every, 14), 0.1);
+    QVERIFY(qFuzzyCompare(detail::lrForEpoch(every, 15), 0.02));
+    QVERIFY(qFuzzyCompare(detail::lrForEpoch(every, 30), 0.004));
+    QVERIFY(detail::decaysAt(every, 15));
+    QVERIFY(!detail::decaysAt(every, 16));
+    LrSchedule at{0.1, 10.0, 0, {20, 40}, true};
+    QCOMPARE(detail::decaysBefore(at, 19), 0);
+    QCOMPARE(detail::decaysBefore(at, 20), 1);
+    QCOMPARE(detail::decaysBefore(at, 43), 2);
+    QVERIFY(detail::decaysAt(at, 40));
+}
+
+void TestTrain::optimizerResetsAtDecay()
+{
+    torch::manual_seed(0);
+    torch::nn::Linear lin(4, 2);
+    LrSchedule sched{0.1, 5.0, 0, {2}, true};
+    detail::StageOptimizer opt(lin->parameters(), OptimizerSpec{}, sched);
+    auto stepOnce = [&] {
+        opt.sgd().zero_grad();
+        lin->forward(torch::randn({8, 4})).sum().backward();
+        opt.sgd().step();
+    };
+    QVERIFY(!opt.startEpoch(0));
+    stepOnce();
+    QCOMPARE(opt.momentumBuffers(), 2);
+    QVERIFY(!opt.startEpoch(1)); // no decay: momentum kept
+    QCOMPARE(opt.momentumBuffers(), 2);
+    QVERIFY(opt.startEpoch(2)); // decay: rebuilt, momentum gone
+    QCOMPARE(opt.momentumBuffers(), 0);
+    QVERIFY(qFuzzyCompare(opt.lr(), 0.02));
+
+    // The option that keeps momentum only changes the LR.
+    sched.resetOptimizer = false;
+    detail::StageOptimizer keep(lin->parameters(), OptimizerSpec{}, sched);
+    keep.startEpoch(0);
+    keep.sgd().zero_grad();
+    lin->forward(torch::randn({8, 4})).sum().backward();
+    keep.sgd().step();
+    QVERIFY(!keep.startEpoch(2));
+    QCOMPARE(keep.momentumBuffers(), 2);
+    const auto &group = keep.sgd().param_groups().front();
+    QVERIFY(qFuzzyCompare(static_cast<const torch::optim::SGDOptions &>(group.options()).lr(), 0.02));
+}
+
+void TestTrain::ensembleWeights()
+{
+    auto w = detail::ensembleWeights(4);
+    QCOMPARE(int(w.size()), 4);
+    QVERIFY(qFuzzyCompare(w[0], 1.0 / 15));
+    QVERIFY(qFuzzyCompare(w[1], 2.0 / 15));
+    QVERIFY(qFuzzyCompare(w[2], 4.0 / 15));
+    QVERIFY(qFuzzyCompare(w[3], 8.0 / 15));
+    QCOMPARE(detail::ensembleWeights(1).front(), 1.0);
+}
+
+void TestTrain::greedyRunReportsEveryEpoch()
+{
+    QTemporaryDir dir;
+    TrainOptions o;
+    o.spec = tinySpec(2);
+    o.runDir = dir.path().toStdString();
+    o.threads = 2;
+    Recorder rec;
+    Trainer t(o, &rec);
+    auto r = t.run();
+    QVERIFY2(r.ok(), r.ok() ? "" : r.message().c_str());
+    QCOMPARE(int(r->status), int(RunStatus::Finished));
+    QCOMPARE(int(rec.epochs.size()), 6);
+    QCOMPARE(int(rec.stages.size()), 3);
+    for (int i = 0; i < 6; ++i) {
+        QCOMPARE(rec.epochs[i].stage, i / 2);
+        QCOMPARE(rec.epochs[i].epoch, i % 2 + 1);
+        QCOMPARE(rec.epochs[i].step, std::int64_t(i + 1));
+        QVERIFY(rec.epochs[i].imagesPerSecond > 0);
+    }
+    // LR /5 at the milestone (epoch index 1) in each stage.
+    QVERIFY(qFuzzyCompare(rec.epochs[0].lr, 0.05));
+    QVERIFY(qFuzzyCompare(rec.epochs[1].lr, 0.01));
+    // The synthetic set is learnable: the last head beats chance (25%) clearly.
+    QVERIFY2(r->finalTestAcc > 0.6, std::to_string(r->finalTestAcc).c_str());
+    // Stage 0's ensemble is its own head.
+    QCOMPARE(rec.epochs[0].ensembleAcc, rec.epochs[0].testAcc);
+    QVERIFY(QFile::exists(dir.filePath("stage2.pt")));
+    QVERIFY(QFile::exists(dir.filePath("state.json")));
+}
+
+void TestTrain::frozenStagesStayBitIdentical()
+{
+    // Train stages 0 and 1, snapshot stage 0, train stage 2 from the checkpoint, compare.
+    QTemporaryDir dir;
+    Spec spec = tinySpec(2);
+    TrainOptions o;
+    o.spec = spec;
+    o.runDir = dir.path().toStdString();
+    o.threads = 2;
+    Recorder rec;
+    std::unique_ptr<Trainer> trainer;
+    rec.onEpoch = [&](const EpochMetrics &m) {
+        if (m.stage == 1 && m.epoch == 2)
+            trainer->cancel(); // stops at the next batch check: stage 1 done, stage 2 not begun
+    };
+    trainer = std::make_unique<Trainer>(o, &rec);
+    auto first = trainer->run();
+    QVERIFY(first.ok());
+    QCOMPARE(int(first->status), int(RunStatus::Cancelled));
+
+    auto loadStage0 = [&](const std::string &file) {
+        model::Network net(spec);
+        torch::serialize::InputArchive a;
+        a.load_from(dir.filePath(QString::fromStdString(file)).toStdString());
+        net->load(a);
+        auto block = stateOf(*net->blocks[0]);
+        auto head = stateOf(*net->heads[0]);
+        block.insert(block.end(), head.begin(), head.end());
+        return block;
+    };
+    const auto before = loadStage0("stage1.pt");
+    Recorder rec2;
+    TrainOptions o2 = o;
+    Trainer again(o2, &rec2);
+    auto second = again.resume();
+    QVERIFY2(second.ok(), second.ok() ? "" : second.message().c_str());
+    QCOMPARE(int(second->status), int(RunStatus::Finished));
+    QVERIFY(!rec2.epochs.empty());
+    QCOMPARE(rec2.epochs.front().stage, 2);
+    const auto after = loadStage0("stage2.pt");
+    QCOMPARE(before.size(), after.size());
+    for (std::size_t i = 0; i < before.size(); ++i)
+        QVERIFY2(torch::equal(before[i], after[i]), ("tensor " + std::to_string(i) + " changed").c_str());
+}
+
+void TestTrain::cachedTrainingMatchesRecompute()
+{
+    auto runWith = [](FeatureCache cache) {
+        TrainOptions o;
+        o.spec = tinySpec(2);
+        o.cache = cache;
+        o.threads = 1;
+        Recorder rec;
+        Trainer t(o, &rec);
+        auto r = t.run();
+        return std::make_pair(r.ok() ? int(r->status) : -1, rec);
+    };
+    auto [s1, cached] = runWith(FeatureCache::On);
+    auto [s2, recomputed] = runWith(FeatureCache::Off);
+    QCOMPARE(s1, int(RunStatus::Finished));
+    QCOMPARE(s2, int(RunStatus::Finished));
+    QCOMPARE(cached.epochs.size(), recomputed.epochs.size());
+    for (std::size_t i = 0; i < cached.epochs.size(); ++i) {
+        const auto &a = cached.epochs[i];
+        const auto &b = recomputed.epochs[i];
+        QVERIFY2(std::abs(a.trainLoss - b.trainLoss) < 1e-4 * std::max(1.0, b.trainLoss),
+                 (std::to_string(a.trainLoss) + " vs " + std::to_string(b.trainLoss)).c_str());
+        QVERIFY(std::abs(a.testLoss - b.testLoss) < 1e-4 * std::max(1.0, b.testLoss));
+        QVERIFY(std::abs(a.testAcc - b.testAcc) <= 2.0 / 256);
+    }
+    bool saidCache = false;
+    for (const auto &l : cached.logs)
+        saidCache |= l.rfind("feature cache: on", 0) == 0;
+    QVERIFY(saidCache);
+}
+
+void TestTrain::nanStopsTheStage()
+{
+    QTemporaryDir dir;
+    TrainOptions o;
+    o.spec = tinySpec(2);
+    o.spec.recipe.lr = {1e30, 5.0, 0, {}, true};
+    o.runDir = dir.path().toStdString();
+    Recorder rec;
+    Trainer t(o, &rec);
+    auto r = t.run();
+    QVERIFY(r.ok());
+    QCOMPARE(int(r->status), int(RunStatus::Failed));
+    QVERIFY2(r->message.find("stage 0, epoch 1, batch ") == 0, r->message.c_str());
+    QVERIFY(r->message.find("diverged") != std::string::npos);
+    QVERIFY(rec.stages.empty());
+}
+
+void TestTrain::cancelThenResumeCompletes()
+{
+    QTemporaryDir dir;
+    TrainOptions o;
+    o.spec = tinySpec(2);
+    o.runDir = dir.path().toStdString();
+    Recorder rec;
+    std::unique_ptr<Trainer> trainer;
+    int batches = 0;
+    rec.onBatch = [&](const BatchProgress &b) {
+        if (b.stage == 1 && ++batches == 1)
+            trainer->cancel(); // mid-epoch
+    };
+    // Batch progress is throttled to 10/s; make sure stage 1 is cancelled at its first epoch end
+    // at the latest.
+    rec.onEpoch = [&](const EpochMetrics &m) {
+        if (m.stage == 1)
+            trainer->cancel();
+    };
+    trainer = std::make_unique<Trainer>(o, &rec);
+    auto first = trainer->run();
+    QVERIFY(first.ok());
+    QCOMPARE(int(first->status), int(RunStatus::Cancelled));
+    const int doneBefore = int(rec.epochs.size());
+    QVERIFY(doneBefore >= 2 && doneBefore <= 3);
+
+    Recorder rec2;
+    Trainer again(o, &rec2);
+    auto second = again.resume();
+    QVERIFY2(second.ok(), second.ok() ? "" : second.message().c_str());
+    QCOMPARE(int(second->status), int(RunStatus::Finished));
+    QCOMPARE(doneBefore + int(rec2.epochs.size()), 6);
+    QCOMPARE(int(second->stages.size()), 3);
+    QCOMPARE(rec2.epochs.back().step, std::int64_t(6));
+}
+
+void TestTrain::killDuringTrainingThenResume()
+{
+    QTemporaryDir dir;
+    const QString db = dir.filePath("runs.sqlite");
+    const QString specPath = dir.filePath("tiny.json");
+    Spec spec = tinySpec(6);
+    spec.recipe.dataset.trainLimit = 2048;
+    {
+        std::ofstream f(specPath.toStdString());
+        f << serializeSpec(spec);
+    }
+    QProcess child;
+    child.setProcessChannelMode(QProcess::ForwardedErrorChannel);
+    child.start(LW_CLI_PATH, {"train", "--spec", specPath, "--db", db, "--threads", "1", "--json"});
+    QVERIFY(child.waitForStarted());
+    // Kill it as soon as a few epochs have been checkpointed.
+    const QString runDir = dir.filePath("runs/1");
+    bool killed = false;
+    for (int i = 0; i < 1200 && child.state() == QProcess::Running; ++i) {
+        QFile state(runDir + "/state.json");
+        if (state.open(QIODevice::ReadOnly)) {
+            auto j = nlohmann::json::parse(state.readAll().toStdString(), nullptr, false);
+            if (!j.is_discarded() && j.value("step", 0) >= 3) {
+                ::kill(child.processId(), SIGKILL);
+                killed = true;
+                break;
+            }
+        }
+        QTest::qWait(50);
+    }
+    QVERIFY2(killed, "the child finished before it could be killed");
+    child.waitForFinished();
+    QCOMPARE(child.exitStatus(), QProcess::CrashExit);
+
+    QProcess resume;
+    resume.setProcessChannelMode(QProcess::SeparateChannels);
+    resume.start(LW_CLI_PATH, {"resume", "1", "--db", db, "--threads", "2", "--json"});
+    QVERIFY(resume.waitForFinished(300000));
+    const auto err = resume.readAllStandardError();
+    QVERIFY2(resume.exitCode() == 0, err.constData());
+    auto out = nlohmann::json::parse(resume.readAllStandardOutput().toStdString());
+    QCOMPARE(out["status"].get<std::string>(), std::string("finished"));
+    QCOMPARE(int(out["stages"].size()), 3);
+    for (const auto &s : out["stages"])
+        QCOMPARE(s["epochs"].get<int>(), 6);
+
+    // The store has every epoch exactly once.
+    QProcess show;
+    show.start(LW_CLI_PATH, {"runs", "show", "1", "--db", db, "--json"});
+    QVERIFY(show.waitForFinished(60000));
+    auto run = nlohmann::json::parse(show.readAllStandardOutput().toStdString());
+    QCOMPARE(run["status"].get<std::string>(), std::string("finished"));
+}
+
+void TestTrain::endToEndAndDecoupled()
+{
+    {
+        TrainOptions o;
+        o.spec = tinySpec(2);
+        o.mode = TrainMode::EndToEnd;
+        Recorder rec;
+        Trainer t(o, &rec);
+        auto r = t.run();
+        QVERIFY(r.ok());
+        QCOMPARE(int(r->status), int(RunStatus::Finished));
+        QCOMPARE(int(rec.epochs.size()), 3); // e2e.epochs
+        for (const auto &m : rec.epochs) {
+            QCOMPARE(m.stage, 2);
+            QCOMPARE(m.ensembleAcc, m.testAcc);
+        }
+        QVERIFY(qFuzzyCompare(rec.epochs[2].lr, 0.01));
+        QVERIFY(r->finalTestAcc > 0.5);
+    }
+    {
+        TrainOptions o;
+        o.spec = tinySpec(2);
+        o.mode = TrainMode::Decoupled;
+        Recorder rec;
+        Trainer t(o, &rec);
+        auto r = t.run();
+        QVERIFY(r.ok());
+        QCOMPARE(int(r->status), int(RunStatus::Finished));
+        QCOMPARE(int(rec.epochs.size()), 6); // 3 stages x 2 epochs, all stages each epoch
+        QCOMPARE(rec.epochs[0].stage, 0);
+        QCOMPARE(rec.epochs[2].stage, 2);
+        QCOMPARE(rec.epochs[2].step, std::int64_t(1));
+        QCOMPARE(int(r->stages.size()), 3);
+    }
+}
+
+void TestTrain::probeOnSeparableFeatures()
+{
+    torch::manual_seed(1);
+    const int n = 600, classes = 3;
+    auto labels = torch::arange(n, torch::kInt64) % classes;
+    // Class c puts a bump in channel c of an 8x4x4 feature map; Gaussian noise elsewhere.
+    auto feats = torch::randn({n, 8, 4, 4}) * 0.3;
+    for (int i = 0; i < n; ++i)
+        feats[i][labels[i].item<int>()] += 2.0;
+    auto train = detail::poolFeatures(feats.slice(0, 0, 400), labels.slice(0, 0, 400), 128);
+    auto test = detail::poolFeatures(feats.slice(0, 400, n), labels.slice(0, 400, n), 128);
+    QCOMPARE(train.features.size(1), 32);
+    auto [trainAcc, testAcc] = detail::trainLinearProbe(train, test, classes, 0);
+    QVERIFY2(trainAcc > 0.99, std::to_string(trainAcc).c_str());
+    QVERIFY2(testAcc > 0.99, std::to_string(testAcc).c_str());
+}
+
+void TestTrain::probesAfterEachStage()
+{
+    TrainOptions o;
+    o.spec = tinySpec(1);
+    o.probes = true;
+    Recorder rec;
+    Trainer t(o, &rec);
+    auto r = t.run();
+    QVERIFY(r.ok());
+    QCOMPARE(int(rec.probes.size()), 3);
+    for (int j = 0; j < 3; ++j) {
+        QCOMPARE(rec.probes[j].layer, j);
+        QCOMPARE(rec.probes[j].afterStage, j);
+        QVERIFY(rec.probes[j].testAcc > 0.3);
+    }
+}
+
+void TestTrain::badSpecAndDevice()
+{
+    TrainOptions o;
+    o.spec = tinySpec(1);
+    o.spec.stages[0].head.k = 7;
+    Trainer t(o, nullptr);
+    auto r = t.run();
+    QVERIFY(!r.ok());
+    QVERIFY2(r.message().find("stages[0].head.k") != std::string::npos, r.message().c_str());
+
+    TrainOptions d;
+    d.spec = tinySpec(1);
+    d.device = "tpu";
+    Trainer t2(d, nullptr);
+    auto r2 = t2.run();
+    QVERIFY(!r2.ok());
+    QVERIFY(r2.message().find("expected auto, cpu, cuda or cuda:N") != std::string::npos);
+}
+
+void TestTrain::resumeRejectsForeignCheckpoint()
+{
+    QTemporaryDir dir;
+    {
+        std::ofstream f(dir.filePath("state.json").toStdString());
+        f << R"({"format":"layerwise-run-state","version":1,"mode":"greedy","stage":0,"epoch":1,)"
+          << R"("stage_done":false,"step":1,"seconds":1,"checkpoint":"../../etc/passwd",)"
+          << R"("current":{"train_acc":0,"train_seconds":0,"train_images":0,"seconds":0},)"
+          << R"("stages":[],"probes":[],"spec":)" << serializeSpec(tinySpec(1)) << "}";
+    }
+    TrainOptions o;
+    o.runDir = dir.path().toStdString();
+    Trainer t(o, nullptr);
+    auto r = t.resume();
+    QVERIFY(!r.ok());
+    QVERIFY2(r.message().find("inside the run folder") != std::string::npos, r.message().c_str());
+
+    {
+        std::ofstream f(dir.filePath("state.json").toStdString());
+        f << "{ not json";
+    }
+    Trainer t2(o, nullptr);
+    auto r2 = t2.resume();
+    QVERIFY(!r2.ok());
+    QVERIFY(r2.message().find("damaged") != std::string::npos);
+}
+
+QTEST_GUILESS_MAIN(TestTrain)
+#include "tst_train.moc"
