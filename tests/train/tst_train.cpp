@@ -115,17 +115,17 @@ private Q_SLOTS:
 void TestTrain::lrSchedule()
 {
     LrSchedule every{0.1, 5.0, 15, {}, true};
-    QCOMPARE(detail::lrForEpoch(every, 0), 0.1);
-    QCOMPARE(detail::lrForEpoch(every, 14), 0.1);
-    QVERIFY(qFuzzyCompare(detail::lrForEpoch(every, 15), 0.02));
-    QVERIFY(qFuzzyCompare(detail::lrForEpoch(every, 30), 0.004));
-    QVERIFY(detail::decaysAt(every, 15));
-    QVERIFY(!detail::decaysAt(every, 16));
+    QCOMPARE(lw::detail::lrForEpoch(every, 0), 0.1);
+    QCOMPARE(lw::detail::lrForEpoch(every, 14), 0.1);
+    QVERIFY(qFuzzyCompare(lw::detail::lrForEpoch(every, 15), 0.02));
+    QVERIFY(qFuzzyCompare(lw::detail::lrForEpoch(every, 30), 0.004));
+    QVERIFY(lw::detail::decaysAt(every, 15));
+    QVERIFY(!lw::detail::decaysAt(every, 16));
     LrSchedule at{0.1, 10.0, 0, {20, 40}, true};
-    QCOMPARE(detail::decaysBefore(at, 19), 0);
-    QCOMPARE(detail::decaysBefore(at, 20), 1);
-    QCOMPARE(detail::decaysBefore(at, 43), 2);
-    QVERIFY(detail::decaysAt(at, 40));
+    QCOMPARE(lw::detail::decaysBefore(at, 19), 0);
+    QCOMPARE(lw::detail::decaysBefore(at, 20), 1);
+    QCOMPARE(lw::detail::decaysBefore(at, 43), 2);
+    QVERIFY(lw::detail::decaysAt(at, 40));
 }
 
 void TestTrain::optimizerResetsAtDecay()
@@ -133,7 +133,7 @@ void TestTrain::optimizerResetsAtDecay()
     torch::manual_seed(0);
     torch::nn::Linear lin(4, 2);
     LrSchedule sched{0.1, 5.0, 0, {2}, true};
-    detail::StageOptimizer opt(lin->parameters(), OptimizerSpec{}, sched);
+    lw::detail::StageOptimizer opt(lin->parameters(), OptimizerSpec{}, sched);
     auto stepOnce = [&] {
         opt.sgd().zero_grad();
         lin->forward(torch::randn({8, 4})).sum().backward();
@@ -150,7 +150,7 @@ void TestTrain::optimizerResetsAtDecay()
 
     // The option that keeps momentum only changes the LR.
     sched.resetOptimizer = false;
-    detail::StageOptimizer keep(lin->parameters(), OptimizerSpec{}, sched);
+    lw::detail::StageOptimizer keep(lin->parameters(), OptimizerSpec{}, sched);
     keep.startEpoch(0);
     keep.sgd().zero_grad();
     lin->forward(torch::randn({8, 4})).sum().backward();
@@ -163,13 +163,13 @@ void TestTrain::optimizerResetsAtDecay()
 
 void TestTrain::ensembleWeights()
 {
-    auto w = detail::ensembleWeights(4);
+    auto w = lw::detail::ensembleWeights(4);
     QCOMPARE(int(w.size()), 4);
     QVERIFY(qFuzzyCompare(w[0], 1.0 / 15));
     QVERIFY(qFuzzyCompare(w[1], 2.0 / 15));
     QVERIFY(qFuzzyCompare(w[2], 4.0 / 15));
     QVERIFY(qFuzzyCompare(w[3], 8.0 / 15));
-    QCOMPARE(detail::ensembleWeights(1).front(), 1.0);
+    QCOMPARE(lw::detail::ensembleWeights(1).front(), 1.0);
 }
 
 void TestTrain::greedyRunReportsEveryEpoch()
@@ -431,10 +431,10 @@ void TestTrain::probeOnSeparableFeatures()
     auto feats = torch::randn({n, 8, 4, 4}) * 0.3;
     for (int i = 0; i < n; ++i)
         feats[i][labels[i].item<int>()] += 2.0;
-    auto train = detail::poolFeatures(feats.slice(0, 0, 400), labels.slice(0, 0, 400), 128);
-    auto test = detail::poolFeatures(feats.slice(0, 400, n), labels.slice(0, 400, n), 128);
+    auto train = lw::detail::poolFeatures(feats.slice(0, 0, 400), labels.slice(0, 0, 400), 128);
+    auto test = lw::detail::poolFeatures(feats.slice(0, 400, n), labels.slice(0, 400, n), 128);
     QCOMPARE(train.features.size(1), 32);
-    auto [trainAcc, testAcc] = detail::trainLinearProbe(train, test, classes, 0);
+    auto [trainAcc, testAcc] = lw::detail::trainLinearProbe(train, test, classes, 0);
     QVERIFY2(trainAcc > 0.99, std::to_string(trainAcc).c_str());
     QVERIFY2(testAcc > 0.99, std::to_string(testAcc).c_str());
 }
