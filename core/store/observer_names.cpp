@@ -1,0 +1,55 @@
+// String forms of the observer's enums (declared in train/observer.h). They live in lw_store
+// because the store is their first user and must not depend on lw_train (torch).
+#include "train/observer.h"
+
+namespace lw {
+
+const char *toString(TrainMode mode)
+{
+    switch (mode) {
+    case TrainMode::Greedy: return "greedy";
+    case TrainMode::EndToEnd: return "e2e";
+    case TrainMode::Decoupled: return "dgl";
+    }
+    return "greedy";
+}
+
+const char *toString(RunStatus status)
+{
+    switch (status) {
+    case RunStatus::Running: return "running";
+    case RunStatus::Finished: return "finished";
+    case RunStatus::Failed: return "failed";
+    case RunStatus::Cancelled: return "cancelled";
+    case RunStatus::Interrupted: return "interrupted";
+    }
+    return "running";
+}
+
+std::optional<TrainMode> parseTrainMode(std::string_view text)
+{
+    if (text == "greedy")
+        return TrainMode::Greedy;
+    if (text == "e2e" || text == "end-to-end" || text == "endtoend")
+        return TrainMode::EndToEnd;
+    if (text == "dgl" || text == "decoupled")
+        return TrainMode::Decoupled;
+    return std::nullopt;
+}
+
+std::optional<RunStatus> parseRunStatus(std::string_view text)
+{
+    if (text == "running")
+        return RunStatus::Running;
+    if (text == "finished")
+        return RunStatus::Finished;
+    if (text == "failed")
+        return RunStatus::Failed;
+    if (text == "cancelled" || text == "canceled")
+        return RunStatus::Cancelled;
+    if (text == "interrupted")
+        return RunStatus::Interrupted;
+    return std::nullopt;
+}
+
+} // namespace lw
