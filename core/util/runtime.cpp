@@ -85,9 +85,11 @@ RuntimeInfo runtimeInfo()
         auto a = torch::ones({4, 4});
         (void)torch::mm(a, a);
     }
-    std::string blas = mappedLibrary("libopenblas");
+    // libblas.so.3 first: its symbols are the ones bound, even when OpenBLAS is also mapped
+    // (for instance through liblapack.so.3) while libblas.so.3 is the reference BLAS.
+    std::string blas = mappedLibrary("libblas.so");
     if (blas.empty())
-        blas = mappedLibrary("libblas.so");
+        blas = mappedLibrary("libopenblas");
     if (blas.empty())
         blas = mappedLibrary("libmkl");
     info.blasLibrary = blas;
