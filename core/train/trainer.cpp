@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <mutex>
 #include <sstream>
+#include <unistd.h>
 
 namespace lw {
 
@@ -177,6 +178,8 @@ struct Trainer::Impl
     int cacheStage = -1;
 
     std::vector<torch::Tensor> headTestOutputs; // per finished head: logits or softmax (CPU)
+    /// Frozen blocks with BN folded into the conv, for the prefix's forward passes.
+    std::vector<model::StageBlock> folded;
 
     RunSummary summary;
     std::int64_t step = 0;
@@ -378,17 +381,41 @@ struct Trainer::Impl
         return y;
     }
 
-    /// Stem and frozen blocks 0..stage-1, no autograd.
+    /// Stem and frozen blocks 0..stage-1, no autograd (BN folded into the convs).
     torch::Tensor prefix(const torch::Tensor &images, int stage)
     {
         torch::NoGradGuard guard;
         auto x = net->stem->forward(images);
         for (int j = 0; j < stage; ++j)
-            x = net->blocks[j]->forward(x);
+            x = frozenBlock(j)->forward(x);
         return x;
     }
 
+    /// Block j for inference once it is frozen: a BN-folded copy, built on first use.
+    model::StageBlock &frozenBlock(int j)
+    {
+        while (static_cast<int>(folded.size()) <= j) {
+            const int k = static_cast<int>(folded.size());
+            net->blocks[k]->eval();
+            auto f = model::foldBatchNorm(net->blocks[k], spec.stages[k], costs.stages[k].in);
+            if (channelsLast)
+                toChannelsLast(*f);
+            folded.push_back(f);
+        }
+        return folded[j];
+    }
+
     // --- feature cache -------------------------------------------------------------------
+
+    /// 40% of the machine's RAM.
+    static std::int64_t autoCacheBudget()
+    {
+        const long pages = sysconf(_SC_PHYS_PAGES);
+        const long size = sysconf(_SC_PAGE_SIZE);
+        if (pages <= 0 || size <= 0)
+            return 4ll << 30;
+        return std::int64_t(pages) * size / 10 * 4;
+    }
 
     std::string spillDir() const
     {
@@ -406,7 +433,7 @@ struct Trainer::Impl
         const auto t0 = Clock::now();
         auto in = costs.stages[stage].in;
         std::vector<std::int64_t> shape{in.c, in.h, in.w};
-        std::int64_t budget = opt.cacheBudgetBytes;
+        std::int64_t budget = opt.cacheBudgetBytes > 0 ? opt.cacheBudgetBytes : autoCacheBudget();
         std::unique_ptr<detail::FeatureCache> newTrain, newTest;
         // The test cache is small next to the train cache: it gets its share of the budget first.
         const std::int64_t perSample = std::int64_t(in.c) * in.h * in.w * 4;
@@ -442,12 +469,12 @@ struct Trainer::Impl
         const std::int64_t n = out.size(0);
         const int chunk = std::max(256, spec.recipe.testBatchSize);
         if (prev && cacheStage == stage - 1) {
-            net->blocks[stage - 1]->eval();
+            auto &block = frozenBlock(stage - 1);
             for (std::int64_t s = 0; s < n; s += chunk) {
                 checkControls();
                 const auto e = std::min(n, s + chunk);
                 auto x = toDevice(prev->tensor().slice(0, s, e));
-                out.slice(0, s, e).copy_(net->blocks[stage - 1]->forward(x).to(torch::kCPU));
+                out.slice(0, s, e).copy_(block->forward(x).to(torch::kCPU));
             }
             return;
         }
@@ -746,6 +773,7 @@ struct Trainer::Impl
         }
         if (channelsLast)
             toChannelsLast(*net);
+        folded.clear();
         return {};
     }
 

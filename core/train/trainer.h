@@ -23,9 +23,10 @@ struct TrainOptions
     int threads = 0;             ///< 0: all cores
     int loaderThreads = 2;
     FeatureCache cache = FeatureCache::Auto;
-    std::int64_t cacheBudgetBytes = 6ll << 30; ///< RAM for cached features; beyond: mmap file
-    bool probes = false;                       ///< probe every layer after each stage
-    std::string runDir;                        ///< checkpoints go here; empty: none
+    std::int64_t cacheBudgetBytes
+        = 0;             ///< RAM for cached features (0: 40% of RAM); beyond: mmap file
+    bool probes = false; ///< probe every layer after each stage
+    std::string runDir;  ///< checkpoints go here; empty: none
     /// Branch from stage k: the first `lockedStages` blocks (and heads) come from `branchFrom`
     /// (a run folder) and are not trained again.
     std::string branchFrom;
