@@ -1,0 +1,133 @@
+#pragma once
+
+#include "runs/configdiff.h"
+#include "store/runstore.h"
+
+#include <QColor>
+#include <QHash>
+#include <QList>
+#include <QWidget>
+
+#include <memory>
+#include <vector>
+
+class QCPAbstractItem;
+class QCPGraph;
+class QCheckBox;
+class QComboBox;
+class QCustomPlot;
+class QLabel;
+class QSlider;
+class QTableWidget;
+class QTreeWidget;
+class QTreeWidgetItem;
+
+namespace lw {
+
+/// Compares runs side by side: curves on one stage timeline (x = step), accuracy by depth
+/// (head / ensemble / probe per layer), the config fields that differ and a summary table.
+/// Each run keeps a stable Okabe-Ito colour for the session (setRunColor overrides it).
+/// refresh() reads only new metric rows (RunStore::metrics with the last row id seen) and
+/// keeps the user's zoom. GUI thread only.
+class RunCompareView : public QWidget
+{
+    Q_OBJECT
+
+public:
+    /// What the curves plot shows.
+    enum class Curves { TestAndEnsemble, Test, Ensemble, Train, Loss };
+    /// A curve of one run (raw values, not smoothed): test/ensemble/train accuracy, losses.
+    enum class Series { TestAcc, EnsembleAcc, TrainAcc, TrainLoss, TestLoss, ImagesPerSecond };
+
+    explicit RunCompareView(QWidget *parent = nullptr);
+    ~RunCompareView() override;
+
+    void setStore(std::shared_ptr<RunStore> store);
+    /// Compares these runs (in this order); runs already shown keep their data and colour.
+    void setRuns(const QList<qint64> &ids);
+    QList<qint64> runs() const;
+    /// Reads new metric rows and run summaries of the compared runs; replots what changed.
+    void refresh();
+
+    QColor runColor(qint64 id) const;
+    void setRunColor(qint64 id, const QColor &color);
+
+    void setCurves(Curves curves);
+    /// EMA weight in [0, 0.99] (TensorBoard's), restarted at each stage; 0 = off. Raw values
+    /// are drawn faint behind the smoothed ones.
+    void setSmoothing(double weight);
+    double smoothing() const { return m_smoothing; }
+    /// Runs that differ only by seed are drawn as one mean curve with a min-max band.
+    void setGroupSeeds(bool on);
+    bool groupSeeds() const { return m_groupSeeds; }
+    void setShowEqualFields(bool on);
+
+    /// Steps and raw values of one run's series (empty when unknown).
+    QVector<double> seriesSteps(qint64 id, Series series) const;
+    QVector<double> seriesValues(qint64 id, Series series) const;
+    /// Every compared config field, with differs set (computed on setRuns/refresh).
+    const QVector<ConfigField> &configFields() const { return m_fields; }
+    /// Paths of the fields that differ.
+    QStringList differingFields() const;
+    /// Groups of run ids that differ only by seed (one list per group, groups of 1 included).
+    QList<QList<qint64>> seedGroups() const;
+
+    QCustomPlot *curvesPlot() const { return m_curves; }
+    QCustomPlot *depthPlot() const { return m_depth; }
+    QTableWidget *diffTable() const { return m_diff; }
+    QTableWidget *summaryTable() const { return m_summary; }
+
+    /// The summary table as CSV (header + one line per run or seed group).
+    QString summaryCsv() const;
+    /// Writes `plot` as PNG, SVG or PDF by `path`'s suffix. False with errorString() on failure.
+    bool exportChart(QCustomPlot *plot, const QString &path);
+    bool exportSummaryCsv(const QString &path);
+    QString errorString() const { return m_error; }
+
+Q_SIGNALS:
+    void runColorChanged(qint64 id, const QColor &color);
+
+private:
+    struct Run;
+    Run *findRun(qint64 id) const;
+    bool loadDetail(Run &run);
+    bool loadMetrics(Run &run);
+    void assignColor(qint64 id);
+    void rebuildCurves();
+    void updateRunGraphs(Run &run);
+    void rebuildGroups();
+    void rebuildDepth();
+    void rebuildDiff();
+    void rebuildSummary();
+    void rebuildLegend();
+    void rescaleIfFollowing();
+    QList<Series> shownSeries() const;
+    void exportChartInteractive(QCustomPlot *plot, const QString &name);
+
+    std::shared_ptr<RunStore> m_store;
+    std::vector<std::unique_ptr<Run>> m_runs;
+    QHash<qint64, QColor> m_colors; ///< every colour given this session (stable per run)
+    QHash<qint64, QString> m_groupOf;
+    QVector<QCPGraph *> m_groupGraphs;
+    QVector<ConfigField> m_fields;
+    Curves m_curvesMode = Curves::TestAndEnsemble;
+    double m_smoothing = 0.6;
+    bool m_groupSeeds = false;
+    bool m_showEqual = false;
+    bool m_userZoomed = false;
+    QString m_error;
+
+    QTreeWidget *m_legend = nullptr;
+    QComboBox *m_curvesBox = nullptr;
+    QCheckBox *m_smoothBox = nullptr;
+    QSlider *m_smoothSlider = nullptr;
+    QCheckBox *m_groupBox = nullptr;
+    QCheckBox *m_equalBox = nullptr;
+    QCustomPlot *m_curves = nullptr;
+    QCustomPlot *m_depth = nullptr;
+    QTableWidget *m_diff = nullptr;
+    QTableWidget *m_summary = nullptr;
+    QLabel *m_empty = nullptr;
+};
+
+} // namespace lw

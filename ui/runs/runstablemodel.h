@@ -1,0 +1,123 @@
+#pragma once
+
+#include "store/runstore.h"
+
+#include <QAbstractTableModel>
+#include <QHash>
+#include <QString>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+namespace lw {
+
+/// The run browser's table: a window over RunStore::listRuns, not a copy of the database.
+/// Rows are fetched lazily in pages (canFetchMore/fetchMore); refresh() re-reads only the rows
+/// already loaded and turns the difference into row removals, moves, insertions and
+/// dataChanged, so views keep their selection and scroll position. Columns the store can order
+/// by are sorted by SQL (ORDER BY + LIMIT/OFFSET); the others load every matching row once and
+/// sort them in memory. All calls on the GUI thread.
+class RunsTableModel : public QAbstractTableModel
+{
+    Q_OBJECT
+
+public:
+    enum Column {
+        Id,
+        Name,
+        Mode,
+        Status,
+        Spec,
+        Dataset,
+        FinalAcc,
+        EnsembleAcc,
+        BestAcc,
+        Stages,
+        Params,
+        Macs,
+        WallTime,
+        Device,
+        Seed,
+        Started,
+        Tags,
+        Notes,
+        ColumnCount
+    };
+    /// Data roles beyond Qt's: the run id (qint64) and a sortable raw value of a cell.
+    enum Role { RunIdRole = Qt::UserRole + 1, RawValueRole };
+
+    /// Rows fetched per fetchMore().
+    static constexpr int kPageSize = 200;
+
+    explicit RunsTableModel(QObject *parent = nullptr);
+    ~RunsTableModel() override;
+
+    /// Replaces the store (nullptr: an empty model) and reloads the first page.
+    void setStore(std::shared_ptr<RunStore> store);
+    const std::shared_ptr<RunStore> &store() const { return m_store; }
+
+    /// Filters (status, mode, tag, text; limit/offset/order are the model's own). Resets.
+    void setFilter(const RunFilter &filter);
+    const RunFilter &filter() const { return m_filter; }
+
+    /// Re-reads the loaded rows and applies the difference (no reset). Returns false and sets
+    /// errorString() when the store failed.
+    bool refresh();
+    /// Matching runs in the store (all of them, not only the loaded ones).
+    std::int64_t totalCount() const { return m_total; }
+    QString errorString() const { return m_error; }
+
+    /// The row of run `id` among the loaded rows, or -1.
+    int rowOfRun(std::int64_t id) const;
+    /// Precondition: 0 <= row < rowCount().
+    const RunRow &runAt(int row) const { return m_rows[std::size_t(row)]; }
+    /// The latest stage's ensemble accuracy of run `id` (read on demand, cached per update).
+    std::optional<double> ensembleAccuracy(const RunRow &row) const;
+
+    /// True when `column` sorts by SQL (ORDER BY in the store) rather than in memory.
+    static bool sortsInStore(int column);
+    int sortColumn() const { return m_sortColumn; }
+    Qt::SortOrder sortOrder() const { return m_sortOrder; }
+
+    int rowCount(const QModelIndex &parent = {}) const override;
+    int columnCount(const QModelIndex &parent = {}) const override;
+    QVariant data(const QModelIndex &index, int role = Qt::DisplayRole) const override;
+    QVariant headerData(int section, Qt::Orientation orientation,
+                        int role = Qt::DisplayRole) const override;
+    bool canFetchMore(const QModelIndex &parent) const override;
+    void fetchMore(const QModelIndex &parent) override;
+    void sort(int column, Qt::SortOrder order = Qt::AscendingOrder) override;
+
+Q_SIGNALS:
+    /// A store call failed; the message names the store and the cause.
+    void storeError(const QString &message);
+
+private:
+    void reload();
+    bool query(int limit, int offset, std::vector<RunRow> &out);
+    bool loadAllSorted(std::vector<RunRow> &out);
+    void applyRows(std::vector<RunRow> rows);
+    void setError(const QString &message);
+
+    std::shared_ptr<RunStore> m_store;
+    RunFilter m_filter;
+    std::vector<RunRow> m_rows;
+    std::int64_t m_total = 0;
+    bool m_allLoaded = false; ///< in-memory sort: every matching row is in m_rows
+    int m_sortColumn = Started;
+    Qt::SortOrder m_sortOrder = Qt::DescendingOrder;
+    QString m_error;
+    struct Ensemble
+    {
+        double updated = -1;
+        std::optional<double> value;
+    };
+    mutable QHash<qint64, Ensemble> m_ensemble;
+};
+
+/// Same run summary (every field the table shows).
+bool sameRow(const RunRow &a, const RunRow &b);
+
+} // namespace lw
