@@ -1,0 +1,61 @@
+// layerwise: the desktop workbench. Parses the command line and shows the main window.
+
+#include "mainwindow.h"
+
+#include <QApplication>
+#include <QCommandLineParser>
+
+int main(int argc, char *argv[])
+{
+    QApplication app(argc, argv);
+    QApplication::setApplicationName(QStringLiteral("Layerwise"));
+    QApplication::setOrganizationName(QStringLiteral("Layerwise"));
+    QApplication::setApplicationVersion(QStringLiteral(LW_VERSION));
+    QApplication::setDesktopFileName(QStringLiteral("layerwise"));
+
+    QCommandLineParser parser;
+    parser.setApplicationDescription(
+        QStringLiteral("Greedy layerwise training workbench for CNNs"));
+    parser.addHelpOption();
+    parser.addVersionOption();
+    const QCommandLineOption db(
+        QStringLiteral("db"),
+        QStringLiteral("Run store (default: $LAYERWISE_DB or ~/.local/share/layerwise/"
+                       "runs.sqlite)."),
+        QStringLiteral("file"));
+    const QCommandLineOption spec(QStringLiteral("spec"),
+                                  QStringLiteral("Open a spec file (JSON) to edit and train."),
+                                  QStringLiteral("file"));
+    const QCommandLineOption preset(QStringLiteral("preset"),
+                                    QStringLiteral("Open a shipped preset (default: fmnist-k1)."),
+                                    QStringLiteral("name"));
+    const QCommandLineOption dataset(
+        QStringLiteral("dataset"),
+        QStringLiteral("Dataset: fashion-mnist, mnist, kmnist, cifar10, cifar100, imagefolder "
+                       "or synthetic."),
+        QStringLiteral("name"));
+    const QCommandLineOption data(QStringLiteral("data"),
+                                  QStringLiteral("Folder holding the dataset's files."),
+                                  QStringLiteral("folder"));
+    const QCommandLineOption start(QStringLiteral("start"),
+                                   QStringLiteral("Start training at once (after the data "
+                                                  "check)."));
+    parser.addOptions({db, spec, preset, dataset, data, start});
+    parser.process(app);
+
+    lw::MainWindowOptions options;
+    options.db = parser.value(db);
+    options.spec = parser.value(spec);
+    options.preset = parser.value(preset);
+    options.dataset = parser.value(dataset);
+    options.data = parser.value(data);
+    options.start = parser.isSet(start);
+    if (!options.spec.isEmpty() && !options.preset.isEmpty()) {
+        qCritical("layerwise: --spec and --preset exclude each other");
+        return 2;
+    }
+
+    lw::MainWindow window(options);
+    window.show();
+    return app.exec();
+}

@@ -1,0 +1,394 @@
+// The main window and the Train view, driven as a user would: short greedy runs on synthetic
+// data started by simulated clicks, pause and continue, stop and resume from the store, a
+// diverging recipe, the event loop's responsiveness while a stage trains, exports and
+// screenshots of the real window (saved under the build folder).
+
+#include "mainwindow.h"
+#include "store/runstore.h"
+#include "train/archdiagram.h"
+#include "train/plots.h"
+#include "train/trainsession.h"
+#include "train/trainview.h"
+
+#include <QAction>
+#include <QCheckBox>
+#include <QComboBox>
+#include <QDir>
+#include <QElapsedTimer>
+#include <QFileInfo>
+#include <QLabel>
+#include <QLineEdit>
+#include <QPlainTextEdit>
+#include <QProgressBar>
+#include <QSignalSpy>
+#include <QSpinBox>
+#include <QStandardPaths>
+#include <QTemporaryDir>
+#include <QTimer>
+#include <QToolButton>
+#include <QtTest>
+
+#include <map>
+#include <memory>
+
+using namespace lw;
+
+namespace {
+
+/// 1x8x8 inputs, 4 classes, three stages of width 8/16/32 (the last after a psi), k = 1 heads;
+/// synthetic data with 512 training and 256 test images, 2 epochs per stage, no augmentation.
+Spec tinySpec()
+{
+    Spec s;
+    s.name = "tiny";
+    s.input = {1, 8, 8, 4, Downsample::None};
+    for (int w : {8, 16, 32}) {
+        StageSpec st;
+        st.width = w;
+        st.head.k = 1;
+        st.head.pool = HeadPool::Adaptive;
+        s.stages.push_back(st);
+    }
+    s.stages[2].downsample = Downsample::Psi;
+    s.stages[2].width = 32;
+    auto &r = s.recipe;
+    r.dataset.name = "synthetic";
+    r.dataset.trainLimit = 512;
+    r.dataset.testLimit = 256;
+    r.epochsPerStage = 2;
+    r.batchSize = 64;
+    r.testBatchSize = 256;
+    r.lr.initial = 0.05;
+    r.lr.every = 0;
+    r.augment.enabled = false;
+    r.seed = 7;
+    return s;
+}
+
+QString screenshotDir()
+{
+    const QString dir = QStringLiteral(LW_TEST_BUILD_DIR "/screenshots");
+    QDir().mkpath(dir);
+    return dir;
+}
+
+} // namespace
+
+class TestGui : public QObject
+{
+    Q_OBJECT
+
+private:
+    std::unique_ptr<MainWindow> m_window;
+    TrainView *m_view = nullptr;
+
+    /// Fresh window on the tiny spec; fields typed in as a user would.
+    void prepare(const Spec &spec, const QString &lr = QStringLiteral("0.05"))
+    {
+        m_view->setSpec(spec, QStringLiteral("tiny"));
+        QLineEdit *lrEdit = m_view->lrEdit();
+        lrEdit->selectAll();
+        QTest::keyClicks(lrEdit, lr);
+        QSpinBox *epochs = m_view->epochsSpin();
+        epochs->selectAll();
+        QTest::keyClicks(epochs, QString::number(spec.recipe.epochsPerStage));
+        m_view->modeCombo()->setCurrentIndex(m_view->modeCombo()->findData("greedy"));
+        m_view->threadsSpin()->setValue(1); // leave a core to the GUI thread
+        QTRY_VERIFY_WITH_TIMEOUT(m_view->startButton()->isEnabled(), 20000);
+    }
+
+    /// Clicks Start and waits until the run ends; returns (run id, status).
+    std::pair<qint64, RunStatus> clickStartAndWait(int timeoutMs = 120000)
+    {
+        QSignalSpy finished(m_view, &TrainView::runFinished);
+        QTest::mouseClick(m_view->startButton(), Qt::LeftButton);
+        if (!m_view->isRunning())
+            qWarning("start failed: %s", qPrintable(m_view->errorString()));
+        [&] {
+            QVERIFY(finished.wait(timeoutMs));
+        }();
+        if (finished.isEmpty())
+            return {-1, RunStatus::Failed};
+        return {finished.first().at(0).toLongLong(), finished.first().at(1).value<RunStatus>()};
+    }
+
+    RunDetail stored(qint64 id)
+    {
+        auto d = m_window->store()->getRun(id);
+        if (!d)
+            qWarning("%s", d.message().c_str());
+        return d ? *d : RunDetail{};
+    }
+
+    /// (stage, epoch) -> how many test-accuracy rows the store holds for it.
+    std::map<std::pair<int, int>, int> storedEpochs(qint64 id)
+    {
+        std::map<std::pair<int, int>, int> out;
+        auto rows = m_window->store()->metrics(id);
+        if (rows)
+            for (const MetricRow &r : *rows)
+                if (r.split == "test" && r.metric == "acc")
+                    ++out[{r.stage, r.epoch}];
+        return out;
+    }
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        QStandardPaths::setTestModeEnabled(true); // QSettings away from the user's
+        QCoreApplication::setOrganizationName(QStringLiteral("LayerwiseTest"));
+        QCoreApplication::setApplicationName(QStringLiteral("tst_gui"));
+        if (qEnvironmentVariableIsEmpty("LAYERWISE_DB"))
+            qputenv("LAYERWISE_DB", QByteArray(LW_TEST_BUILD_DIR "/tst_gui.sqlite"));
+    }
+
+    void init()
+    {
+        m_window = std::make_unique<MainWindow>();
+        m_window->resize(1400, 880);
+        m_window->show();
+        QVERIFY(QTest::qWaitForWindowExposed(m_window.get()));
+        QVERIFY2(m_window->store(), qPrintable(m_window->storeError()));
+        m_view = m_window->trainView();
+    }
+
+    void cleanup()
+    {
+        if (m_view && m_view->isRunning()) {
+            m_view->stopTraining();
+            QTRY_VERIFY_WITH_TIMEOUT(!m_view->isRunning(), 60000);
+        }
+        m_window.reset();
+        m_view = nullptr;
+    }
+
+    void firstStartIsReadyForFashionMnist()
+    {
+        // With no --preset/--spec the Train view holds fmnist-k1 on Debian's Fashion-MNIST.
+        QCOMPARE(m_view->specName(), QStringLiteral("fmnist-k1"));
+        QCOMPARE(m_view->datasetCombo()->currentData().toString(), QStringLiteral("fashion-mnist"));
+        QCOMPARE(m_window->place(), MainWindow::Place::Train);
+        QVERIFY(m_window->windowTitle().startsWith(QStringLiteral("Layerwise")));
+        QVERIFY(m_window->windowTitle().contains(QStringLiteral("fmnist-k1")));
+        QTRY_VERIFY_WITH_TIMEOUT(!m_view->checkingData(), 20000);
+        if (QFileInfo::exists(
+                QStringLiteral("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"))) {
+            QVERIFY2(m_view->startButton()->isEnabled(), qPrintable(m_view->startProblem()));
+            QVERIFY(m_view->dataStatus()->text().contains(QStringLiteral("60,000")));
+        }
+    }
+
+    void invalidInputDisablesStart()
+    {
+        m_view->setSpec(tinySpec(), QStringLiteral("tiny"));
+        QTRY_VERIFY_WITH_TIMEOUT(m_view->startButton()->isEnabled(), 20000);
+
+        m_view->lrEdit()->selectAll();
+        QTest::keyClicks(m_view->lrEdit(), QStringLiteral("fast"));
+        QVERIFY(!m_view->startButton()->isEnabled());
+        QVERIFY(!m_view->lrError()->isHidden());
+        QVERIFY(m_view->lrError()->text().contains(QStringLiteral("not a number")));
+        m_view->lrEdit()->selectAll();
+        QTest::keyClicks(m_view->lrEdit(), QStringLiteral("0.1"));
+        QVERIFY(m_view->lrError()->isHidden());
+        QVERIFY(m_view->startButton()->isEnabled());
+
+        // A folder without the dataset's files: the check names what is missing.
+        QTemporaryDir empty;
+        m_view->setDataset(QStringLiteral("mnist"), empty.path());
+        QTRY_VERIFY_WITH_TIMEOUT(!m_view->checkingData(), 20000);
+        QVERIFY(!m_view->startButton()->isEnabled());
+        QVERIFY2(m_view->dataStatus()->text().contains(empty.path())
+                     || m_view->dataStatus()->text().contains(QStringLiteral("mnist"),
+                                                              Qt::CaseInsensitive),
+                 qPrintable(m_view->dataStatus()->text()));
+        QVERIFY(!m_view->startHint()->isHidden());
+        QVERIFY(!m_view->startTraining());
+    }
+
+    void greedyRunFromClicks()
+    {
+        prepare(tinySpec());
+        TrainSession *session = m_view->session();
+
+        // The GUI thread's event loop must keep answering while a stage trains.
+        QElapsedTimer clock;
+        clock.start();
+        qint64 last = -1, maxGap = 0;
+        bool training = false;
+        QTimer ticker;
+        ticker.setInterval(10);
+        connect(&ticker, &QTimer::timeout, this, [&] {
+            const qint64 now = clock.elapsed();
+            if (training && last >= 0)
+                maxGap = std::max(maxGap, now - last);
+            last = now;
+        });
+        connect(session, &TrainSession::stageStarted, this, [&] { training = true; });
+        connect(session, &TrainSession::stageFinished, this, [&] { training = false; });
+        ticker.start();
+
+        // A screenshot while the run is going (when stage 2 starts).
+        QString runningShot;
+        connect(session, &TrainSession::stageStarted, this, [&](const StageStarted &e) {
+            if (e.stage == 1 && runningShot.isEmpty()) {
+                runningShot = screenshotDir() + "/train-running.png";
+                m_window->grab().save(runningShot);
+                last = clock.elapsed(); // the test's own grab is not the GUI's latency
+            }
+        });
+        QSignalSpy epochs(session, &TrainSession::epochFinished);
+        QSignalSpy stages(session, &TrainSession::stageFinished);
+
+        const auto [id, status] = clickStartAndWait();
+        ticker.stop();
+        QCOMPARE(QString(lw::toString(status)), QString(lw::toString(RunStatus::Finished)));
+        QCOMPARE(epochs.count(), 6);
+        QCOMPARE(stages.count(), 3);
+        qInfo("longest gap between timer ticks while a stage trained: %lld ms", maxGap);
+        QVERIFY2(maxGap < 100, qPrintable(QStringLiteral("event loop stalled %1 ms").arg(maxGap)));
+
+        // Every stage's curve got its points; the depth plot one bar group per stage.
+        m_view->timeline()->flush();
+        QCOMPARE(m_view->timeline()->stageCount(), 3);
+        for (int s = 0; s < 3; ++s)
+            QCOMPARE(m_view->timeline()->pointCount(s), 2);
+        QTRY_COMPARE(m_view->depthPlot()->layerCount(), 3);
+        QCOMPARE(m_view->runProgress()->value(), m_view->runProgress()->maximum());
+        QVERIFY(m_view->logView()->toPlainText().contains(QStringLiteral("feature cache: on")));
+
+        // The run is in the store, finished, with 3 stages of 2 epochs.
+        const RunDetail d = stored(id);
+        QCOMPARE(QString(lw::toString(d.run.status)), QString(lw::toString(RunStatus::Finished)));
+        QCOMPARE(d.run.stagesDone, 3);
+        QCOMPARE(QString(lw::toString(d.run.mode)), QString(lw::toString(TrainMode::Greedy)));
+        QCOMPARE(int(storedEpochs(id).size()), 6);
+        QVERIFY(d.run.finalTestAcc.has_value());
+        // The plot shows the stored numbers.
+        QCOMPARE(d.stages.size(), std::size_t(3));
+        QVERIFY(qAbs(*d.stages[2].testAcc - stages.last().at(0).value<StageFinished>().testAcc)
+                < 1e-9);
+        QVERIFY(m_window->windowTitle().contains(QStringLiteral("run %1").arg(id)));
+
+        // Screenshots during and after the run.
+        QVERIFY(!runningShot.isEmpty());
+        QImage during(runningShot);
+        QVERIFY(!during.isNull());
+        QCOMPARE(during.size(), m_window->size() * m_window->devicePixelRatio());
+        const QString after = screenshotDir() + "/train-finished.png";
+        QVERIFY(m_window->grab().save(after));
+        QVERIFY(QFileInfo(after).size() > 10000);
+
+        // Exports: the plots as PNG/SVG/PDF, the data as CSV (a header and one line per epoch).
+        QTemporaryDir out;
+        for (const char *suffix : {"png", "svg", "pdf"}) {
+            const QString path = out.filePath(QStringLiteral("timeline.") + suffix);
+            QString error;
+            QVERIFY2(exportPlot(m_view->timeline(), path, &error), qPrintable(error));
+            QVERIFY(QFileInfo(path).size() > 500);
+        }
+        const QStringList csv
+            = m_view->timeline()->toCsv().split(QLatin1Char('\n'), Qt::SkipEmptyParts);
+        QCOMPARE(csv.size(), 7);
+        QVERIFY(csv.first().startsWith(QStringLiteral("stage,epoch,step,train_loss")));
+        QCOMPARE(m_view->depthPlot()->toCsv().count(QLatin1Char('\n')), 4);
+    }
+
+    void pauseThenContinue()
+    {
+        prepare(tinySpec());
+        TrainSession *session = m_view->session();
+        QSignalSpy epochs(session, &TrainSession::epochFinished);
+        QSignalSpy finished(m_view, &TrainView::runFinished);
+        QTest::mouseClick(m_view->startButton(), Qt::LeftButton);
+        QVERIFY(m_view->isRunning());
+        // Paused before the first batch: nothing trains until Continue.
+        QTest::mouseClick(m_view->pauseButton(), Qt::LeftButton);
+        QVERIFY(m_view->isPaused());
+        QCOMPARE(m_view->pauseAction()->text(), QStringLiteral("&Continue"));
+        QTest::qWait(1500);
+        QCOMPARE(epochs.count(), 0);
+        QVERIFY(m_view->isRunning());
+        // The GUI works meanwhile: switch places and back.
+        m_window->placeAction(MainWindow::Place::Runs)->trigger();
+        QCOMPARE(m_window->place(), MainWindow::Place::Runs);
+        m_window->placeAction(MainWindow::Place::Train)->trigger();
+
+        QTest::mouseClick(m_view->pauseButton(), Qt::LeftButton);
+        QVERIFY(!m_view->isPaused());
+        QVERIFY(finished.wait(120000));
+        QCOMPARE(QString(lw::toString(finished.first().at(1).value<RunStatus>())),
+                 QString(lw::toString(RunStatus::Finished)));
+        QCOMPARE(epochs.count(), 6);
+        QCOMPARE(QString(lw::toString(stored(finished.first().at(0).toLongLong()).run.status)),
+                 QString(lw::toString(RunStatus::Finished)));
+    }
+
+    void stopThenResumeFromStore()
+    {
+        Spec spec = tinySpec();
+        spec.recipe.dataset.trainLimit = 4096;
+        spec.recipe.batchSize = 32;
+        spec.recipe.epochsPerStage = 4;
+        prepare(spec);
+        TrainSession *session = m_view->session();
+        // Stop as soon as the first epoch (and its checkpoint) is done.
+        connect(session, &TrainSession::checkpointSaved, this, [this] {
+            if (m_view->stopButton()->isEnabled())
+                QTest::mouseClick(m_view->stopButton(), Qt::LeftButton);
+        });
+        const auto [id, status] = clickStartAndWait();
+        session->disconnect(this);
+        QCOMPARE(QString(lw::toString(status)), QString(lw::toString(RunStatus::Cancelled)));
+        RunDetail d = stored(id);
+        QCOMPARE(QString(lw::toString(d.run.status)), QString(lw::toString(RunStatus::Cancelled)));
+        const int before = int(storedEpochs(id).size());
+        QVERIFY(before >= 1);
+        QVERIFY(before < 12);
+
+        // Resume it from the store (what the Runs view's Resume does).
+        QSignalSpy finished(m_view, &TrainView::runFinished);
+        QVERIFY2(m_view->resumeStoredRun(id), qPrintable(m_view->errorString()));
+        QVERIFY(finished.wait(120000));
+        QCOMPARE(QString(lw::toString(finished.first().at(1).value<RunStatus>())),
+                 QString(lw::toString(RunStatus::Finished)));
+        d = stored(id);
+        QCOMPARE(QString(lw::toString(d.run.status)), QString(lw::toString(RunStatus::Finished)));
+        QCOMPARE(d.run.stagesDone, 3);
+        // Every epoch once: none lost, none recorded twice.
+        const auto rows = storedEpochs(id);
+        QCOMPARE(int(rows.size()), 12);
+        for (const auto &[key, count] : rows)
+            QCOMPARE(count, 1);
+        // The plot holds the whole run: the curves loaded from the store plus the new ones.
+        m_view->timeline()->flush();
+        for (int s = 0; s < 3; ++s)
+            QCOMPARE(m_view->timeline()->pointCount(s), 4);
+        QCOMPARE(m_view->timeline()->toCsv().count(QLatin1Char('\n')), 13);
+    }
+
+    void divergingRecipeShowsTheError()
+    {
+        prepare(tinySpec(), QStringLiteral("1e30"));
+        const int errorsBefore = m_view->errorCount();
+        const auto [id, status] = clickStartAndWait();
+        QCOMPARE(QString(lw::toString(status)), QString(lw::toString(RunStatus::Failed)));
+        QVERIFY(m_view->errorCount() > errorsBefore);
+        const QString log = m_view->logView()->toPlainText();
+        QVERIFY2(log.contains(QStringLiteral("diverged")), qPrintable(log));
+        QVERIFY(log.contains(QStringLiteral("lower learning rate")));
+        QCOMPARE(QString(lw::toString(stored(id).run.status)),
+                 QString(lw::toString(RunStatus::Failed)));
+        // Still usable: the form is editable again and a good recipe can start.
+        QVERIFY(!m_view->isRunning());
+        QVERIFY(m_view->lrEdit()->isEnabled());
+        m_view->lrEdit()->selectAll();
+        QTest::keyClicks(m_view->lrEdit(), QStringLiteral("0.05"));
+        QVERIFY(m_view->startButton()->isEnabled());
+        m_window->placeAction(MainWindow::Place::Design)->trigger();
+        QCOMPARE(m_window->place(), MainWindow::Place::Design);
+    }
+};
+
+QTEST_MAIN(TestGui)
+#include "tst_gui.moc"

@@ -1,0 +1,118 @@
+#pragma once
+
+#include "train/observer.h"
+
+#include <qcustomplot.h>
+
+#include <QString>
+#include <QTimer>
+#include <QVector>
+
+#include <map>
+#include <vector>
+
+namespace lw {
+
+/// Saves a plot as PNG, SVG or PDF (chosen by the file's suffix). Returns false and sets
+/// `error` (naming the file) when the suffix is unknown or the file cannot be written.
+bool exportPlot(QCustomPlot *plot, const QString &path, QString *error);
+
+/// Writes `text` to `path` (atomically). False and `error` naming the file on failure.
+bool writeTextFile(const QString &path, const QString &text, QString *error);
+
+/// The stage timeline: x = cumulative epochs; each stage's test accuracy, the ensemble's
+/// accuracy (left axis, percent) and the training loss (right axis, including the running loss
+/// within an epoch); stage boundaries and learning-rate decays as labelled vertical lines.
+/// New points are buffered and drawn at most every 40 ms (addData + rpQueuedReplot). Zoom and
+/// pan (mouse drag and wheel) are kept while points arrive; a double click resets the view.
+class TimelinePlot : public QCustomPlot
+{
+    Q_OBJECT
+
+public:
+    explicit TimelinePlot(QWidget *parent = nullptr);
+
+    /// Clears everything; `plannedEpochs` sets the x range (the whole run) until the user zooms.
+    void reset(int plannedEpochs);
+    /// A stage begins at `x`; `marker` draws its labelled boundary (greedy runs).
+    void stageStarted(int stage, double x, bool marker = true);
+    void addEpoch(const EpochMetrics &epoch);
+    void addBatch(const BatchProgress &batch, double x);
+
+    /// Exponential smoothing of the curves, with the raw curves drawn faintly behind.
+    void setSmoothing(bool on);
+    bool smoothing() const { return m_smoothing; }
+    /// Back to the automatic range (the whole run, all values).
+    void resetView();
+    bool userView() const { return m_userView; }
+
+    /// Test-accuracy points drawn for `stage` (after the pending ones were flushed).
+    int pointCount(int stage) const;
+    int stageCount() const { return static_cast<int>(m_stages.size()); }
+    /// Draws buffered points now (tests; normally a 40 ms timer does it).
+    void flush();
+    /// The epochs behind the plot: stage,epoch,step,train_loss,train_acc,test_loss,test_acc,
+    /// ensemble_acc,lr,images_per_second,seconds.
+    QString toCsv() const;
+
+private:
+    struct Series
+    {
+        QCPGraph *main = nullptr;  ///< raw, or smoothed when smoothing is on
+        QCPGraph *faint = nullptr; ///< the raw curve behind a smoothed one
+        QVector<double> x, y, smooth;
+        double ema = 0;
+        int flushed = 0; ///< points handed to the graphs
+    };
+    Series makeSeries(const QString &name, const QColor &color, QCPAxis *valueAxis,
+                      Qt::PenStyle style = Qt::SolidLine, bool scatter = true);
+    void push(Series &s, double x, double y);
+    void drawSeries(Series &s);
+    void schedule();
+    void autoRange();
+    void addVerticalMarker(double x, const QString &label, const QColor &color, bool top);
+
+    std::vector<Series> m_stages; ///< test accuracy per stage
+    Series m_ensemble;
+    Series m_loss;
+    std::vector<EpochMetrics> m_epochs;
+    std::map<int, double> m_lastLr; ///< by stage
+    QTimer m_timer;
+    int m_planned = 0;
+    double m_maxX = 0;
+    bool m_smoothing = false;
+    bool m_userView = false;
+};
+
+/// Accuracy by depth: after each stage, its head's final test accuracy, the ensemble's and the
+/// linear probe's of every layer so far, as grouped bars by layer.
+class DepthPlot : public QCustomPlot
+{
+    Q_OBJECT
+
+public:
+    explicit DepthPlot(QWidget *parent = nullptr);
+
+    void reset(int stages);
+    void setStage(const StageFinished &stage);
+    /// A later probe of the same layer replaces the earlier one.
+    void setProbe(const ProbeResult &probe);
+    /// Layers with a head accuracy.
+    int layerCount() const { return static_cast<int>(m_head.size()); }
+    int probeCount() const { return static_cast<int>(m_probe.size()); }
+    /// layer,head_test_acc,ensemble_acc,probe_train_acc,probe_test_acc (empty when absent).
+    QString toCsv() const;
+
+private:
+    void rebuild();
+
+    int m_stages = 0;
+    std::map<int, StageFinished> m_head;
+    std::map<int, ProbeResult> m_probe;
+    QCPBars *m_headBars = nullptr;
+    QCPBars *m_ensembleBars = nullptr;
+    QCPBars *m_probeBars = nullptr;
+    QTimer m_timer;
+};
+
+} // namespace lw
