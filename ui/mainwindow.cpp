@@ -88,6 +88,12 @@ MainWindow::MainWindow(const MainWindowOptions &options, QWidget *parent)
         if (!m_train->resumeStoredRun(id))
             QMessageBox::warning(this, tr("Resume Run"), m_train->errorString());
     });
+    connect(m_runs, &RunsView::probeRequested, this, [this](qint64 id) {
+        showPlace(Place::Train);
+        if (!m_train->probeStoredRun(id))
+            QMessageBox::warning(this, tr("Probe Run"), m_train->errorString());
+    });
+    connect(m_train, &TrainView::probesFinished, m_runs, &RunsView::refreshNow);
     connect(m_runs, &RunsView::openSpecRequested, this, [this](const QString &json) {
         auto spec = parseSpec(json.toStdString());
         if (!spec) {

@@ -292,6 +292,16 @@ private Q_SLOTS:
         QCOMPARE(csv.size(), 7);
         QVERIFY(csv.first().startsWith(QStringLiteral("stage,epoch,step,train_loss")));
         QCOMPARE(m_view->depthPlot()->toCsv().count(QLatin1Char('\n')), 4);
+
+        // Probing the stored run (the Runs view's Probe): every layer, stored and plotted.
+        QSignalSpy probed(m_view, &TrainView::probesFinished);
+        QVERIFY2(m_view->probeStoredRun(id), qPrintable(m_view->errorString()));
+        QVERIFY(!m_view->startButton()->isEnabled());
+        QVERIFY(probed.wait(120000));
+        QCOMPARE(probed.first().at(1).toString(), QString());
+        QCOMPARE(m_view->depthPlot()->probeCount(), 3);
+        QCOMPARE(stored(id).probes.size(), std::size_t(3));
+        QVERIFY(m_view->startButton()->isEnabled());
     }
 
     void pauseThenContinue()

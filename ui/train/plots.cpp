@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 namespace lw {
 
@@ -169,6 +170,13 @@ void TimelinePlot::stageStarted(int stage, double x, bool marker)
         m_stages.push_back(
             makeSeries(tr("stage %1 head").arg(j + 1), stageColor(j), yAxis, Qt::SolidLine));
     }
+    if (!m_loss.x.isEmpty() && std::isfinite(m_loss.y.back()) && x >= m_loss.x.back()) {
+        // A gap in the loss curve: a fresh head starts from a high loss.
+        m_loss.x.push_back(x);
+        m_loss.y.push_back(std::numeric_limits<double>::quiet_NaN());
+        m_loss.smooth.push_back(std::numeric_limits<double>::quiet_NaN());
+        m_loss.ema = std::numeric_limits<double>::quiet_NaN(); // smoothing restarts
+    }
     if (marker)
         addVerticalMarker(x, tr("stage %1").arg(stage + 1), QColor(110, 110, 110), true);
     schedule();
@@ -188,6 +196,8 @@ void TimelinePlot::addVerticalMarker(double x, const QString &label, const QColo
     text->position->setTypeY(QCPItemPosition::ptAxisRectRatio);
     text->position->setCoords(x, top ? 0.0 : 1.0);
     text->setPositionAlignment(Qt::AlignLeft | (top ? Qt::AlignTop : Qt::AlignBottom));
+    if (!top)
+        text->setRotation(-90); // along its line: decays one epoch apart stay readable
     text->setPadding(QMargins(3, 2, 3, 2));
     text->setText(label);
     text->setColor(color);
@@ -199,7 +209,8 @@ void TimelinePlot::addVerticalMarker(double x, const QString &label, const QColo
 
 void TimelinePlot::push(Series &s, double x, double y)
 {
-    s.ema = s.x.isEmpty() ? y : kSmoothing * s.ema + (1 - kSmoothing) * y;
+    s.ema
+        = (s.x.isEmpty() || !std::isfinite(s.ema)) ? y : kSmoothing * s.ema + (1 - kSmoothing) * y;
     s.x.push_back(x);
     s.y.push_back(y);
     s.smooth.push_back(s.ema);

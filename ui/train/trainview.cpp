@@ -25,6 +25,7 @@
 #include <QPlainTextEdit>
 #include <QProgressBar>
 #include <QScrollArea>
+#include <QScrollBar>
 #include <QSpinBox>
 #include <QSplitter>
 #include <QTimer>
@@ -96,7 +97,7 @@ TrainView::TrainView(RunStore *store, QWidget *parent)
     m_splitter->addWidget(buildDashboard());
     m_splitter->setStretchFactor(0, 0);
     m_splitter->setStretchFactor(1, 1);
-    m_splitter->setSizes({360, 1000});
+    m_splitter->setSizes({390, 1050});
     auto *layout = new QVBoxLayout(this);
     layout->setContentsMargins(0, 0, 0, 0);
     layout->addWidget(m_splitter);
@@ -137,6 +138,10 @@ TrainView::~TrainView()
     m_session->stopAndWait();
     if (m_dataWatcher->isRunning())
         m_dataWatcher->waitForFinished();
+    for (auto *probe : findChildren<QFutureWatcher<QString> *>()) {
+        probe->disconnect(this);
+        probe->waitForFinished();
+    }
 }
 
 void TrainView::setStore(RunStore *store, const QString &storeError)
@@ -196,7 +201,6 @@ QWidget *TrainView::buildSetup()
     scroll->setObjectName(QStringLiteral("setupPanel"));
     scroll->setWidgetResizable(true);
     scroll->setFrameShape(QFrame::NoFrame);
-    scroll->setMinimumWidth(300);
     auto *panel = new QWidget;
     auto *outer = new QVBoxLayout(panel);
     outer->setContentsMargins(8, 8, 8, 8);
@@ -380,6 +384,9 @@ QWidget *TrainView::buildSetup()
     outer->addWidget(m_resumeButton);
     outer->addStretch(1);
     scroll->setWidget(panel);
+    scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+    scroll->setMinimumWidth(panel->minimumSizeHint().width()
+                            + scroll->verticalScrollBar()->sizeHint().width() + 4);
 
     // Anything edited re-validates; data fields also re-check the data (debounced, off-thread).
     connect(m_datasetCombo, &QComboBox::currentIndexChanged, this, [this] {
@@ -506,6 +513,7 @@ QWidget *TrainView::buildDashboard()
     plots->addWidget(depthBox);
     plots->setStretchFactor(0, 3);
     plots->setStretchFactor(1, 2);
+    plots->setSizes({600, 400});
 
     m_log = new QPlainTextEdit(dash);
     m_log->setObjectName(QStringLiteral("logView"));
@@ -705,18 +713,10 @@ void TrainView::revalidate()
     }
 
     // The data: the last check must be about what the fields say now, and have passed.
-    const QString key = QStringLiteral("%1|%2|%3|%4|%5|%6|%7x%8x%9")
-                            .arg(q(spec.recipe.dataset.name), q(spec.recipe.dataset.path))
-                            .arg(spec.recipe.dataset.trainLimit)
-                            .arg(spec.recipe.dataset.testLimit)
-                            .arg(spec.recipe.seed)
-                            .arg(spec.input.classes)
-                            .arg(spec.input.channels)
-                            .arg(spec.input.height)
-                            .arg(spec.input.width);
-    if (key != m_dataKey && !checkingData())
+    const QString key = dataKey(spec);
+    if (key != m_dataKey && !m_dataTimer->isActive() && !m_dataWatcher->isRunning())
         m_dataTimer->start(); // a field changed without its own signal (a new spec)
-    if (key != m_dataKey || checkingData()) {
+    if (checkingData()) {
         problems << tr("checking the data\u2026");
     } else if (!m_dataError.isEmpty()) {
         problems << tr("the data cannot be used");
@@ -747,9 +747,25 @@ void TrainView::scheduleDataCheck()
     revalidate();
 }
 
+QString TrainView::dataKey(const Spec &spec)
+{
+    const DatasetSpec &d = spec.recipe.dataset;
+    return QStringLiteral("%1|%2|%3|%4|%5|%6|%7x%8x%9")
+        .arg(q(d.name), q(d.path))
+        .arg(d.trainLimit)
+        .arg(d.testLimit)
+        .arg(spec.recipe.seed)
+        .arg(spec.input.classes)
+        .arg(spec.input.channels)
+        .arg(spec.input.height)
+        .arg(spec.input.width);
+}
+
 bool TrainView::checkingData() const
 {
-    return m_dataWatcher->isRunning() || m_dataTimer->isActive();
+    // Also while a finished check's result waits in the event queue.
+    return m_dataWatcher->isRunning() || m_dataTimer->isActive()
+           || m_dataKey != dataKey(effectiveSpec());
 }
 
 void TrainView::runDataCheck()
@@ -772,15 +788,7 @@ void TrainView::runDataCheck()
         o.syntheticTrain = o.trainLimit;
         o.syntheticTest = o.testLimit;
     }
-    m_pendingKey = QStringLiteral("%1|%2|%3|%4|%5|%6|%7x%8x%9")
-                       .arg(q(spec.recipe.dataset.name), q(spec.recipe.dataset.path))
-                       .arg(spec.recipe.dataset.trainLimit)
-                       .arg(spec.recipe.dataset.testLimit)
-                       .arg(spec.recipe.seed)
-                       .arg(spec.input.classes)
-                       .arg(spec.input.channels)
-                       .arg(spec.input.height)
-                       .arg(spec.input.width);
+    m_pendingKey = dataKey(spec);
     m_dataStatus->setStyleSheet(QStringLiteral("color: palette(dark);"));
     m_dataStatus->setText(tr("Checking the data\u2026"));
     m_dataWatcher->setFuture(QtConcurrent::run([o] { return probeDataset(o); }));
@@ -830,20 +838,20 @@ void TrainView::onDataChecked()
 
 bool TrainView::canStart() const
 {
-    return m_startProblem.isEmpty() && !isRunning();
+    return m_startProblem.isEmpty() && !isRunning() && !m_probing;
 }
 
 void TrainView::updateActions()
 {
     const bool running = isRunning();
     const bool stopping = running && m_session->isStopping();
-    m_startAction->setEnabled(!running && m_startProblem.isEmpty());
+    m_startAction->setEnabled(!running && !m_probing && m_startProblem.isEmpty());
     m_pauseAction->setEnabled(running && !stopping);
     m_pauseAction->setText(isPaused() ? tr("&Continue") : tr("&Pause"));
     m_pauseAction->setIcon(QIcon::fromTheme(isPaused() ? QStringLiteral("media-playback-start")
                                                        : QStringLiteral("media-playback-pause")));
     m_stopAction->setEnabled(running && !stopping);
-    m_resumeRunAction->setEnabled(!running && m_store);
+    m_resumeRunAction->setEnabled(!running && !m_probing && m_store);
     m_openSpecAction->setEnabled(!running);
     m_form->setEnabled(!running);
     m_specCombo->setEnabled(!running);
@@ -975,6 +983,108 @@ bool TrainView::resumeStoredRun(std::int64_t runId)
         return false;
     }
     return true;
+}
+
+namespace {
+
+/// Forwards probe results and messages of probeRun (on a pool thread) to the view, queued.
+class ProbeForwarder : public TrainObserver
+{
+public:
+    ProbeForwarder(TrainView *view, RunStore *store, std::int64_t runId)
+        : m_view(view)
+        , m_store(store)
+        , m_runId(runId)
+    {}
+    void probeFinished(const ProbeResult &p) override
+    {
+        (void)m_store->recordProbe(m_runId, p);
+        QMetaObject::invokeMethod(m_view, "onProbeResult", Qt::QueuedConnection,
+                                  Q_ARG(lw::ProbeResult, p));
+    }
+    void log(LogLevel level, const std::string &text) override
+    {
+        QMetaObject::invokeMethod(m_view, "onProbeLog", Qt::QueuedConnection,
+                                  Q_ARG(lw::LogLevel, level),
+                                  Q_ARG(QString, QString::fromStdString(text)));
+    }
+
+private:
+    QPointer<TrainView> m_view;
+    RunStore *m_store;
+    std::int64_t m_runId;
+};
+
+} // namespace
+
+bool TrainView::probeStoredRun(std::int64_t runId)
+{
+    m_error.clear();
+    if (isRunning() || m_probing) {
+        m_error = tr("Wait for the run or probe in progress to end.");
+        return false;
+    }
+    if (!m_store) {
+        m_error = tr("No run store is open.");
+        return false;
+    }
+    auto detail = m_store->getRun(runId);
+    if (!detail) {
+        m_error = q(detail.message());
+        return false;
+    }
+    auto spec = parseSpec(detail->specJson);
+    if (!spec) {
+        m_error = tr("Run %1: its stored spec is invalid: %2").arg(runId).arg(q(spec.message()));
+        return false;
+    }
+    prepareDashboard(*spec, detail->run.mode);
+    loadHistory(runId, std::numeric_limits<int>::max(), std::numeric_limits<int>::max());
+    m_timeline->flush();
+    m_runTitle = tr("run %1: %2").arg(runId).arg(q(detail->run.name));
+    m_runLabel->setText(tr("%1 \u2014 probing every layer").arg(m_runTitle));
+    appendLog(LogLevel::Info, tr("probing every layer of run %1 (linear softmax on 2x2-pooled "
+                                 "features)")
+                                  .arg(runId));
+    m_probing = true;
+    updateActions();
+    emit titleChanged(title());
+    const std::string dir = m_store->runDir(runId);
+    const Spec s = *spec;
+    const TrainMode mode = detail->run.mode;
+    const std::string device = m_device->currentData().toString().toStdString();
+    RunStore *store = m_store;
+    auto *watcher = new QFutureWatcher<QString>(this);
+    connect(watcher, &QFutureWatcherBase::finished, this, [this, watcher, runId] {
+        const QString error = watcher->result();
+        watcher->deleteLater();
+        m_probing = false;
+        if (error.isEmpty())
+            appendLog(LogLevel::Info, tr("probes of run %1 done and stored").arg(runId));
+        else
+            appendLog(LogLevel::Error, error);
+        m_runLabel->setText(
+            tr("%1 \u2014 %2")
+                .arg(m_runTitle, error.isEmpty() ? tr("probed") : tr("probe failed")));
+        revalidate();
+        emit probesFinished(runId, error);
+    });
+    watcher->setFuture(QtConcurrent::run([this, store, runId, dir, s, mode, device]() {
+        ProbeForwarder forward(this, store, runId);
+        auto r = probeRun(dir, s, mode, device, &forward);
+        return r ? QString() : tr("Run %1: %2").arg(runId).arg(q(r.message()));
+    }));
+    return true;
+}
+
+void TrainView::onProbeResult(const lw::ProbeResult &p)
+{
+    onProbe(p);
+}
+
+void TrainView::onProbeLog(lw::LogLevel level, const QString &text)
+{
+    appendLog(level, text);
 }
 
 void TrainView::togglePause()

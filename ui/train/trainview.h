@@ -76,6 +76,11 @@ public:
     void stopTraining();
     /// Continues stored run `runId` from its last checkpoint, loading its curves so far.
     bool resumeStoredRun(std::int64_t runId);
+    /// Linear-separability probes of every layer of stored run `runId` (off the GUI thread),
+    /// recorded in the store and shown in the accuracy-by-depth plot. False (errorString())
+    /// when something trains or the run cannot be read.
+    bool probeStoredRun(std::int64_t runId);
+    bool isProbing() const { return m_probing; }
     bool isRunning() const;
     bool isPaused() const;
     TrainSession *session() const { return m_session; }
@@ -134,8 +139,14 @@ Q_SIGNALS:
     /// A run was created (or resumed) in the store.
     void runRecorded(qint64 runId);
     void runFinished(qint64 runId, lw::RunStatus status, const QString &message);
+    /// Probing a stored run ended; `error` is empty when it succeeded.
+    void probesFinished(qint64 runId, const QString &error);
     void statusMessage(const QString &text);
     void lastFolderChanged(const QString &kind, const QString &folder);
+
+private Q_SLOTS:
+    void onProbeResult(const lw::ProbeResult &p);
+    void onProbeLog(lw::LogLevel level, const QString &text);
 
 private:
     QWidget *buildSetup();
@@ -143,6 +154,7 @@ private:
     void createActions();
     void fillForm(const Spec &spec);
     void revalidate();
+    static QString dataKey(const Spec &spec);
     void scheduleDataCheck();
     void updateDataPlaceholder();
     void runDataCheck();
@@ -202,6 +214,7 @@ private:
     double m_doneAtStart = 0; ///< fraction of the run already done when this session began
     QString m_runTitle;
     int m_errors = 0;
+    bool m_probing = false;
     bool m_endedReported = false;
     QString m_lastFolderSpec, m_lastFolderData, m_lastFolderExport;
 
