@@ -48,7 +48,7 @@ function(lw_add_qtest)
         set(T_TIMEOUT 600)
     endif()
     set_tests_properties(${T_NAME} PROPERTIES TIMEOUT ${T_TIMEOUT}
-        ENVIRONMENT "QT_QPA_PLATFORM=offscreen;LAYERWISE_DB=${CMAKE_CURRENT_BINARY_DIR}/${T_NAME}.sqlite")
+        ENVIRONMENT "QT_QPA_PLATFORM=offscreen;OMP_WAIT_POLICY=PASSIVE;LAYERWISE_DB=${CMAKE_CURRENT_BINARY_DIR}/${T_NAME}.sqlite")
     if(T_LABELS)
         set_tests_properties(${T_NAME} PROPERTIES LABELS "${T_LABELS}")
     endif()

@@ -1,5 +1,7 @@
 #include "commands.h"
 
+#include "util/runtime.h"
+
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -7,6 +9,7 @@
 
 int main(int argc, char **argv)
 {
+    lw::preferPassiveOpenMpWait(argv);
     CLI::App app{"layerwise-cli: greedy layerwise training of CNNs, without a GUI.\n"
                  "Specs, presets and the run store are the ones the Layerwise GUI uses."};
     app.set_version_flag("--version", LW_VERSION);

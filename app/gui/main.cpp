@@ -2,11 +2,14 @@
 
 #include "mainwindow.h"
 
+#include "util/runtime.h"
+
 #include <QApplication>
 #include <QCommandLineParser>
 
 int main(int argc, char *argv[])
 {
+    lw::preferPassiveOpenMpWait(argv);
     QApplication app(argc, argv);
     QApplication::setApplicationName(QStringLiteral("Layerwise"));
     QApplication::setOrganizationName(QStringLiteral("Layerwise"));

@@ -71,6 +71,7 @@ Timing timeSteps(const lw::Spec &spec, int stage, int batch, int steps, bool cha
 
 int main(int argc, char **argv)
 {
+    lw::preferPassiveOpenMpWait(argv);
     int steps = 20, batch = 128;
     std::vector<std::string> cases;
     for (int i = 1; i < argc; ++i) {

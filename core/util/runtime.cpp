@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <malloc.h>
 #include <mutex>
@@ -52,6 +53,15 @@ bool tcmallocLinked()
 
 } // namespace
 
+void preferPassiveOpenMpWait(char **argv)
+{
+    if (std::getenv("OMP_WAIT_POLICY") || !argv || !argv[0])
+        return;
+    ::setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+    ::execv("/proc/self/exe", argv);
+    // exec failed: carry on with the spinning default.
+}
+
 void configureRuntime(int threads)
 {
     static std::once_flag mallocOnce;
@@ -70,8 +80,9 @@ void configureRuntime(int threads)
 RuntimeInfo runtimeInfo()
 {
     RuntimeInfo info;
-    info.torchVersion = std::to_string(TORCH_VERSION_MAJOR) + "." + std::to_string(TORCH_VERSION_MINOR)
-                        + "." + std::to_string(TORCH_VERSION_PATCH);
+    info.torchVersion = std::to_string(TORCH_VERSION_MAJOR) + "."
+                        + std::to_string(TORCH_VERSION_MINOR) + "."
+                        + std::to_string(TORCH_VERSION_PATCH);
     info.cudaAvailable = torch::cuda::is_available();
     info.cudaDeviceCount = info.cudaAvailable ? static_cast<int>(torch::cuda::device_count()) : 0;
     for (int i = 0; i < info.cudaDeviceCount; ++i)
@@ -93,12 +104,12 @@ RuntimeInfo runtimeInfo()
     if (blas.empty())
         blas = mappedLibrary("libmkl");
     info.blasLibrary = blas;
-    info.referenceBlas = blas.find("/blas/libblas") != std::string::npos
-                         || (blas.find("libblas.so") != std::string::npos
-                             && blas.find("openblas") == std::string::npos
-                             && blas.find("atlas") == std::string::npos
-                             && blas.find("blis") == std::string::npos
-                             && blas.find("mkl") == std::string::npos);
+    info.referenceBlas
+        = blas.find("/blas/libblas") != std::string::npos
+          || (blas.find("libblas.so") != std::string::npos
+              && blas.find("openblas") == std::string::npos
+              && blas.find("atlas") == std::string::npos && blas.find("blis") == std::string::npos
+              && blas.find("mkl") == std::string::npos);
     info.allocator = tcmallocLinked() ? "tcmalloc" : "glibc malloc (trimming turned down)";
     char host[256] = {};
     if (gethostname(host, sizeof host - 1) == 0)
@@ -137,8 +148,9 @@ std::string resolveDevice(const std::string &request, std::string *error)
         return "cpu";
     if (request.rfind("cuda", 0) == 0) {
         if (!torch::cuda::is_available())
-            return setError("device '" + request
-                            + "': this LibTorch has no CUDA or no GPU is visible; use --device cpu");
+            return setError(
+                "device '" + request
+                + "': this LibTorch has no CUDA or no GPU is visible; use --device cpu");
         int index = 0;
         if (request.size() > 4) {
             if (request[4] != ':' || request.size() == 5)
