@@ -421,6 +421,8 @@ private Q_SLOTS:
         QVERIFY(view.setStore(path));
         view.selectRuns({greedy, e2e});
         auto *cmp = view.compareView();
+        cmp->finishLoading(); // small runs load at once anyway; this makes it certain
+        QVERIFY(!cmp->isLoading());
         QCOMPARE(cmp->runs().size(), 2);
 
         // Both curves: 15 steps each, test accuracy as recorded.
@@ -547,6 +549,7 @@ private Q_SLOTS:
 
         // Watch it: its curves grow as the child records.
         view.selectRuns({kept, id});
+        view.compareView()->finishLoading();
         using S = RunCompareView::Series;
         QCOMPARE(view.compareView()->seriesSteps(id, S::TestAcc).size(), 2);
         child.write("go\n");

@@ -8,6 +8,8 @@
 #include <QCheckBox>
 #include <QColorDialog>
 #include <QComboBox>
+#include <QDateTime>
+#include <QElapsedTimer>
 #include <QFile>
 #include <QFileDialog>
 #include <QFileInfo>
@@ -24,6 +26,7 @@
 #include <QStackedLayout>
 #include <QSvgGenerator>
 #include <QTableWidget>
+#include <QTimer>
 #include <QTreeWidget>
 #include <QVBoxLayout>
 
@@ -173,6 +176,7 @@ struct RunCompareView::Run
     RunDetail detail;
     bool haveDetail = false;
     std::int64_t lastRowId = 0;
+    bool metricsLoaded = false;
     std::array<QVector<double>, kSeriesCount> steps;
     std::array<QVector<double>, kSeriesCount> values;
     std::array<QVector<int>, kSeriesCount> stages;
@@ -363,6 +367,10 @@ RunCompareView::RunCompareView(QWidget *parent)
                             "(Ctrl- or Shift-click to select several)"));
     m_empty->setAlignment(Qt::AlignCenter);
     m_empty->setStyleSheet(QStringLiteral("color: palette(mid); font-size: 14pt;"));
+    m_loadTimer = new QTimer(this);
+    m_loadTimer->setSingleShot(true);
+    m_loadTimer->setInterval(0);
+    connect(m_loadTimer, &QTimer::timeout, this, &RunCompareView::loadSlice);
     auto *stack = new QStackedLayout(this);
     stack->addWidget(m_empty);
     stack->addWidget(main);
@@ -506,7 +514,6 @@ void RunCompareView::setRuns(const QList<qint64> &ids)
         run->id = id;
         if (!loadDetail(*run))
             continue; // deleted meanwhile
-        loadMetrics(*run);
         next.push_back(std::move(run));
     }
     // Graphs of runs that left are removed with the full rebuild below.
@@ -517,12 +524,70 @@ void RunCompareView::setRuns(const QList<qint64> &ids)
     for (const auto &r : m_runs)
         m_groupOf.insert(r->id, seedGroupKey(r->config));
     m_userZoomed = false;
+    loadPending(kSyncLoadMs);
+    if (isLoading())
+        m_loadTimer->start();
     static_cast<QStackedLayout *>(layout())->setCurrentIndex(m_runs.empty() ? 0 : 1);
     rebuildCurves();
     rebuildDepth();
     rebuildDiff();
     rebuildSummary();
     rebuildLegend();
+}
+
+bool RunCompareView::isLoading() const
+{
+    for (const auto &r : m_runs)
+        if (!r->metricsLoaded)
+            return true;
+    return false;
+}
+
+bool RunCompareView::loadPending(int budgetMs)
+{
+    QElapsedTimer timer;
+    timer.start();
+    bool any = false;
+    for (auto &r : m_runs) {
+        if (r->metricsLoaded)
+            continue;
+        if (any && timer.elapsed() >= budgetMs)
+            break;
+        loadMetrics(*r);
+        r->metricsLoaded = true;
+        r->dirty = true;
+        any = true;
+    }
+    return any;
+}
+
+void RunCompareView::loadSlice()
+{
+    if (!loadPending(40))
+        return;
+    for (auto &r : m_runs)
+        if (r->dirty && r->metricsLoaded && !r->graphs.isEmpty())
+            updateRunGraphs(*r);
+    // A replot of many long curves costs more than a slice: show progress about once a second.
+    const bool done = !isLoading();
+    const qint64 now = QDateTime::currentMSecsSinceEpoch();
+    if (done || now - m_lastLoadReplotMs > 1000) {
+        m_lastLoadReplotMs = now;
+        rebuildGroups();
+        rescaleIfFollowing();
+        m_curves->replot(QCustomPlot::rpQueuedReplot);
+    }
+    if (!done)
+        m_loadTimer->start();
+    else
+        rebuildSummary(); // images/s comes from the curves
+}
+
+void RunCompareView::finishLoading()
+{
+    m_loadTimer->stop();
+    loadPending(std::numeric_limits<int>::max());
+    loadSlice();
 }
 
 void RunCompareView::refresh()
@@ -539,7 +604,7 @@ void RunCompareView::refresh()
         if (r->detail.run.updated != before || r->detail.run.status != status
             || r->detail.run.name != name)
             anyDetail = true;
-        if (loadMetrics(*r)) {
+        if (r->metricsLoaded && loadMetrics(*r)) { // pending runs are read by loadSlice()
             r->dirty = true;
             anyData = true;
         }
@@ -644,12 +709,16 @@ void RunCompareView::rebuildCurves()
         for (Series s : shown) {
             QCPGraph *raw = m_curves->addGraph();
             raw->removeFromLegend();
+            raw->setAntialiased(false); // faint and thin: not worth the cost
+            raw->setAdaptiveSampling(true);
             raw->setPen(seriesPen(runColor(r->id), s, true));
             QCPGraph *g = m_curves->addGraph();
             g->removeFromLegend();
             g->setPen(seriesPen(runColor(r->id), s, false));
             g->setName(r->name() + QStringLiteral(" · ") + seriesLabel(s));
             g->setProperty("runId", r->id);
+            // Many long curves: plain lines keep a replot fast (antialiasing dominates).
+            g->setAntialiased(m_runs.size() <= 12);
             r->rawGraphs << raw;
             r->graphs << g;
         }

@@ -19,6 +19,7 @@ class QCustomPlot;
 class QLabel;
 class QSlider;
 class QTableWidget;
+class QTimer;
 class QTreeWidget;
 class QTreeWidgetItem;
 
@@ -48,6 +49,13 @@ public:
     QList<qint64> runs() const;
     /// Reads new metric rows and run summaries of the compared runs; replots what changed.
     void refresh();
+    /// True while the curves of newly selected runs are still being read: setRuns() reads
+    /// for at most kSyncLoadMs, then goes on in small slices from the event loop so that the
+    /// view stays responsive with many long runs.
+    bool isLoading() const;
+    /// Reads every pending curve now.
+    void finishLoading();
+    static constexpr int kSyncLoadMs = 150;
 
     QColor runColor(qint64 id) const;
     void setRunColor(qint64 id, const QColor &color);
@@ -93,6 +101,9 @@ private:
     bool loadDetail(Run &run);
     bool loadMetrics(Run &run);
     void assignColor(qint64 id);
+    /// Reads pending runs' metrics for about `budgetMs`; returns true when some were read.
+    bool loadPending(int budgetMs);
+    void loadSlice();
     void rebuildCurves();
     void updateRunGraphs(Run &run);
     void rebuildGroups();
@@ -128,6 +139,8 @@ private:
     QTableWidget *m_diff = nullptr;
     QTableWidget *m_summary = nullptr;
     QLabel *m_empty = nullptr;
+    QTimer *m_loadTimer = nullptr;
+    qint64 m_lastLoadReplotMs = 0; ///< when loadSlice last replotted (ms since epoch)
 };
 
 } // namespace lw
