@@ -7,6 +7,7 @@
 
 #include "data/codec.h"
 #include "data/loader.h"
+#include "model/model.h"
 #include "util/runtime.h"
 
 #include <chrono>
@@ -61,6 +62,43 @@ Rate throughput(const std::shared_ptr<data::Split> &split, const data::LoaderOpt
     return {images / dt, images / dc};
 }
 
+/// Training steps per second of block `stage` + head `stage` of a preset (forward, backward,
+/// SGD step on a random batch of the stage's input shape), in images/s.
+double stepRate(const std::string &preset, int stage, int batch, int steps)
+{
+    auto spec = loadPreset(preset);
+    auto summary = spec ? summarizeSpec(*spec) : Result<SpecSummary>(fail("no preset"));
+    if (!summary)
+        return 0;
+    const auto in = summary->stages[stage].in;
+    model::StageBlock block(spec->stages[stage], in);
+    model::AuxHead head(spec->stages[stage].head, summary->stages[stage].out, spec->input.classes);
+    auto params = block->parameters();
+    for (auto &p : head->parameters())
+        params.push_back(p);
+    torch::optim::SGD sgd(params, torch::optim::SGDOptions(0.01).momentum(0.9));
+    auto x = torch::randn({batch, in.c, in.h, in.w});
+    auto y = torch::randint(0, spec->input.classes, {batch}, torch::kInt64);
+    auto step = [&] {
+        sgd.zero_grad();
+        torch::nn::functional::cross_entropy(head->forward(block->forward(x)), y).backward();
+        sgd.step();
+    };
+    step();
+    const double t0 = seconds();
+    for (int i = 0; i < steps; ++i)
+        step();
+    return batch * steps / (seconds() - t0);
+}
+
+void reportStep(const char *what, double loaderRate, double stepImagesPerSecond)
+{
+    std::printf("%-58s %9.0f images/s (loader / training = %.1fx%s)\n", what, stepImagesPerSecond,
+                loaderRate / stepImagesPerSecond,
+                loaderRate > stepImagesPerSecond ? ", the loader keeps ahead" : ": TRAINING WAITS");
+    std::fflush(stdout);
+}
+
 void report(const char *what, Rate rate)
 {
     std::printf("%-58s %9.0f images/s %9.0f images/CPU-s\n", what, rate.wall, rate.cpu);
@@ -69,8 +107,9 @@ void report(const char *what, Rate rate)
 
 } // namespace
 
-int main()
+int main(int, char **argv)
 {
+    preferPassiveOpenMpWait(argv);
     configureRuntime();
     std::printf("bench_data: loader throughput, 2 worker threads, prefetch 4 (%u hardware "
                 "threads; images/CPU-s counts every thread of the process)\n",
@@ -88,8 +127,10 @@ int main()
         lo.transform = {1, 28, 28, true, {}, {0.2860f}, {0.3530f}};
         lo.transform.augment.padding = 4;
         lo.transform.augment.flip = true;
-        report("Fashion-MNIST train, crop 28 pad 4 + flip, batch 128",
-               throughput(fm.value()->train(), lo, 2));
+        const Rate augmented = throughput(fm.value()->train(), lo, 2);
+        report("Fashion-MNIST train, crop 28 pad 4 + flip, batch 128", augmented);
+        reportStep("  beside: fmnist-k1 stage 0 training step, batch 128", augmented.wall,
+                   stepRate("fmnist-k1", 0, 128, 20));
         lo.transform.augment.enabled = false;
         report("Fashion-MNIST train, no augmentation, batch 128",
                throughput(fm.value()->train(), lo, 2));
@@ -160,8 +201,10 @@ int main()
     lo.transform.augment.flip = true;
     lo.transform.augment.evalResize = 256;
     std::int64_t skipped = 0;
-    report("image folder train, RandomResizedCrop 224 + flip, batch 64",
-           throughput(folder.value()->train(), lo, 1, &skipped));
+    const Rate crops = throughput(folder.value()->train(), lo, 1, &skipped);
+    report("image folder train, RandomResizedCrop 224 + flip, batch 64", crops);
+    reportStep("  beside: imagenet-k2 stage 0 training step, batch 64", crops.wall,
+               stepRate("imagenet-k2", 0, 64, 3));
     lo.transform.train = false;
     report("image folder val, resize 256 + centre crop 224, batch 64",
            throughput(folder.value()->test(), lo, 3, &skipped));
