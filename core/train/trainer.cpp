@@ -622,6 +622,69 @@ struct Trainer::Impl
         return r;
     }
 
+    struct EpochTotals
+    {
+        std::int64_t correct = 0, seen = 0;
+        double lossSum = 0, trainSeconds = 0;
+    };
+
+    /// One training epoch: a step per batch that `next` yields, the divergence check, throttled
+    /// batch progress. Throws Stop on NaN/Inf or cancel.
+    EpochTotals trainEpoch(int stage, int epoch, int batches, Clock::time_point epochStart,
+                           const std::function<bool(torch::Tensor &, torch::Tensor &)> &next,
+                           StageOptimizer &sopt, torch::nn::Module &params,
+                           const std::function<torch::Tensor(const torch::Tensor &)> &fwd)
+    {
+        EpochTotals t;
+        torch::Tensor x, y;
+        int batch = 0;
+        auto lastReport = Clock::now();
+        while (true) {
+            checkControls();
+            if (!next(x, y))
+                break;
+            bool finite = true;
+            const double loss = trainStep(sopt, params, x, y, fwd, t.correct, finite);
+            ++batch;
+            if (!finite)
+                throw Stop{RunStatus::Failed, detail::divergenceMessage(stage, epoch, batch, loss)};
+            t.lossSum += loss * double(y.size(0));
+            t.seen += y.size(0);
+            if (secondsSince(lastReport) >= 0.1) {
+                lastReport = Clock::now();
+                obs->batchProgress({stage, epoch, batch, batches, t.lossSum / double(t.seen),
+                                    double(t.seen) / secondsSince(epochStart)});
+            }
+        }
+        t.trainSeconds = secondsSince(epochStart);
+        return t;
+    }
+
+    /// Reports a finished epoch and adds it to the current stage's totals.
+    void finishEpoch(int stage, int epoch, Clock::time_point epochStart, const EpochTotals &t,
+                     const EvalResult &eval, double lr)
+    {
+        ++step;
+        const double seen = double(std::max<std::int64_t>(t.seen, 1));
+        EpochMetrics m;
+        m.stage = stage;
+        m.epoch = epoch;
+        m.step = step;
+        m.trainLoss = t.lossSum / seen;
+        m.trainAcc = double(t.correct) / seen;
+        m.testLoss = eval.loss;
+        m.testAcc = eval.acc;
+        m.ensembleAcc = eval.ensembleAcc;
+        m.lr = lr;
+        m.imagesPerSecond = double(t.seen) / std::max(t.trainSeconds, 1e-9);
+        m.seconds = secondsSince(epochStart);
+        current.trainAcc = m.trainAcc;
+        current.trainSeconds += t.trainSeconds;
+        current.trainImages += t.seen;
+        current.seconds += m.seconds;
+        obs->epochFinished(m);
+    }
+
     // --- checkpoints ---------------------------------------------------------------------------
 
     /// Progress of the stage in training, kept in state.json so a resumed stage reports the same
@@ -934,53 +997,14 @@ void Trainer::Impl::runGreedy(int startStage, int startEpoch, bool resuming,
             net->blocks[stage]->train();
             net->heads[stage]->train();
             input.start(stage * 1000 + e);
-            torch::Tensor x, y;
-            std::int64_t correct = 0, seen = 0;
-            double lossSum = 0;
-            int batch = 0;
-            const int batches = static_cast<int>(input.batches());
-            auto lastReport = Clock::now();
-            auto fwd = [&](const torch::Tensor &in) {
-                return net->heads[stage]->forward(net->blocks[stage]->forward(in));
-            };
-            while (true) {
-                checkControls();
-                if (!input.next(x, y))
-                    break;
-                bool finite = true;
-                const double loss = trainStep(sopt, *group, x, y, fwd, correct, finite);
-                ++batch;
-                if (!finite)
-                    throw Stop{RunStatus::Failed,
-                               detail::divergenceMessage(stage, e + 1, batch, loss)};
-                lossSum += loss * double(y.size(0));
-                seen += y.size(0);
-                if (secondsSince(lastReport) >= 0.1) {
-                    lastReport = Clock::now();
-                    obs->batchProgress({stage, e + 1, batch, batches, lossSum / double(seen),
-                                        double(seen) / secondsSince(epochStart)});
-                }
-            }
-            const double epochTrainSeconds = secondsSince(epochStart);
+            const auto totals = trainEpoch(
+                stage, e + 1, static_cast<int>(input.batches()), epochStart,
+                [&](torch::Tensor &x, torch::Tensor &y) { return input.next(x, y); }, sopt, *group,
+                [&](const torch::Tensor &in) {
+                    return net->heads[stage]->forward(net->blocks[stage]->forward(in));
+                });
             last = evaluateStage(stage);
-            ++step;
-            EpochMetrics m;
-            m.stage = stage;
-            m.epoch = e + 1;
-            m.step = step;
-            m.trainLoss = lossSum / double(std::max<std::int64_t>(seen, 1));
-            m.trainAcc = double(correct) / double(std::max<std::int64_t>(seen, 1));
-            m.testLoss = last.loss;
-            m.testAcc = last.acc;
-            m.ensembleAcc = last.ensembleAcc;
-            m.lr = sopt.lr();
-            m.imagesPerSecond = double(seen) / std::max(epochTrainSeconds, 1e-9);
-            m.seconds = secondsSince(epochStart);
-            current.trainAcc = m.trainAcc;
-            current.trainSeconds += epochTrainSeconds;
-            current.trainImages += seen;
-            current.seconds += m.seconds;
-            obs->epochFinished(m);
+            finishEpoch(stage, e + 1, epochStart, totals, last, sopt.lr());
             saveCheckpoint(stage, e + 1, false, {&sopt});
         }
         if (firstEpoch >= epochs) // resumed after the last epoch, before the stage end was saved
@@ -1123,9 +1147,6 @@ void Trainer::Impl::runEndToEnd(int startEpoch, bool resuming, const std::string
     obs->stageStarted({last, epochs, params, costs.stages[last].headParams, macs,
                        costs.stages[last].headMacs, false});
     auto loader = makeLoader(true, true, spec.recipe.batchSize);
-    auto fwd = [&](const torch::Tensor &in) {
-        return net->forward(in, last);
-    };
     EvalResult lastEval;
     for (int e = startEpoch; e < epochs; ++e) {
         const auto epochStart = Clock::now();
@@ -1135,51 +1156,20 @@ void Trainer::Impl::runEndToEnd(int startEpoch, bool resuming, const std::string
         torch::manual_seed(spec.recipe.seed * 7919 + std::uint64_t(e));
         net->train();
         loader->startEpoch(e);
-        data::Batch b;
-        std::int64_t correct = 0, seen = 0;
-        double lossSum = 0;
-        int batch = 0;
-        const int batches = static_cast<int>(loader->batchesPerEpoch());
-        auto lastReport = Clock::now();
-        while (true) {
-            checkControls();
-            if (!loader->next(b))
-                break;
-            auto x = toDevice(b.images);
-            auto y = b.labels.to(device, cuda);
-            bool finite = true;
-            const double loss = trainStep(sopt, *group, x, y, fwd, correct, finite);
-            ++batch;
-            if (!finite)
-                throw Stop{RunStatus::Failed, detail::divergenceMessage(last, e + 1, batch, loss)};
-            lossSum += loss * double(y.size(0));
-            seen += y.size(0);
-            if (secondsSince(lastReport) >= 0.1) {
-                lastReport = Clock::now();
-                obs->batchProgress({last, e + 1, batch, batches, lossSum / double(seen),
-                                    double(seen) / secondsSince(epochStart)});
-            }
-        }
-        const double epochTrainSeconds = secondsSince(epochStart);
+        const auto totals = trainEpoch(
+            last, e + 1, static_cast<int>(loader->batchesPerEpoch()), epochStart,
+            [&](torch::Tensor &x, torch::Tensor &y) {
+                data::Batch b;
+                if (!loader->next(b))
+                    return false;
+                x = toDevice(b.images);
+                y = b.labels.to(device, cuda);
+                return true;
+            },
+            sopt, *group, [&](const torch::Tensor &in) { return net->forward(in, last); });
         lastEval = evaluateFull(last);
-        ++step;
-        EpochMetrics m;
-        m.stage = last;
-        m.epoch = e + 1;
-        m.step = step;
-        m.trainLoss = lossSum / double(std::max<std::int64_t>(seen, 1));
-        m.trainAcc = double(correct) / double(std::max<std::int64_t>(seen, 1));
-        m.testLoss = lastEval.loss;
-        m.testAcc = lastEval.acc;
-        m.ensembleAcc = lastEval.acc;
-        m.lr = sopt.lr();
-        m.imagesPerSecond = double(seen) / std::max(epochTrainSeconds, 1e-9);
-        m.seconds = secondsSince(epochStart);
-        current.trainAcc = m.trainAcc;
-        current.trainSeconds += epochTrainSeconds;
-        current.trainImages += seen;
-        current.seconds += m.seconds;
-        obs->epochFinished(m);
+        lastEval.ensembleAcc = lastEval.acc;
+        finishEpoch(last, e + 1, epochStart, totals, lastEval, sopt.lr());
         saveCheckpoint(last, e + 1, false, {&sopt});
     }
     if (startEpoch >= epochs)
