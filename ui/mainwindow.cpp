@@ -23,6 +23,8 @@
 #include <QTimer>
 #include <QToolBar>
 
+#include <algorithm>
+
 namespace lw {
 
 namespace {
@@ -112,6 +114,9 @@ MainWindow::MainWindow(const MainWindowOptions &options, QWidget *parent)
                     return;
                 m_design->setSpec(*spec, tr("branch of run %1").arg(id));
                 m_design->setLockedStages(stage);
+                m_branchParent = id;
+                m_branchStage = stage;
+                m_branchSpecJson = json;
                 showPlace(Place::Design);
                 statusBar()->showMessage(
                     tr("Stages 1\u2013%1 come from run %2 and are locked; design the rest.")
@@ -127,7 +132,15 @@ MainWindow::MainWindow(const MainWindowOptions &options, QWidget *parent)
     updateTitle();
 }
 
-MainWindow::~MainWindow() = default;
+MainWindow::~MainWindow()
+{
+    // The views' children (the Design view's undo stack) signal while they are destroyed, after
+    // the stacked widget is gone: stop listening first.
+    for (QObject *view : {static_cast<QObject *>(m_design), static_cast<QObject *>(m_train),
+                          static_cast<QObject *>(m_runs)})
+        if (view)
+            view->disconnect(this);
+}
 
 void MainWindow::openStore(const QString &db)
 {
@@ -297,10 +310,42 @@ void MainWindow::onTrainRequested(const QString &specJson)
     QString name = m_design->documentTitle();
     if (name.isEmpty())
         name = tr("Untitled");
-    if (m_train->setSpecJson(specJson, name))
-        showPlace(Place::Train);
-    else
+    // A branch when the Design view still shows the branch's document (opening or making
+    // another one unlocks its stages) and its locked stages are still the parent's.
+    bool branch = false;
+    QString why;
+    if (m_branchParent >= 0 && m_branchStage > 0 && m_design->lockedStages() == m_branchStage) {
+        auto parent = parseSpec(m_branchSpecJson.toStdString());
+        auto child = parseSpec(specJson.toStdString());
+        const auto k = static_cast<std::size_t>(m_branchStage);
+        branch = parent && child && parent->stages.size() >= k && child->stages.size() > k
+                 && parent->input == child->input
+                 && std::equal(parent->stages.begin(), parent->stages.begin() + k,
+                               child->stages.begin());
+        if (!branch)
+            why = tr("The locked stages no longer match run %1 (or no stage is left to train): "
+                     "this architecture trains from scratch.")
+                      .arg(m_branchParent);
+    }
+    if (!m_train->setSpecJson(specJson, name)) {
         QMessageBox::warning(this, tr("Train This"), m_train->errorString());
+        return;
+    }
+    if (branch && !m_train->setBranch(m_branchParent, m_branchStage)) {
+        why = tr("Cannot branch from run %1: %2 It trains from scratch.")
+                  .arg(m_branchParent)
+                  .arg(m_train->errorString());
+    }
+    showPlace(Place::Train);
+    if (!why.isEmpty())
+        statusBar()->showMessage(why, 10000);
+    else if (branch)
+        statusBar()->showMessage(tr("Branch of run %1: stages 1–%2 are loaded from it and "
+                                    "frozen; Start trains stages %3.. greedily.")
+                                     .arg(m_branchParent)
+                                     .arg(m_branchStage)
+                                     .arg(m_branchStage + 1),
+                                 10000);
 }
 
 void MainWindow::applyOptions(const MainWindowOptions &o)

@@ -82,6 +82,11 @@ private:
     QAction *m_runsAction = nullptr;
     QAction *m_quitAction = nullptr;
     QAction *m_aboutAction = nullptr;
+    /// "Branch from stage k" in progress in the Design view: the parent run, k, and the
+    /// parent's spec (the locked stages must still match it when "Train this" is pressed).
+    qint64 m_branchParent = -1;
+    int m_branchStage = 0;
+    QString m_branchSpecJson;
     bool m_closeWhenStopped = false;
     bool m_startPending = false;
 };

@@ -34,6 +34,8 @@ struct TrainArgs
     int epochsPerStage = 0, epochs = 0, batch = 0, threads = 0;
     double lr = 0;
     std::int64_t trainLimit = -1, testLimit = -1, seed = -1;
+    std::int64_t branchFrom = -1; ///< parent run id ("branch from stage k"), -1: none
+    int lockedStages = 0;
     bool probes = false, jsonOut = false;
 };
 
@@ -397,10 +399,52 @@ int train(const TrainArgs &a)
         return ExitBadInput;
     }
     auto summary = summarizeSpec(spec);
+    const bool branch = a.branchFrom >= 0;
+    const int stages = static_cast<int>(spec.stages.size());
+    if (branch && *mode != TrainMode::Greedy) {
+        std::fprintf(stderr,
+                     "layerwise-cli: --branch-from needs --mode greedy (a branch trains stages "
+                     "%d.. greedily on the frozen ones), not %s\n",
+                     a.lockedStages, toString(*mode));
+        return ExitBadInput;
+    }
+    if (branch && (a.lockedStages < 1 || a.lockedStages >= stages)) {
+        std::fprintf(stderr,
+                     "layerwise-cli: --locked-stages %d: expected 1 to %d (the spec has %d "
+                     "stages and at least one must be trained)\n",
+                     a.lockedStages, stages - 1, stages);
+        return ExitBadInput;
+    }
     auto store = openStore(a.db);
     if (!store) {
         std::fprintf(stderr, "layerwise-cli: %s\n", store.message().c_str());
         return ExitBadInput;
+    }
+    std::string branchDir;
+    std::vector<StageRow> inherited;
+    if (branch) {
+        auto parent = (*store)->getRun(a.branchFrom);
+        if (!parent) {
+            std::fprintf(stderr, "layerwise-cli: --branch-from %lld: %s (store %s)\n",
+                         static_cast<long long>(a.branchFrom), parent.message().c_str(),
+                         (*store)->path().c_str());
+            return ExitBadInput;
+        }
+        branchDir = (*store)->runDir(a.branchFrom);
+        const std::string ckpt = branchDir + "/stage" + std::to_string(a.lockedStages - 1) + ".pt";
+        std::error_code ec;
+        if (!std::filesystem::is_regular_file(ckpt, ec)) {
+            std::fprintf(stderr,
+                         "layerwise-cli: --branch-from %lld --locked-stages %d: the parent's "
+                         "checkpoint of stage %d is missing (%s); the parent must have finished "
+                         "stage %d\n",
+                         static_cast<long long>(a.branchFrom), a.lockedStages, a.lockedStages - 1,
+                         ckpt.c_str(), a.lockedStages - 1);
+            return ExitBadInput;
+        }
+        for (const StageRow &row : parent->stages)
+            if (row.stage < a.lockedStages && row.finished)
+                inherited.push_back(row);
     }
     NewRun nr;
     nr.name = a.name.empty()
@@ -416,6 +460,10 @@ int train(const TrainArgs &a)
     nr.seed = static_cast<std::int64_t>(r.seed);
     nr.torchVersion = runtimeInfo().torchVersion;
     nr.stages = static_cast<int>(spec.stages.size());
+    if (branch) {
+        nr.parentRun = a.branchFrom;
+        nr.branchStage = a.lockedStages;
+    }
     if (summary) {
         nr.params = summary->totalParams;
         nr.macs = summary->totalMacs;
@@ -424,6 +472,28 @@ int train(const TrainArgs &a)
     if (!id) {
         std::fprintf(stderr, "layerwise-cli: %s\n", id.message().c_str());
         return ExitFailure;
+    }
+    // The locked stages are the parent's blocks and heads: their results are the parent's.
+    for (const StageRow &row : inherited) {
+        StageStarted ss;
+        ss.stage = row.stage;
+        ss.epochs = row.epochs;
+        ss.blockParams = row.blockParams;
+        ss.headParams = row.headParams;
+        ss.blockMacs = row.blockMacs;
+        ss.headMacs = row.headMacs;
+        StageFinished sf;
+        sf.stage = row.stage;
+        sf.epochs = row.epochsDone;
+        sf.trainAcc = row.trainAcc.value_or(0);
+        sf.testAcc = row.testAcc.value_or(0);
+        sf.ensembleAcc = row.ensembleAcc.value_or(0);
+        sf.seconds = row.seconds;
+        sf.imagesPerSecond = row.imagesPerSecond;
+        if (auto r = (*store)->beginStage(*id, ss); !r)
+            std::fprintf(stderr, "warning: %s\n", r.message().c_str());
+        if (auto r = (*store)->finishStage(*id, sf); !r)
+            std::fprintf(stderr, "warning: %s\n", r.message().c_str());
     }
     TrainOptions opt;
     opt.spec = spec;
@@ -435,7 +505,12 @@ int train(const TrainArgs &a)
                                    : FeatureCache::Auto;
     opt.probes = a.probes;
     opt.runDir = (*store)->runDir(*id);
+    opt.branchFrom = branchDir;
+    opt.lockedStages = branch ? a.lockedStages : 0;
     std::fprintf(stderr, "run %lld: %s\n", static_cast<long long>(*id), opt.runDir.c_str());
+    if (branch)
+        std::fprintf(stderr, "branch of run %lld: stages 0..%d loaded from %s and frozen\n",
+                     static_cast<long long>(a.branchFrom), a.lockedStages - 1, branchDir.c_str());
     return runTrainer(opt, false, **store, *id, *mode, nr.stages, r.epochsPerStage, a.jsonOut);
 }
 
@@ -589,6 +664,17 @@ void registerTrain(CLI::App &app, Context &ctx)
     cmd->add_option("--db", args->db,
                     "Run store (default: $LAYERWISE_DB or ~/.local/share/layerwise/runs.sqlite)");
     cmd->add_option("--name", args->name, "Run name");
+    auto *branchFrom
+        = cmd->add_option("--branch-from", args->branchFrom,
+                          "Branch from a stored run: load its first --locked-stages stages "
+                          "(its stage checkpoint) frozen and train the rest (greedy only)")
+              ->check(CLI::NonNegativeNumber);
+    auto *locked = cmd->add_option("--locked-stages", args->lockedStages,
+                                   "How many stages of the --branch-from run to keep (k >= 1: "
+                                   "stages 0..k-1 come from its stage<k-1>.pt)")
+                       ->check(CLI::PositiveNumber);
+    branchFrom->needs(locked);
+    locked->needs(branchFrom);
     cmd->add_flag("--json", args->jsonOut, "Print the outcome as one JSON object on stdout");
     cmd->callback([args, cmd, &ctx] {
         if (args->preset.empty() && args->specFile.empty())

@@ -3,7 +3,9 @@
 // diverging recipe, the event loop's responsiveness while a stage trains, exports and
 // screenshots of the real window (saved under the build folder).
 
+#include "designer/designview.h"
 #include "mainwindow.h"
+#include "runs/runsview.h"
 #include "store/runstore.h"
 #include "train/archdiagram.h"
 #include "train/plots.h"
@@ -22,6 +24,7 @@
 #include <QProgressBar>
 #include <QSignalSpy>
 #include <QSpinBox>
+#include <QStandardItemModel>
 #include <QStandardPaths>
 #include <QTemporaryDir>
 #include <QTimer>
@@ -375,6 +378,120 @@ private Q_SLOTS:
         for (int s = 0; s < 3; ++s)
             QCOMPARE(m_view->timeline()->pointCount(s), 4);
         QCOMPARE(m_view->timeline()->toCsv().count(QLatin1Char('\n')), 13);
+    }
+
+    void branchFromStageTwoTrainsOnlyTheNewStages()
+    {
+        // The parent: a finished greedy run of the tiny spec.
+        prepare(tinySpec());
+        const auto [parentId, parentStatus] = clickStartAndWait();
+        QCOMPARE(QString(lw::toString(parentStatus)), QString(lw::toString(RunStatus::Finished)));
+        const RunDetail parent = stored(parentId);
+        QCOMPARE(parent.stages.size(), std::size_t(3));
+
+        // The Runs view's "Branch from stage 2": the Design view locks stage 1; a wider last
+        // stage is designed; "Train this".
+        emit m_window->runsView()->branchRequested(parentId, 1,
+                                                   QString::fromStdString(parent.specJson));
+        DesignView *design = m_window->designView();
+        QCOMPARE(m_window->place(), MainWindow::Place::Design);
+        QCOMPARE(design->lockedStages(), 1);
+        Spec edited = design->spec();
+        edited.stages[2].width = 48;
+        design->editSpec(edited, QStringLiteral("wider last stage"));
+        QVERIFY(design->isValid());
+        QVERIFY(design->trainAction()->isEnabled());
+        design->trainAction()->trigger();
+        QCOMPARE(m_window->place(), MainWindow::Place::Train);
+        QCOMPARE(m_view->branchParent(), parentId);
+        QCOMPARE(m_view->branchStage(), 1);
+        QVERIFY(m_view->branchLabel()->isVisibleTo(m_view));
+        QVERIFY2(m_view->branchLabel()->text().contains(QStringLiteral("run %1").arg(parentId)),
+                 qPrintable(m_view->branchLabel()->text()));
+        QCOMPARE(m_view->effectiveSpec().stages[2].width, 48);
+        // Only greedy mode: end-to-end and DGL cannot be chosen; forcing one disables Start.
+        QComboBox *mode = m_view->modeCombo();
+        QCOMPARE(mode->currentData().toString(), QStringLiteral("greedy"));
+        auto *model = qobject_cast<QStandardItemModel *>(mode->model());
+        QVERIFY(model);
+        QVERIFY(!model->item(mode->findData(QStringLiteral("e2e")))->isEnabled());
+        QVERIFY(!model->item(mode->findData(QStringLiteral("dgl")))->isEnabled());
+        QTRY_VERIFY_WITH_TIMEOUT(m_view->startButton()->isEnabled(), 20000);
+        mode->setCurrentIndex(mode->findData(QStringLiteral("e2e")));
+        QVERIFY(!m_view->startButton()->isEnabled());
+        QVERIFY2(m_view->startProblem().contains(QStringLiteral("greedy")),
+                 qPrintable(m_view->startProblem()));
+        mode->setCurrentIndex(mode->findData(QStringLiteral("greedy")));
+        m_view->threadsSpin()->setValue(1);
+        QTRY_VERIFY_WITH_TIMEOUT(m_view->startButton()->isEnabled(), 20000);
+
+        QSignalSpy stagesStarted(m_view->session(), &TrainSession::stageStarted);
+        const auto [id, status] = clickStartAndWait();
+        QCOMPARE(QString(lw::toString(status)), QString(lw::toString(RunStatus::Finished)));
+        QCOMPARE(stagesStarted.count(), 2);
+        QCOMPARE(stagesStarted.first().at(0).value<StageStarted>().stage, 1);
+        QVERIFY(m_view->logView()->toPlainText().contains(QStringLiteral("branched from")));
+
+        // The store links it to its parent; epochs only of stages 2 and 3; stage 1's results
+        // are the parent's (its block and head are the parent's).
+        const RunDetail d = stored(id);
+        QVERIFY(d.run.parentRun.has_value());
+        QCOMPARE(*d.run.parentRun, parentId);
+        QCOMPARE(d.run.branchStage, 1);
+        QCOMPARE(QString(lw::toString(d.run.status)), QString(lw::toString(RunStatus::Finished)));
+        const auto epochs = storedEpochs(id);
+        QCOMPARE(int(epochs.size()), 4);
+        for (const auto &[key, count] : epochs) {
+            QVERIFY(key.first >= 1);
+            QCOMPARE(count, 1);
+        }
+        QCOMPARE(d.stages.size(), std::size_t(3));
+        QCOMPARE(d.stages[0].stage, 0);
+        QCOMPARE(*d.stages[0].testAcc, *parent.stages[0].testAcc);
+        QCOMPARE(*d.stages[0].trainAcc, *parent.stages[0].trainAcc);
+        QCOMPARE(d.run.stagesDone, 3);
+        auto childSpec = parseSpec(d.specJson);
+        QVERIFY(childSpec.ok());
+        QCOMPARE(childSpec->stages[2].width, 48);
+        QCOMPARE(m_view->depthPlot()->layerCount(), 3);
+
+        // A branch whose parent checkpoint is gone: a red error, nothing recorded, still usable.
+        const QString ckpt
+            = QString::fromStdString(m_window->store()->runDir(parentId)) + "/stage0.pt";
+        const QString moved = ckpt + ".away";
+        QVERIFY(QFile::rename(ckpt, moved));
+        const int errorsBefore = m_view->errorCount();
+        QVERIFY(!m_view->startTraining());
+        QVERIFY(m_view->errorString().contains(QStringLiteral("stage0.pt")));
+        QVERIFY(m_view->errorCount() > errorsBefore);
+        QVERIFY(!m_view->isRunning());
+        QVERIFY(QFile::rename(moved, ckpt));
+
+        // A mismatched locked stage (bypassing the designer): the engine's error in red.
+        Spec mismatched = childSpec.value();
+        mismatched.stages[0].width = 12;
+        m_view->setSpec(mismatched, QStringLiteral("mismatched"));
+        QCOMPARE(m_view->branchParent(), qint64(-1)); // a new spec trains from scratch...
+        QVERIFY(m_view->setBranch(parentId, 1));      // ...unless branched again
+        QTRY_VERIFY_WITH_TIMEOUT(m_view->startButton()->isEnabled(), 20000);
+        const int errorsBefore2 = m_view->errorCount();
+        const auto [badId, badStatus] = clickStartAndWait();
+        QCOMPARE(QString(lw::toString(badStatus)), QString(lw::toString(RunStatus::Failed)));
+        QVERIFY(m_view->errorCount() > errorsBefore2);
+        QCOMPARE(QString(lw::toString(stored(badId).run.status)),
+                 QString(lw::toString(RunStatus::Failed)));
+        QVERIFY(m_view->startButton()->isEnabled());
+
+        // "Train from scratch" clears the branch.
+        QTest::mouseClick(m_view->clearBranchButton(), Qt::LeftButton);
+        QCOMPARE(m_view->branchParent(), qint64(-1));
+        QVERIFY(!m_view->branchLabel()->isVisibleTo(m_view));
+        QVERIFY(model->item(mode->findData(QStringLiteral("e2e")))->isEnabled());
+
+        // A plain "Train this" (a document without locked stages) trains from scratch.
+        design->setSpec(tinySpec(), QStringLiteral("tiny"));
+        design->trainAction()->trigger();
+        QCOMPARE(m_view->branchParent(), qint64(-1));
     }
 
     void divergingRecipeShowsTheError()

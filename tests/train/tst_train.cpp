@@ -105,6 +105,7 @@ private Q_SLOTS:
     void nanStopsTheStage();
     void cancelThenResumeCompletes();
     void killDuringTrainingThenResume();
+    void cliBranchFromStoredRun();
     void endToEndAndDecoupled();
     void probeOnSeparableFeatures();
     void probesAfterEachStage();
@@ -158,7 +159,8 @@ void TestTrain::optimizerResetsAtDecay()
     QVERIFY(!keep.startEpoch(2));
     QCOMPARE(keep.momentumBuffers(), 2);
     const auto &group = keep.sgd().param_groups().front();
-    QVERIFY(qFuzzyCompare(static_cast<const torch::optim::SGDOptions &>(group.options()).lr(), 0.02));
+    QVERIFY(
+        qFuzzyCompare(static_cast<const torch::optim::SGDOptions &>(group.options()).lr(), 0.02));
 }
 
 void TestTrain::ensembleWeights()
@@ -245,7 +247,8 @@ void TestTrain::frozenStagesStayBitIdentical()
     const auto after = loadStage0("stage2.pt");
     QCOMPARE(before.size(), after.size());
     for (std::size_t i = 0; i < before.size(); ++i)
-        QVERIFY2(torch::equal(before[i], after[i]), ("tensor " + std::to_string(i) + " changed").c_str());
+        QVERIFY2(torch::equal(before[i], after[i]),
+                 ("tensor " + std::to_string(i) + " changed").c_str());
 }
 
 void TestTrain::cachedTrainingMatchesRecompute()
@@ -384,6 +387,109 @@ void TestTrain::killDuringTrainingThenResume()
     QVERIFY(show.waitForFinished(60000));
     auto run = nlohmann::json::parse(show.readAllStandardOutput().toStdString());
     QCOMPARE(run["status"].get<std::string>(), std::string("finished"));
+}
+
+namespace {
+
+struct CliResult
+{
+    int exitCode = -1;
+    QString out, err;
+};
+
+CliResult runCli(const QStringList &args)
+{
+    QProcess p;
+    p.setProcessChannelMode(QProcess::SeparateChannels);
+    p.start(LW_CLI_PATH, args);
+    CliResult r;
+    if (!p.waitForFinished(300000))
+        return r;
+    r.exitCode = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
+    r.out = QString::fromUtf8(p.readAllStandardOutput());
+    r.err = QString::fromUtf8(p.readAllStandardError());
+    return r;
+}
+
+} // namespace
+
+void TestTrain::cliBranchFromStoredRun()
+{
+    QTemporaryDir dir;
+    const QString db = dir.filePath("runs.sqlite");
+    const QString parentPath = dir.filePath("tiny.json");
+    const QString branchPath = dir.filePath("tiny-wide.json");
+    Spec spec = tinySpec(2);
+    Spec wide = spec;
+    wide.stages[2].width = 48; // a different last stage on the same first two
+    {
+        std::ofstream(parentPath.toStdString()) << serializeSpec(spec);
+        std::ofstream(branchPath.toStdString()) << serializeSpec(wide);
+    }
+    const QStringList common = {"--db", db, "--threads", "1", "--json"};
+    CliResult parent = runCli(QStringList{"train", "--spec", parentPath} + common);
+    QVERIFY2(parent.exitCode == 0, qPrintable(parent.err));
+    const auto pout = nlohmann::json::parse(parent.out.toStdString());
+    const std::int64_t parentId = pout["run_id"].get<std::int64_t>();
+
+    // Bad branches fail before a run is made, saying why.
+    CliResult unknown = runCli(
+        QStringList{"train", "--spec", branchPath, "--branch-from", "99", "--locked-stages", "1"}
+        + common);
+    QVERIFY(unknown.exitCode != 0);
+    QVERIFY2(unknown.err.contains("99") && unknown.err.contains("not found"),
+             qPrintable(unknown.err));
+    CliResult e2e
+        = runCli(QStringList{"train", "--spec", branchPath, "--branch-from",
+                             QString::number(parentId), "--locked-stages", "1", "--mode", "e2e"}
+                 + common);
+    QVERIFY(e2e.exitCode != 0);
+    QVERIFY2(e2e.err.contains("greedy"), qPrintable(e2e.err));
+    CliResult tooMany = runCli(QStringList{"train", "--spec", branchPath, "--branch-from",
+                                           QString::number(parentId), "--locked-stages", "3"}
+                               + common);
+    QVERIFY(tooMany.exitCode != 0);
+    QVERIFY2(tooMany.err.contains("--locked-stages 3"), qPrintable(tooMany.err));
+    CliResult alone
+        = runCli(QStringList{"train", "--spec", branchPath, "--branch-from", "1"} + common);
+    QVERIFY(alone.exitCode != 0);
+    QVERIFY2(alone.err.contains("--locked-stages"), qPrintable(alone.err));
+
+    // Branch from stage 1: stage 0 is the parent's, stages 1 and 2 are trained.
+    CliResult branch = runCli(QStringList{"train", "--spec", branchPath, "--branch-from",
+                                          QString::number(parentId), "--locked-stages", "1"}
+                              + common);
+    QVERIFY2(branch.exitCode == 0, qPrintable(branch.err));
+    QVERIFY2(branch.err.contains("branched from"), qPrintable(branch.err));
+    const auto bout = nlohmann::json::parse(branch.out.toStdString());
+    QCOMPARE(bout["status"].get<std::string>(), std::string("finished"));
+    QCOMPARE(int(bout["stages"].size()), 2);
+    QCOMPARE(bout["stages"][0]["stage"].get<int>(), 1);
+    QCOMPARE(bout["stages"][1]["stage"].get<int>(), 2);
+    const std::int64_t branchId = bout["run_id"].get<std::int64_t>();
+
+    CliResult show = runCli({"runs", "show", QString::number(branchId), "--db", db, "--json"});
+    QVERIFY2(show.exitCode == 0, qPrintable(show.err));
+    const auto run = nlohmann::json::parse(show.out.toStdString());
+    QCOMPARE(run["parent_run"].get<std::int64_t>(), parentId);
+    QCOMPARE(run["branch_stage"].get<int>(), 1);
+    CliResult showParent
+        = runCli({"runs", "show", QString::number(parentId), "--db", db, "--json"});
+    const auto prun = nlohmann::json::parse(showParent.out.toStdString());
+    QCOMPARE(int(run["stages"].size()), 3);
+    QCOMPARE(run["stages"][0]["test_acc"].get<double>(),
+             prun["stages"][0]["test_acc"].get<double>());
+    QCOMPARE(run["stages"][2]["test_acc"].get<double>(),
+             bout["stages"][1]["test_acc"].get<double>());
+
+    // The parent's stage checkpoint gone: a clear error naming the file.
+    QVERIFY(QFile::remove(dir.filePath(QStringLiteral("runs/%1/stage1.pt").arg(parentId))));
+    CliResult missing = runCli(QStringList{"train", "--spec", branchPath, "--branch-from",
+                                           QString::number(parentId), "--locked-stages", "2"}
+                               + common);
+    QVERIFY(missing.exitCode != 0);
+    QVERIFY2(missing.err.contains("stage1.pt") && missing.err.contains("missing"),
+             qPrintable(missing.err));
 }
 
 void TestTrain::endToEndAndDecoupled()

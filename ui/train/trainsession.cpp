@@ -8,6 +8,7 @@
 #include <QThread>
 
 #include <exception>
+#include <vector>
 
 namespace lw {
 
@@ -169,6 +170,52 @@ bool TrainSession::start(const TrainRequest &request)
         m_error = tr("The spec is invalid: %1").arg(QString::fromStdString(issues[0].toString()));
         return false;
     }
+    TrainOptions options = o;
+    options.branchFrom.clear();
+    options.lockedStages = 0;
+    std::vector<StageRow> inherited;
+    if (request.parentRun >= 0) {
+        const std::int64_t parent = request.parentRun;
+        const int k = request.branchStage;
+        if (o.mode != TrainMode::Greedy) {
+            m_error = tr("A branch of run %1 trains greedily (stages %2.. on top of its frozen "
+                         "stages); %3 mode cannot branch. Choose greedy or clear the branch.")
+                          .arg(parent)
+                          .arg(k + 1)
+                          .arg(QString::fromUtf8(toString(o.mode)));
+            return false;
+        }
+        const int stages = static_cast<int>(o.spec.stages.size());
+        if (k < 1 || k >= stages) {
+            m_error = tr("Branch from stage %1 of run %2: the locked stages must be 1 to %3 "
+                         "(the spec has %4 stages and at least one must be trained).")
+                          .arg(k + 1)
+                          .arg(parent)
+                          .arg(stages - 1)
+                          .arg(stages);
+            return false;
+        }
+        auto detail = m_store->getRun(parent);
+        if (!detail) {
+            m_error = tr("Cannot branch: %1").arg(QString::fromStdString(detail.message()));
+            return false;
+        }
+        const QString dir = QString::fromStdString(m_store->runDir(parent));
+        const QString ckpt = QStringLiteral("%1/stage%2.pt").arg(dir).arg(k - 1);
+        if (!QFileInfo::exists(ckpt)) {
+            m_error = tr("Cannot branch from run %1: its checkpoint of stage %2 (%3) is missing; "
+                         "the parent must have finished stage %2.")
+                          .arg(parent)
+                          .arg(k)
+                          .arg(ckpt);
+            return false;
+        }
+        for (const StageRow &row : detail->stages)
+            if (row.stage < k && row.finished)
+                inherited.push_back(row);
+        options.branchFrom = dir.toStdString();
+        options.lockedStages = k;
+    }
     NewRun nr;
     const std::string specName = o.spec.name.empty() ? std::string("run") : o.spec.name;
     nr.name = request.name.trimmed().isEmpty() ? specName + " " + toString(o.mode)
@@ -182,6 +229,10 @@ bool TrainSession::start(const TrainRequest &request)
     nr.seed = static_cast<std::int64_t>(o.spec.recipe.seed);
     nr.torchVersion = runtimeInfo().torchVersion;
     nr.stages = static_cast<int>(o.spec.stages.size());
+    if (request.parentRun >= 0) {
+        nr.parentRun = request.parentRun;
+        nr.branchStage = request.branchStage;
+    }
     if (auto summary = summarizeSpec(o.spec)) {
         nr.params = summary->totalParams;
         nr.macs = summary->totalMacs;
@@ -193,7 +244,28 @@ bool TrainSession::start(const TrainRequest &request)
     }
     m_runId = *id;
     m_runName = QString::fromStdString(nr.name);
-    TrainOptions options = o;
+    m_parentRun = request.parentRun;
+    m_branchStage = request.parentRun >= 0 ? request.branchStage : 0;
+    // The locked stages are the parent's blocks and heads: their results are the parent's.
+    for (const StageRow &row : inherited) {
+        StageStarted ss;
+        ss.stage = row.stage;
+        ss.epochs = row.epochs;
+        ss.blockParams = row.blockParams;
+        ss.headParams = row.headParams;
+        ss.blockMacs = row.blockMacs;
+        ss.headMacs = row.headMacs;
+        StageFinished sf;
+        sf.stage = row.stage;
+        sf.epochs = row.epochsDone;
+        sf.trainAcc = row.trainAcc.value_or(0);
+        sf.testAcc = row.testAcc.value_or(0);
+        sf.ensembleAcc = row.ensembleAcc.value_or(0);
+        sf.seconds = row.seconds;
+        sf.imagesPerSecond = row.imagesPerSecond;
+        (void)m_store->beginStage(m_runId, ss);
+        (void)m_store->finishStage(m_runId, sf);
+    }
     options.runDir = m_store->runDir(m_runId);
     if (!launch(options, false))
         return false;
@@ -247,6 +319,8 @@ bool TrainSession::resumeRun(std::int64_t runId, const QString &device, int thre
     options.runDir = dir;
     m_runId = runId;
     m_runName = QString::fromStdString(detail->run.name);
+    m_parentRun = detail->run.parentRun.value_or(-1);
+    m_branchStage = detail->run.parentRun ? detail->run.branchStage : 0;
     if (!launch(options, true))
         return false;
     emit runCreated(m_runId, true);

@@ -37,6 +37,11 @@ struct TrainRequest
     TrainOptions options; ///< runDir is filled by the session (the store's runs/<id>/)
     QString name;         ///< run name; empty: "<spec name> <mode>"
     QString specName;     ///< preset or file name
+    /// "Branch from stage k": run `parentRun`'s first `branchStage` stages (its
+    /// stage<k-1>.pt checkpoint) are loaded and frozen, stages k.. are trained (greedy only).
+    /// -1: a run from scratch. The session fills options.branchFrom and options.lockedStages.
+    std::int64_t parentRun = -1;
+    int branchStage = 0;
 };
 
 /// The QObject adapter over the core Trainer: runs one training run at a time on a worker
@@ -57,7 +62,10 @@ public:
     RunStore *store() const { return m_store; }
 
     /// Creates a run in the store and trains it. False (and errorString()) when a run is
-    /// already going, the store is missing or the run cannot be created.
+    /// already going, the store is missing or the run cannot be created. A branch
+    /// (request.parentRun >= 0) is checked first: greedy mode, the parent run in the store, its
+    /// stage checkpoint on disk, fewer locked stages than the spec has; the new run records
+    /// the parent and the stage, and the parent's results of the locked stages.
     bool start(const TrainRequest &request);
     /// Continues stored run `runId` from its last checkpoint on `device` with `threads`.
     /// False (and errorString()) when it is finished, live elsewhere or has no checkpoint.
@@ -81,6 +89,9 @@ public:
     const Spec &spec() const { return m_spec; }
     TrainMode mode() const { return m_mode; }
     QString runName() const { return m_runName; }
+    /// The parent of the run being trained (or the last one), -1 when it is not a branch.
+    std::int64_t parentRun() const { return m_parentRun; }
+    int branchStage() const { return m_branchStage; }
     QString errorString() const { return m_error; }
 
 Q_SIGNALS:
@@ -109,6 +120,8 @@ private:
     QThread *m_thread = nullptr;
     std::shared_ptr<Trainer> m_trainer;
     std::int64_t m_runId = -1;
+    std::int64_t m_parentRun = -1;
+    int m_branchStage = 0;
     Spec m_spec;
     TrainMode m_mode = TrainMode::Greedy;
     QString m_runName;

@@ -28,6 +28,7 @@
 #include <QScrollBar>
 #include <QSpinBox>
 #include <QSplitter>
+#include <QStandardItemModel>
 #include <QTimer>
 #include <QToolButton>
 #include <QVBoxLayout>
@@ -232,6 +233,27 @@ QWidget *TrainView::buildSetup()
     specForm->addRow(m_specInfo);
     m_specError = makeErrorLabel(specBox);
     specForm->addRow(m_specError);
+    m_branchBox = new QWidget(specBox);
+    m_branchBox->setObjectName(QStringLiteral("branchBox"));
+    auto *branchRow = new QHBoxLayout(m_branchBox);
+    branchRow->setContentsMargins(0, 0, 0, 0);
+    m_branchLabel = new QLabel(m_branchBox);
+    m_branchLabel->setObjectName(QStringLiteral("branchLabel"));
+    m_branchLabel->setWordWrap(true);
+    m_branchLabel->setStyleSheet(QStringLiteral("color: #1565c0; font-weight: bold;"));
+    m_clearBranch = new QToolButton(m_branchBox);
+    m_clearBranch->setObjectName(QStringLiteral("clearBranchButton"));
+    m_clearBranch->setText(tr("Train from scratch"));
+    m_clearBranch->setToolTip(
+        tr("Forget the branch: train every stage of this spec from scratch instead"));
+    connect(m_clearBranch, &QToolButton::clicked, this, [this] {
+        clearBranch();
+        emit statusMessage(tr("The branch was cleared: Start trains every stage from scratch."));
+    });
+    branchRow->addWidget(m_branchLabel, 1);
+    branchRow->addWidget(m_clearBranch, 0, Qt::AlignTop);
+    m_branchBox->hide();
+    specForm->addRow(m_branchBox);
     connect(m_specCombo, &QComboBox::activated, this, &TrainView::onSpecComboChanged);
     formLayout->addWidget(specBox);
 
@@ -552,6 +574,10 @@ void TrainView::setSpec(const Spec &spec, const QString &name)
                                  Qt::ToolTipRole);
         m_specCombo->setCurrentIndex(0);
     }
+    // A new spec trains from scratch unless the caller branches it again (setBranch).
+    m_branchParent = -1;
+    m_branchStage = 0;
+    updateBranchUi();
     fillForm(spec);
     m_arch->setSpec(spec);
     if (!isRunning()) {
@@ -570,6 +596,81 @@ bool TrainView::setSpecJson(const QString &json, const QString &name)
     }
     setSpec(*spec, name);
     return true;
+}
+
+bool TrainView::setBranch(std::int64_t parentRun, int lockedStages)
+{
+    m_error.clear();
+    if (!m_store) {
+        m_error = tr("No run store is open, so run %1 cannot be branched.").arg(parentRun);
+        return false;
+    }
+    auto exists = m_store->exists(parentRun);
+    if (!exists || !*exists) {
+        m_error
+            = exists ? tr("Run %1 is not in the run store.").arg(parentRun) : q(exists.message());
+        return false;
+    }
+    const int stages = static_cast<int>(m_spec.stages.size());
+    if (lockedStages < 1 || lockedStages >= stages) {
+        m_error = tr("A branch of this %1-stage spec locks 1 to %2 stages, not %3.")
+                      .arg(stages)
+                      .arg(stages - 1)
+                      .arg(lockedStages);
+        return false;
+    }
+    m_branchParent = parentRun;
+    m_branchStage = lockedStages;
+    const int greedy = m_modeCombo->findData(QStringLiteral("greedy"));
+    if (m_modeCombo->currentIndex() != greedy) {
+        m_modeCombo->setCurrentIndex(greedy);
+        appendLog(LogLevel::Info, tr("mode set to greedy layerwise: a branch of run %1 trains "
+                                     "its new stages greedily on the frozen ones")
+                                      .arg(parentRun));
+    }
+    updateBranchUi();
+    revalidate();
+    return true;
+}
+
+void TrainView::clearBranch()
+{
+    if (m_branchParent < 0)
+        return;
+    m_branchParent = -1;
+    m_branchStage = 0;
+    updateBranchUi();
+    revalidate();
+}
+
+void TrainView::updateBranchUi()
+{
+    const bool branch = m_branchParent >= 0;
+    if (branch) {
+        const QString locked
+            = m_branchStage == 1 ? tr("stage 1") : tr("stages 1–%1").arg(m_branchStage);
+        m_branchLabel->setText(tr("Branch of run %1 from stage %2: %3 come from run %1's "
+                                  "checkpoint and stay frozen; stages %2.. are trained greedily.")
+                                   .arg(m_branchParent)
+                                   .arg(m_branchStage + 1)
+                                   .arg(locked));
+    } else {
+        m_branchLabel->clear();
+    }
+    m_branchBox->setVisible(branch);
+    // A branch trains greedily: end-to-end and DGL would retrain the frozen stages.
+    if (auto *model = qobject_cast<QStandardItemModel *>(m_modeCombo->model())) {
+        for (int i = 0; i < m_modeCombo->count(); ++i) {
+            const bool greedy = m_modeCombo->itemData(i).toString() == QLatin1String("greedy");
+            if (QStandardItem *item = model->item(i)) {
+                item->setEnabled(greedy || !branch);
+                item->setToolTip(greedy || !branch
+                                     ? QString()
+                                     : tr("A branch trains greedily; clear the branch (Train "
+                                          "from scratch) to use this mode."));
+            }
+        }
+    }
 }
 
 bool TrainView::loadPreset(const QString &name)
@@ -710,6 +811,15 @@ void TrainView::revalidate()
         m_epochsHint->show();
     } else {
         m_epochsHint->hide();
+    }
+    if (m_branchParent >= 0) {
+        if (mode != TrainMode::Greedy)
+            problems << tr("a branch of run %1 trains greedily: choose greedy layerwise or "
+                           "train from scratch")
+                            .arg(m_branchParent);
+        if (static_cast<int>(spec.stages.size()) <= m_branchStage)
+            problems
+                << tr("a branch from stage %1 needs a stage %1 to train").arg(m_branchStage + 1);
     }
 
     // The data: the last check must be about what the fields say now, and have passed.
@@ -950,6 +1060,10 @@ bool TrainView::startTraining()
     request.options.probes = m_probes->isChecked();
     request.name = m_name->text();
     request.specName = m_specName;
+    if (m_branchParent >= 0) {
+        request.parentRun = m_branchParent;
+        request.branchStage = m_branchStage;
+    }
     prepareDashboard(request.options.spec, request.options.mode);
     if (!m_session->start(request)) {
         m_error = m_session->errorString();
@@ -1115,7 +1229,11 @@ void TrainView::prepareDashboard(const Spec &spec, TrainMode mode)
     m_runStages = static_cast<int>(spec.stages.size());
     const int eps = spec.recipe.epochsPerStage;
     switch (mode) {
-    case TrainMode::Greedy: m_plannedEpochs = eps * m_runStages; break;
+    case TrainMode::Greedy:
+        // A branch trains only the stages after the locked ones.
+        m_plannedEpochs
+            = eps * std::max(1, m_runStages - (m_branchParent >= 0 ? m_branchStage : 0));
+        break;
     case TrainMode::EndToEnd:
         m_plannedEpochs = spec.recipe.e2e.epochs > 0 ? spec.recipe.e2e.epochs : eps * m_runStages;
         break;
@@ -1254,6 +1372,34 @@ void TrainView::onRunCreated(qint64 runId, bool resumed)
     appendLog(LogLevel::Info,
               resumed ? tr("resuming run %1 (%2)").arg(runId).arg(q(m_store->runDir(runId)))
                       : tr("run %1 recorded in %2").arg(runId).arg(q(m_store->path())));
+    const std::int64_t parent = m_session->parentRun();
+    if (parent >= 0) {
+        const int k = m_session->branchStage();
+        appendLog(LogLevel::Info, tr("branch of run %1 from stage %2: stages 1–%3 are run "
+                                     "%1's, frozen (%4)")
+                                      .arg(parent)
+                                      .arg(k + 1)
+                                      .arg(k)
+                                      .arg(q(m_store->runDir(parent))));
+        if (!resumed) {
+            // The locked stages' results (the parent's) in the accuracy-by-depth plot.
+            if (auto detail = m_store->getRun(runId)) {
+                for (const StageRow &row : detail->stages) {
+                    if (row.stage >= k || !row.finished)
+                        continue;
+                    StageFinished sf;
+                    sf.stage = row.stage;
+                    sf.epochs = row.epochsDone;
+                    sf.trainAcc = row.trainAcc.value_or(0);
+                    sf.testAcc = row.testAcc.value_or(0);
+                    sf.ensembleAcc = row.ensembleAcc.value_or(0);
+                    m_depth->setStage(sf);
+                }
+            }
+            m_stagesDone = k;
+            m_arch->setProgress(-1, k);
+        }
+    }
     m_runClock.start();
     updateActions();
     emit runningChanged(true);

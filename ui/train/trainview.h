@@ -58,6 +58,17 @@ public:
     bool openSpecFile(const QString &path);
     /// Dataset kind (datasetNames()) and folder (empty: the dataset's default place).
     void setDataset(const QString &name, const QString &path);
+    /// "Branch from stage k" of stored run `parentRun` (call after setSpec: a new spec clears
+    /// it): Start then trains stages k+1.. (1-based) greedily on top of the parent's first
+    /// `lockedStages` stages. The setup panel says so and offers to train from scratch instead;
+    /// only greedy mode can be chosen. False (errorString()) when no store is open, the run is
+    /// unknown or `lockedStages` is not 1 .. stages-1.
+    bool setBranch(std::int64_t parentRun, int lockedStages);
+    /// Back to a run from scratch (what the panel's "Train from scratch" does).
+    void clearBranch();
+    /// The run Start branches from, -1 when it trains from scratch.
+    std::int64_t branchParent() const { return m_branchParent; }
+    int branchStage() const { return m_branchStage; }
     /// The spec as it will be trained: the loaded one with the form's recipe applied.
     Spec effectiveSpec() const;
     QString specName() const { return m_specName; }
@@ -114,6 +125,9 @@ public:
     QLineEdit *nameEdit() const { return m_name; }
     QLabel *lrError() const { return m_lrError; }
     QLabel *dataStatus() const { return m_dataStatus; }
+    /// The setup panel's "Branch of run P from stage k" line (hidden without a branch).
+    QLabel *branchLabel() const { return m_branchLabel; }
+    QToolButton *clearBranchButton() const { return m_clearBranch; }
     /// Why Start is disabled, shown under the buttons.
     QLabel *startHint() const { return m_startHint; }
     TimelinePlot *timeline() const { return m_timeline; }
@@ -171,6 +185,7 @@ private:
     void browseSpec();
     void onSpecComboChanged(int index);
     void updateProgressText();
+    void updateBranchUi();
 
     void onRunCreated(qint64 runId, bool resumed);
     void onRunStarted(const RunStarted &e);
@@ -190,6 +205,8 @@ private:
     QString m_error;
     QString m_startProblem;
     QString m_customLabel; ///< the combo's entry for a spec not from a preset
+    std::int64_t m_branchParent = -1;
+    int m_branchStage = 0;
 
     // Data check (probeDataset off the GUI thread).
     QFutureWatcher<Result<DatasetInfo>> *m_dataWatcher = nullptr;
@@ -225,6 +242,9 @@ private:
     QComboBox *m_specCombo = nullptr;
     QLabel *m_specInfo = nullptr;
     QLabel *m_specError = nullptr;
+    QWidget *m_branchBox = nullptr;
+    QLabel *m_branchLabel = nullptr;
+    QToolButton *m_clearBranch = nullptr;
     QComboBox *m_datasetCombo = nullptr;
     QLineEdit *m_dataPath = nullptr;
     QLabel *m_dataStatus = nullptr;
