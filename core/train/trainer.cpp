@@ -809,13 +809,19 @@ struct Trainer::Impl
     }
 
     /// Loads the network's parameters and buffers; `stagesToLoad` < 0 loads everything, else only
-    /// the stem, blocks and heads 0..stagesToLoad-1 (branching).
+    /// blocks and heads 0..stagesToLoad-1 (branching; the stem has no parameters). Every tensor
+    /// must keep the shape this spec gives it (LibTorch would silently take another).
     Result<void> loadNetwork(const std::string &folder, const std::string &file,
                              int stagesToLoad = -1)
     {
         auto path = checkpointPath(folder, file);
         if (!path)
             return fail("cannot load the checkpoint: " + path.message());
+        std::vector<std::pair<std::string, std::vector<std::int64_t>>> expected;
+        for (const auto &item : net->named_parameters())
+            expected.emplace_back(item.key(), item.value().sizes().vec());
+        for (const auto &item : net->named_buffers())
+            expected.emplace_back(item.key(), item.value().sizes().vec());
         try {
             torch::serialize::InputArchive archive;
             archive.load_from(*path, device);
@@ -833,6 +839,18 @@ struct Trainer::Impl
         } catch (const c10::Error &e) {
             return fail("checkpoint '" + *path
                         + "' cannot be loaded into this network: " + e.what_without_backtrace());
+        }
+        auto now = net->named_parameters();
+        auto buffers = net->named_buffers();
+        for (const auto &[name, sizes] : expected) {
+            const torch::Tensor *t = now.find(name);
+            if (!t)
+                t = buffers.find(name);
+            if (t && t->sizes().vec() != sizes)
+                return fail("checkpoint '" + *path + "': " + name + " has shape "
+                            + c10::str(t->sizes()) + ", this spec needs "
+                            + c10::str(c10::IntArrayRef(sizes))
+                            + " (the stages taken from it must be the same)");
         }
         if (channelsLast)
             toChannelsLast(*net);

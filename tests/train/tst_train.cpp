@@ -111,6 +111,7 @@ private Q_SLOTS:
     void probesAfterEachStage();
     void badSpecAndDevice();
     void resumeRejectsForeignCheckpoint();
+    void branchWithDifferentLockedStageFails();
 };
 
 void TestTrain::lrSchedule()
@@ -606,6 +607,33 @@ void TestTrain::resumeRejectsForeignCheckpoint()
     auto r2 = t2.resume();
     QVERIFY(!r2.ok());
     QVERIFY(r2.message().find("damaged") != std::string::npos);
+}
+
+void TestTrain::branchWithDifferentLockedStageFails()
+{
+    // Guards against LibTorch silently taking a parent's tensor of another shape.
+    QTemporaryDir parentDir, childDir;
+    TrainOptions parent;
+    parent.spec = tinySpec(1);
+    parent.runDir = parentDir.path().toStdString();
+    Trainer p(parent, nullptr);
+    auto r = p.run();
+    QVERIFY(r.ok() && r->status == RunStatus::Finished);
+
+    TrainOptions child;
+    child.spec = tinySpec(1);
+    child.spec.stages[0].width = 12; // the locked stage no longer matches the parent's
+    child.runDir = childDir.path().toStdString();
+    child.branchFrom = parent.runDir;
+    child.lockedStages = 1;
+    Trainer c(child, nullptr);
+    auto rc = c.run();
+    QVERIFY(rc.ok());
+    QVERIFY(rc->status == RunStatus::Failed);
+    QVERIFY2(
+        rc->message.find("block0.conv.weight has shape [8, 1, 3, 3], this spec needs [12, 1, 3, 3]")
+            != std::string::npos,
+        rc->message.c_str());
 }
 
 QTEST_GUILESS_MAIN(TestTrain)
