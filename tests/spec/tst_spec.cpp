@@ -363,7 +363,7 @@ void TestSpec::shapes()
                                       {512, 28, 28},
                                       {512, 14, 14},
                                       {512, 14, 14}}));
-    QCOMPARE(outs("fmnist-k2"), (L{{64, 28, 28}, {128, 14, 14}, {256, 7, 7}}));
+    QCOMPARE(outs("fmnist-k2"), (L{{64, 14, 14}, {128, 14, 14}, {128, 7, 7}}));
     // Stage 0 of the ImageNet models receives the input after psi.
     const auto in0 = summarizeSpec(preset("imagenet-k2"))->stages[0].in;
     QCOMPARE((QList<int>{in0.c, in0.h, in0.w}), (QList<int>{12, 112, 112}));
@@ -384,8 +384,8 @@ void TestSpec::headCosts()
              std::int64_t(2 * (512 * 512 * 9 + 1024) + 1024 + 2048 * 1000 + 1000));
     QCOMPARE(vgg->stages[6].headMacs,
              std::int64_t(12 * 12 * 512 * 512 * 9 + 10 * 10 * 512 * 512 * 9 + 2048 * 1000));
-    // fmnist-k1: adaptive 2x2 on 7x7, BN(256), linear 1024 -> 10.
-    QCOMPARE(summarizeSpec(preset("fmnist-k1"))->stages[2].headParams, std::int64_t(512 + 10250));
+    // fmnist-k1: adaptive 2x2 on 7x7, BN(128), linear 512 -> 10.
+    QCOMPARE(summarizeSpec(preset("fmnist-k1"))->stages[2].headParams, std::int64_t(256 + 5130));
 }
 
 void TestSpec::downsamplingKinds()
@@ -413,9 +413,10 @@ void TestSpec::downsamplingKinds()
     // Strided conv: MACs at the output resolution.
     QCOMPARE(summary->stages[1].blockMacs, std::int64_t(2 * 2 * 8 * 8 * 25));
     QCOMPARE(summary->stages[0].blockParams, std::int64_t(2 * 8 * 9 + 16));
-    // Psi multiplies the conv's input channels by 4.
-    Spec p = preset("fmnist-k1");
-    QCOMPARE(summarizeSpec(p)->stages[1].blockParams, std::int64_t(256 * 128 * 9 + 256));
+    // Psi multiplies the conv's input channels by 4 (fmnist-k1: psi on the input and at stage 2).
+    const auto p = summarizeSpec(preset("fmnist-k1"));
+    QCOMPARE(p->stages[0].blockParams, std::int64_t(4 * 64 * 9 + 128));
+    QCOMPARE(p->stages[2].blockParams, std::int64_t(512 * 128 * 9 + 256));
 }
 
 void TestSpec::malformed_data()
@@ -474,7 +475,7 @@ void TestSpec::malformed_data()
         << "input.downsample"
         << "psi needs an even height and width, got the 1x27x28 input" << -1;
     QTest::newRow("downsampling below 1 px")
-        << "input.height=2;input.width=2;stages[0].head.pooled=1;stages[1].downsample="
+        << "input.height=4;input.width=4;stages[0].head.pooled=1;stages[1].downsample="
            "\"maxpool\";stages[1].head.pooled=1;stages[2].downsample=\"maxpool\""
         << "stages[2].downsample"
         << "maxpool (2x2, stride 2) would take 128x1x1 (the output of stage 1) below 1 pixel" << 2;
