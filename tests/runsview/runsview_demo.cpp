@@ -1,6 +1,7 @@
 // Shows the Runs view on a temporary store holding fmnist-k1-like runs, a greedy and an
 // end-to-end run selected for comparison: runsview_demo [store.sqlite]
-// With a store path, shows that store instead (nothing selected).
+// With a store path, shows that store instead, comparing the runs whose ids follow:
+// runsview_demo store.sqlite [ID ...]
 #include "fakeruns.h"
 #include "runs/runsview.h"
 
@@ -22,6 +23,8 @@ int main(int argc, char **argv)
             std::fprintf(stderr, "runsview_demo: %s\n", qPrintable(view.errorString()));
             return 1;
         }
+        for (int i = 2; i < argc; ++i)
+            compare.append(QString::fromLocal8Bit(argv[i]).toLongLong());
     } else {
         const QString path = dir.filePath(QStringLiteral("runs.sqlite"));
         {
