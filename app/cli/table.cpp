@@ -7,7 +7,8 @@
 namespace lw::cli {
 
 Table::Table(std::vector<std::string> header)
-    : m_header(std::move(header)), m_right(m_header.size(), false)
+    : m_header(std::move(header))
+    , m_right(m_header.size(), false)
 {}
 
 void Table::addRow(std::vector<std::string> cells)

@@ -19,33 +19,33 @@ std::vector<std::string> datasetNames();
 struct DatasetOptions
 {
     std::string name = "fashion-mnist";
-    std::string path;              ///< folder holding the files or its parent; empty: default
-    std::int64_t trainLimit = 0;   ///< 0: all; else a fixed, seeded, class-balanced subset
+    std::string path;            ///< folder holding the files or its parent; empty: default
+    std::int64_t trainLimit = 0; ///< 0: all; else a fixed, seeded, class-balanced subset
     std::int64_t testLimit = 0;
     std::uint64_t seed = 0;
-    bool cifar100Coarse = false;   ///< CIFAR-100: the 20 coarse labels instead of the 100 fine
+    bool cifar100Coarse = false; ///< CIFAR-100: the 20 coarse labels instead of the 100 fine
     /// Image folders and synthetic sets: the side images are produced at (0: 224 / 32).
     int imageSide = 0;
-    int channels = 0;              ///< synthetic only (0: 3)
-    int classes = 0;               ///< synthetic only (0: 10)
+    int channels = 0;                ///< synthetic only (0: 3)
+    int classes = 0;                 ///< synthetic only (0: 10)
     std::int64_t syntheticTrain = 0; ///< synthetic only (0: 2048)
     std::int64_t syntheticTest = 0;  ///< synthetic only (0: 512)
-    LogFn log;                     ///< what was found, skipped images (may be empty)
+    LogFn log;                       ///< what was found, skipped images (may be empty)
 };
 
 struct DatasetInfo
 {
-    std::string name;              ///< kind, as in datasetNames()
-    std::string root;              ///< resolved folder
-    std::string description;       ///< e.g. "Fashion-MNIST (IDX, gzip) at /usr/share/..."
+    std::string name;        ///< kind, as in datasetNames()
+    std::string root;        ///< resolved folder
+    std::string description; ///< e.g. "Fashion-MNIST (IDX, gzip) at /usr/share/..."
     int channels = 0;
-    int height = 0;                ///< native size; image folders: the decode side
+    int height = 0; ///< native size; image folders: the decode side
     int width = 0;
     int classes = 0;
     std::vector<std::string> classNames;
-    std::int64_t trainSize = 0;    ///< after limits
+    std::int64_t trainSize = 0; ///< after limits
     std::int64_t testSize = 0;
-    std::string fingerprint;       ///< stable hash of the files' sizes, headers and the limits
+    std::string fingerprint; ///< stable hash of the files' sizes, headers and the limits
 };
 
 /// Finds and checks a dataset without decoding it all (headers, counts, folder listing).

@@ -43,12 +43,12 @@ public:
 /// gives the same pixels whatever the thread scheduling.
 struct TransformOptions
 {
-    int channels = 1;             ///< output C x H x W (the spec's input)
+    int channels = 1; ///< output C x H x W (the spec's input)
     int height = 28;
     int width = 28;
-    bool train = true;            ///< training split: augmentation applies when enabled
+    bool train = true; ///< training split: augmentation applies when enabled
     AugmentSpec augment;
-    std::vector<float> mean;      ///< per channel, on [0, 1] pixels; empty: no normalization
+    std::vector<float> mean; ///< per channel, on [0, 1] pixels; empty: no normalization
     std::vector<float> std;
 };
 
@@ -67,20 +67,20 @@ struct LoaderOptions
 {
     int batchSize = 128;
     bool shuffle = true;
-    bool dropLast = false;        ///< drop the last partial batch
-    int threads = 2;              ///< decode/augment workers
-    int prefetch = 4;             ///< batches queued ahead
+    bool dropLast = false; ///< drop the last partial batch
+    int threads = 2;       ///< decode/augment workers
+    int prefetch = 4;      ///< batches queued ahead
     bool channelsLast = false;
-    bool pinMemory = false;       ///< CUDA: page-locked host batches
+    bool pinMemory = false; ///< CUDA: page-locked host batches
     std::uint64_t seed = 0;
     TransformOptions transform;
 };
 
 struct Batch
 {
-    torch::Tensor images;         ///< float32 N x C x H x W (channels-last when asked)
-    torch::Tensor labels;         ///< int64 N
-    torch::Tensor indices;        ///< int64 N: sample indices within the split
+    torch::Tensor images;  ///< float32 N x C x H x W (channels-last when asked)
+    torch::Tensor labels;  ///< int64 N
+    torch::Tensor indices; ///< int64 N: sample indices within the split
 };
 
 /// Produces batches from a pool of background threads into a bounded queue.

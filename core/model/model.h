@@ -61,8 +61,8 @@ public:
 private:
     HeadSpec m_spec;
     Shape m_in;
-    torch::nn::Sequential m_hidden{nullptr};   ///< hidden convs (Conv kind), may be empty
-    torch::nn::BatchNorm2d m_bn{nullptr};      ///< BN after pooling (Conv kind, bn on)
+    torch::nn::Sequential m_hidden{nullptr};     ///< hidden convs (Conv kind), may be empty
+    torch::nn::BatchNorm2d m_bn{nullptr};        ///< BN after pooling (Conv kind, bn on)
     torch::nn::Sequential m_classifier{nullptr}; ///< linear layers
 };
 TORCH_MODULE(AuxHead);

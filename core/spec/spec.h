@@ -37,33 +37,34 @@ struct InputSpec
 struct HeadSpec
 {
     HeadKind kind = HeadKind::Conv;
-    int k = 1;             ///< hidden layers of the auxiliary problem, counting the block: 1..3
-    int width = 128;       ///< M~: hidden conv width (Conv, k > 1) or hidden units (Mlp, k > 1)
-    int pooled = 2;        ///< side after pooling (2 -> 2x2; VGG's classifier: 7)
+    int k = 1;       ///< hidden layers of the auxiliary problem, counting the block: 1..3
+    int width = 128; ///< M~: hidden conv width (Conv, k > 1) or hidden units (Mlp, k > 1)
+    int pooled = 2;  ///< side after pooling (2 -> 2x2; VGG's classifier: 7)
     HeadPool pool = HeadPool::Fixed;
-    int padding = 1;       ///< padding of the hidden 3x3 convs (VGG variant: 0)
-    bool bn = true;        ///< BN in the hidden convs and before the linear layer (Conv)
-    double dropout = 0.0;  ///< Mlp only
+    int padding = 1;           ///< padding of the hidden 3x3 convs (VGG variant: 0)
+    bool bn = true;            ///< BN in the hidden convs and before the linear layer (Conv)
+    double dropout = 0.0;      ///< Mlp only
     bool maxpoolFirst = false; ///< a 2x2 max-pool before the head (VGG's last pool)
     bool operator==(const HeadSpec &) const = default;
 };
 
 struct StageSpec
 {
-    int width = 64;        ///< output channels of the block's convolution
-    int kernel = 3;        ///< odd; padding = kernel / 2 keeps the side
+    int width = 64;                           ///< output channels of the block's convolution
+    int kernel = 3;                           ///< odd; padding = kernel / 2 keeps the side
     Downsample downsample = Downsample::None; ///< applied before the conv
     bool bn = true;
-    bool bias = false;     ///< conv bias; when absent from JSON: !bn
+    bool bias = false; ///< conv bias; when absent from JSON: !bn
     HeadSpec head;
     bool operator==(const StageSpec &) const = default;
 };
 
 struct DatasetSpec
 {
-    std::string name = "fashion-mnist"; ///< fashion-mnist|mnist|cifar10|cifar100|imagefolder|synthetic
-    std::string path;                   ///< empty: the dataset's default place
-    std::int64_t trainLimit = 0;        ///< 0: all; else a seeded, class-balanced subset
+    std::string name
+        = "fashion-mnist";       ///< fashion-mnist|mnist|cifar10|cifar100|imagefolder|synthetic
+    std::string path;            ///< empty: the dataset's default place
+    std::int64_t trainLimit = 0; ///< 0: all; else a seeded, class-balanced subset
     std::int64_t testLimit = 0;
     bool operator==(const DatasetSpec &) const = default;
 };
@@ -100,17 +101,17 @@ struct AugmentSpec
 
 struct NormalizeSpec
 {
-    std::vector<double> mean;       ///< per channel; empty: none (or fromData)
+    std::vector<double> mean; ///< per channel; empty: none (or fromData)
     std::vector<double> std;
-    bool fromData = false;          ///< compute mean/std from the training split
+    bool fromData = false; ///< compute mean/std from the training split
     bool operator==(const NormalizeSpec &) const = default;
 };
 
 /// The end-to-end twin's schedule (same trunk, last head as classifier).
 struct EndToEndSpec
 {
-    int epochs = 0;                 ///< 0: epochsPerStage x number of stages
-    LrSchedule lr;                  ///< `every`/`milestones` in e2e epochs
+    int epochs = 0; ///< 0: epochsPerStage x number of stages
+    LrSchedule lr;  ///< `every`/`milestones` in e2e epochs
     bool operator==(const EndToEndSpec &) const = default;
 };
 
@@ -148,7 +149,7 @@ struct SpecIssue
 {
     std::string path;
     std::string message;
-    int stage = -1;  ///< index of the stage concerned, -1 when not a stage
+    int stage = -1; ///< index of the stage concerned, -1 when not a stage
     std::string toString() const { return path.empty() ? message : path + ": " + message; }
 };
 
@@ -184,8 +185,8 @@ struct Shape
 /// (convolutions and linear layers); params count conv/linear weights and biases + BN affine.
 struct StageCost
 {
-    Shape in;          ///< what the stage receives (after the input's psi for stage 0)
-    Shape out;         ///< block output
+    Shape in;  ///< what the stage receives (after the input's psi for stage 0)
+    Shape out; ///< block output
     std::int64_t blockParams = 0;
     std::int64_t headParams = 0;
     std::int64_t blockMacs = 0;
@@ -197,9 +198,9 @@ struct SpecSummary
 {
     std::vector<StageCost> stages;
     std::int64_t trunkParams = 0;
-    std::int64_t totalParams = 0;  ///< trunk + the last stage's head
+    std::int64_t totalParams = 0; ///< trunk + the last stage's head
     std::int64_t trunkMacs = 0;
-    std::int64_t totalMacs = 0;    ///< trunk + the last stage's head
+    std::int64_t totalMacs = 0; ///< trunk + the last stage's head
 };
 
 /// Shape inference and costs; fails with the validator's issues when the spec is invalid.

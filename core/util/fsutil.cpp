@@ -3,8 +3,8 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <filesystem>
 #include <fcntl.h>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <sys/stat.h>
@@ -26,7 +26,11 @@ Result<void> writeFileAtomic(const std::string &path, std::string_view bytes)
     namespace fs = std::filesystem;
     const fs::path target(path);
     const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
-    std::string tmp = (dir / ("." + target.filename().string() + ".tmpXXXXXX")).string();
+    // Built by appending: GCC 12 warns falsely (-Wrestrict) on "." + std::string&&.
+    std::string name(".");
+    name += target.filename().string();
+    name += ".tmpXXXXXX";
+    std::string tmp = (dir / name).string();
     int fd = ::mkstemp(tmp.data());
     if (fd < 0)
         return fail(errnoText("cannot create a temporary file for", path));
