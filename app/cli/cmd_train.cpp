@@ -421,7 +421,6 @@ int train(const TrainArgs &a)
         return ExitBadInput;
     }
     std::string branchDir;
-    std::vector<StageRow> inherited;
     if (branch) {
         auto parent = (*store)->getRun(a.branchFrom);
         if (!parent) {
@@ -442,9 +441,6 @@ int train(const TrainArgs &a)
                          ckpt.c_str(), a.lockedStages - 1);
             return ExitBadInput;
         }
-        for (const StageRow &row : parent->stages)
-            if (row.stage < a.lockedStages && row.finished)
-                inherited.push_back(row);
     }
     NewRun nr;
     nr.name = a.name.empty()
@@ -474,27 +470,9 @@ int train(const TrainArgs &a)
         return ExitFailure;
     }
     // The locked stages are the parent's blocks and heads: their results are the parent's.
-    for (const StageRow &row : inherited) {
-        StageStarted ss;
-        ss.stage = row.stage;
-        ss.epochs = row.epochs;
-        ss.blockParams = row.blockParams;
-        ss.headParams = row.headParams;
-        ss.blockMacs = row.blockMacs;
-        ss.headMacs = row.headMacs;
-        StageFinished sf;
-        sf.stage = row.stage;
-        sf.epochs = row.epochsDone;
-        sf.trainAcc = row.trainAcc.value_or(0);
-        sf.testAcc = row.testAcc.value_or(0);
-        sf.ensembleAcc = row.ensembleAcc.value_or(0);
-        sf.seconds = row.seconds;
-        sf.imagesPerSecond = row.imagesPerSecond;
-        if (auto r = (*store)->beginStage(*id, ss); !r)
+    if (a.branchFrom >= 0)
+        if (auto r = (*store)->inheritStages(a.branchFrom, *id, a.lockedStages); !r)
             std::fprintf(stderr, "warning: %s\n", r.message().c_str());
-        if (auto r = (*store)->finishStage(*id, sf); !r)
-            std::fprintf(stderr, "warning: %s\n", r.message().c_str());
-    }
     TrainOptions opt;
     opt.spec = spec;
     opt.mode = *mode;

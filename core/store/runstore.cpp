@@ -1683,4 +1683,35 @@ std::string toJson(const RunDetail &detail)
     return detailJson(detail).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+Result<void> RunStore::inheritStages(std::int64_t from, std::int64_t to, int count)
+{
+    auto parent = getRun(from);
+    if (!parent)
+        return parent.error();
+    for (const StageRow &row : parent->stages) {
+        if (row.stage >= count || !row.finished)
+            continue;
+        StageStarted started;
+        started.stage = row.stage;
+        started.epochs = row.epochs;
+        started.blockParams = row.blockParams;
+        started.headParams = row.headParams;
+        started.blockMacs = row.blockMacs;
+        started.headMacs = row.headMacs;
+        StageFinished finished;
+        finished.stage = row.stage;
+        finished.epochs = row.epochsDone;
+        finished.trainAcc = row.trainAcc.value_or(0);
+        finished.testAcc = row.testAcc.value_or(0);
+        finished.ensembleAcc = row.ensembleAcc.value_or(0);
+        finished.seconds = row.seconds;
+        finished.imagesPerSecond = row.imagesPerSecond;
+        if (auto r = beginStage(to, started); !r)
+            return r;
+        if (auto r = finishStage(to, finished); !r)
+            return r;
+    }
+    return {};
+}
+
 } // namespace lw

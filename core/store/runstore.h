@@ -221,6 +221,9 @@ public:
     /// `relativePath` must stay inside the run's folder (no absolute path, no "..").
     Result<std::int64_t> addArtifact(std::int64_t id, int stage, int epoch, const std::string &kind,
                                      const std::string &relativePath);
+    /// Branching: copies the finished stage rows 0..count-1 of run `from` into run `to` (their
+    /// blocks and heads are the parent's, so are their results); no epoch rows are copied.
+    Result<void> inheritStages(std::int64_t from, std::int64_t to, int count);
     /// Final status with summary numbers (RunEnded from the engine).
     Result<void> finishRun(std::int64_t id, const RunEnded &ended);
 

@@ -173,7 +173,6 @@ bool TrainSession::start(const TrainRequest &request)
     TrainOptions options = o;
     options.branchFrom.clear();
     options.lockedStages = 0;
-    std::vector<StageRow> inherited;
     if (request.parentRun >= 0) {
         const std::int64_t parent = request.parentRun;
         const int k = request.branchStage;
@@ -210,9 +209,6 @@ bool TrainSession::start(const TrainRequest &request)
                           .arg(ckpt);
             return false;
         }
-        for (const StageRow &row : detail->stages)
-            if (row.stage < k && row.finished)
-                inherited.push_back(row);
         options.branchFrom = dir.toStdString();
         options.lockedStages = k;
     }
@@ -247,25 +243,8 @@ bool TrainSession::start(const TrainRequest &request)
     m_parentRun = request.parentRun;
     m_branchStage = request.parentRun >= 0 ? request.branchStage : 0;
     // The locked stages are the parent's blocks and heads: their results are the parent's.
-    for (const StageRow &row : inherited) {
-        StageStarted ss;
-        ss.stage = row.stage;
-        ss.epochs = row.epochs;
-        ss.blockParams = row.blockParams;
-        ss.headParams = row.headParams;
-        ss.blockMacs = row.blockMacs;
-        ss.headMacs = row.headMacs;
-        StageFinished sf;
-        sf.stage = row.stage;
-        sf.epochs = row.epochsDone;
-        sf.trainAcc = row.trainAcc.value_or(0);
-        sf.testAcc = row.testAcc.value_or(0);
-        sf.ensembleAcc = row.ensembleAcc.value_or(0);
-        sf.seconds = row.seconds;
-        sf.imagesPerSecond = row.imagesPerSecond;
-        (void)m_store->beginStage(m_runId, ss);
-        (void)m_store->finishStage(m_runId, sf);
-    }
+    if (request.parentRun >= 0)
+        (void)m_store->inheritStages(request.parentRun, m_runId, request.branchStage);
     options.runDir = m_store->runDir(m_runId);
     if (!launch(options, false))
         return false;
