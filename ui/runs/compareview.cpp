@@ -1,6 +1,7 @@
 #include "runs/compareview.h"
 
 #include "common/format.h"
+#include "common/plotexport.h"
 #include "runs/runformat.h"
 
 #include <qcustomplot.h>
@@ -20,11 +21,9 @@
 #include <QMessageBox>
 #include <QPainter>
 #include <QPushButton>
-#include <QSaveFile>
 #include <QSlider>
 #include <QSplitter>
 #include <QStackedLayout>
-#include <QSvgGenerator>
 #include <QTableWidget>
 #include <QTimer>
 #include <QTreeWidget>
@@ -337,10 +336,9 @@ RunCompareView::RunCompareView(QWidget *parent)
                 cells << csvField(m_diff->item(r, c) ? m_diff->item(r, c)->text() : QString());
             csv += cells.join(QLatin1Char(',')) + QLatin1Char('\n');
         }
-        QSaveFile f(path);
-        if (!f.open(QIODevice::WriteOnly) || f.write(csv.toUtf8()) < 0 || !f.commit())
-            QMessageBox::warning(this, tr("Export"),
-                                 tr("Could not write %1: %2").arg(path, f.errorString()));
+        QString error;
+        if (!writeTextFile(path, csv, &error))
+            QMessageBox::warning(this, tr("Export"), error);
     }));
     bottom->addWidget(panel(tr("Summary"), m_summary, nullptr, [this] {
         const QString path = QFileDialog::getSaveFileName(
@@ -1181,43 +1179,12 @@ QString RunCompareView::summaryCsv() const
 
 bool RunCompareView::exportSummaryCsv(const QString &path)
 {
-    QSaveFile f(path);
-    if (!f.open(QIODevice::WriteOnly) || f.write(summaryCsv().toUtf8()) < 0 || !f.commit()) {
-        m_error = tr("Could not write %1: %2").arg(path, f.errorString());
-        return false;
-    }
-    return true;
+    return writeTextFile(path, summaryCsv(), &m_error);
 }
 
 bool RunCompareView::exportChart(QCustomPlot *plot, const QString &path)
 {
-    const QString suffix = QFileInfo(path).suffix().toLower();
-    const int w = std::max(plot->width(), 640), h = std::max(plot->height(), 400);
-    bool ok = false;
-    if (suffix == QLatin1String("png")) {
-        ok = plot->savePng(path, w, h, 2.0);
-    } else if (suffix == QLatin1String("pdf")) {
-        ok = plot->savePdf(path, w, h);
-    } else if (suffix == QLatin1String("svg")) {
-        QSvgGenerator svg;
-        svg.setFileName(path);
-        svg.setSize(QSize(w, h));
-        svg.setViewBox(QRect(0, 0, w, h));
-        svg.setTitle(QStringLiteral("Layerwise chart"));
-        QCPPainter painter;
-        ok = painter.begin(&svg);
-        if (ok) {
-            plot->toPainter(&painter, w, h);
-            ok = painter.end();
-        }
-        ok = ok && QFileInfo(path).size() > 0;
-    } else {
-        m_error = tr("Unknown chart format '%1' for %2: use .png, .svg or .pdf").arg(suffix, path);
-        return false;
-    }
-    if (!ok)
-        m_error = tr("Could not write %1").arg(path);
-    return ok;
+    return exportPlot(plot, path, &m_error);
 }
 
 void RunCompareView::exportChartInteractive(QCustomPlot *plot, const QString &name)

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "common/plotexport.h"
 #include "train/observer.h"
 
 #include <qcustomplot.h>
@@ -12,13 +13,6 @@
 #include <vector>
 
 namespace lw {
-
-/// Saves a plot as PNG, SVG or PDF (chosen by the file's suffix). Returns false and sets
-/// `error` (naming the file) when the suffix is unknown or the file cannot be written.
-bool exportPlot(QCustomPlot *plot, const QString &path, QString *error);
-
-/// Writes `text` to `path` (atomically). False and `error` naming the file on failure.
-bool writeTextFile(const QString &path, const QString &text, QString *error);
 
 /// The stage timeline: x = cumulative epochs; each stage's test accuracy, the ensemble's
 /// accuracy (left axis, percent) and the training loss (right axis, including the running loss

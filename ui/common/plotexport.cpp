@@ -1,0 +1,64 @@
+#include "common/plotexport.h"
+
+#include <qcustomplot.h>
+
+#include <QFileInfo>
+#include <QSaveFile>
+#include <QSvgGenerator>
+
+#include <algorithm>
+
+namespace lw {
+
+bool exportPlot(QCustomPlot *plot, const QString &path, QString *error)
+{
+    const QString suffix = QFileInfo(path).suffix().toLower();
+    const int w = std::max(plot->width(), 640);
+    const int h = std::max(plot->height(), 400);
+    bool ok = false;
+    if (suffix == QLatin1String("png")) {
+        ok = plot->savePng(path, w, h, 2.0);
+    } else if (suffix == QLatin1String("pdf")) {
+        ok = plot->savePdf(path, w, h);
+    } else if (suffix == QLatin1String("svg")) {
+        QSvgGenerator svg;
+        svg.setFileName(path);
+        svg.setSize(QSize(w, h));
+        svg.setViewBox(QRect(0, 0, w, h));
+        svg.setTitle(QStringLiteral("Layerwise plot"));
+        QCPPainter painter;
+        ok = painter.begin(&svg);
+        if (ok) {
+            plot->toPainter(&painter, w, h);
+            ok = painter.end();
+        }
+        ok = ok && QFileInfo(path).size() > 0;
+    } else {
+        if (error)
+            *error = QObject::tr("'%1': unknown format '%2' (expected .png, .svg or .pdf)")
+                         .arg(path, suffix);
+        return false;
+    }
+    if (!ok && error)
+        *error = QObject::tr("'%1': could not be written").arg(path);
+    return ok;
+}
+
+bool writeTextFile(const QString &path, const QString &text, QString *error)
+{
+    QSaveFile file(path);
+    if (!file.open(QIODevice::WriteOnly | QIODevice::Text)) {
+        if (error)
+            *error = QObject::tr("'%1': %2").arg(path, file.errorString());
+        return false;
+    }
+    file.write(text.toUtf8());
+    if (!file.commit()) {
+        if (error)
+            *error = QObject::tr("'%1': %2").arg(path, file.errorString());
+        return false;
+    }
+    return true;
+}
+
+} // namespace lw
