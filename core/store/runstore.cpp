@@ -252,6 +252,19 @@ Result<std::string> cleanTag(const std::string &raw)
     return tag;
 }
 
+/// Every tag cleaned, or the first problem.
+Result<std::vector<std::string>> cleanTags(const std::vector<std::string> &raw)
+{
+    std::vector<std::string> clean;
+    for (const auto &r : raw) {
+        auto t = cleanTag(r);
+        if (!t)
+            return t.error();
+        clean.push_back(*t);
+    }
+    return clean;
+}
+
 /// Relative path that stays inside its folder: no root, no "..", not empty.
 bool isContainedRelative(const std::string &rel)
 {
@@ -945,13 +958,10 @@ Result<std::int64_t> RunStore::createRun(const NewRun &run)
 {
     if (auto w = m->checkWritable("create a run"); !w)
         return w.error();
-    std::vector<std::string> tags;
-    for (const auto &raw : run.tags) {
-        auto t = cleanTag(raw);
-        if (!t)
-            return t.error();
-        tags.push_back(*t);
-    }
+    auto cleaned = cleanTags(run.tags);
+    if (!cleaned)
+        return cleaned.error();
+    const std::vector<std::string> &tags = *cleaned;
     LW_STORE_GUARD("creating a run", {
         SQLite::Transaction tx(*m->db, SQLite::TransactionBehavior::IMMEDIATE);
         if (run.parentRun && !m->runExists(*run.parentRun))
@@ -1341,13 +1351,10 @@ Result<void> RunStore::setTags(std::int64_t id, const std::vector<std::string> &
 {
     if (auto w = m->checkWritable("change tags"); !w)
         return w;
-    std::vector<std::string> clean;
-    for (const auto &raw : tags) {
-        auto t = cleanTag(raw);
-        if (!t)
-            return t.error();
-        clean.push_back(*t);
-    }
+    auto cleaned = cleanTags(tags);
+    if (!cleaned)
+        return cleaned.error();
+    const std::vector<std::string> &clean = *cleaned;
     LW_STORE_GUARD("tagging run " + std::to_string(id), {
         SQLite::Transaction tx(*m->db, SQLite::TransactionBehavior::IMMEDIATE);
         if (!m->runExists(id))
@@ -1372,13 +1379,10 @@ Result<void> RunStore::addTags(std::int64_t id, const std::vector<std::string> &
 {
     if (auto w = m->checkWritable("change tags"); !w)
         return w;
-    std::vector<std::string> clean;
-    for (const auto &raw : tags) {
-        auto t = cleanTag(raw);
-        if (!t)
-            return t.error();
-        clean.push_back(*t);
-    }
+    auto cleaned = cleanTags(tags);
+    if (!cleaned)
+        return cleaned.error();
+    const std::vector<std::string> &clean = *cleaned;
     LW_STORE_GUARD("tagging run " + std::to_string(id), {
         SQLite::Transaction tx(*m->db, SQLite::TransactionBehavior::IMMEDIATE);
         if (!m->runExists(id))
