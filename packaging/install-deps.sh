@@ -18,7 +18,7 @@ packages=(
     # data: the embedded default data set
     dataset-fashion-mnist
     # benchmarks: the PyTorch reference runs on the same LibTorch
-    python3-torch
+    python3-torch time
     # formatting
     clang-format
 )
