@@ -126,13 +126,16 @@ Result<std::unique_ptr<FeatureCache>> FeatureCache::create(std::int64_t n,
     }
     cache->m_bytes = n * perSample * static_cast<std::int64_t>(sizeof(float));
     if (cache->m_bytes <= budgetBytes) {
-        try {
-            cache->m_tensor = torch::empty(sizes, torch::kFloat32);
-        } catch (const c10::Error &) {
-            return fail("feature cache: cannot allocate " + std::to_string(cache->m_bytes >> 20)
-                        + " MiB in RAM");
+        // Anonymous pages of its own rather than the allocator's: when the cache moves on to the
+        // next stage the old one goes back to the kernel at once (tcmalloc would keep gigabytes
+        // of freed pages resident). If the kernel refuses, spill to a file as over budget.
+        void *map = ::mmap(nullptr, static_cast<std::size_t>(cache->m_bytes),
+                           PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (map != MAP_FAILED) {
+            cache->m_map = map;
+            cache->m_tensor = torch::from_blob(map, sizes, torch::kFloat32);
+            return cache;
         }
-        return cache;
     }
     std::error_code ec;
     std::filesystem::create_directories(spillDir, ec);

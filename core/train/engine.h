@@ -50,8 +50,9 @@ private:
     std::unique_ptr<torch::optim::SGD> m_sgd;
 };
 
-/// Frozen-prefix outputs of a whole split: in RAM when they fit the budget, else a
-/// memory-mapped file (removed when the cache is destroyed).
+/// Frozen-prefix outputs of a whole split: in anonymous memory of its own when they fit the
+/// budget (returned to the kernel when the cache is destroyed), else a memory-mapped file
+/// (unlinked at once, so nothing is left behind).
 class FeatureCache
 {
 public:
@@ -62,7 +63,7 @@ public:
                                                         const std::string &spillDir);
     ~FeatureCache();
     torch::Tensor &tensor() { return m_tensor; }
-    bool mapped() const { return m_mapped; }
+    bool mapped() const { return m_mapped; } ///< spilled to a file on disk
     std::int64_t bytes() const { return m_bytes; }
 
 private:

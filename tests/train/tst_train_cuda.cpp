@@ -1,0 +1,177 @@
+// The training engine on CUDA: every case skips on a machine without a CUDA LibTorch and a GPU.
+// On a GPU machine: greedy, end-to-end and decoupled runs on the device (fp32, bf16 autocast,
+// fp16 with loss scaling), frozen stages unchanged on the device, the cache and the recomputed
+// prefix agreeing, and CPU and CUDA runs of one spec reaching the same accuracy.
+
+#include "train/trainer.h"
+
+#include <torch/torch.h>
+
+#include <QtTest>
+
+#include <QTemporaryDir>
+
+using namespace lw;
+
+namespace {
+
+/// CIFAR-shaped synthetic data, a two-stage network: seconds on any GPU.
+Spec cudaSpec(const std::string &precision = "fp32")
+{
+    Spec s;
+    s.name = "cuda-small";
+    s.input = {3, 32, 32, 10, Downsample::None};
+    for (int j = 0; j < 2; ++j) {
+        StageSpec st;
+        st.width = 32 << j;
+        st.downsample = j == 0 ? Downsample::None : Downsample::Psi;
+        st.bn = true;
+        st.bias = false;
+        st.head.k = 2;
+        st.head.width = 32;
+        st.head.pool = HeadPool::Adaptive;
+        s.stages.push_back(st);
+    }
+    auto &r = s.recipe;
+    r.dataset.name = "synthetic";
+    r.dataset.trainLimit = 2048;
+    r.dataset.testLimit = 512;
+    r.epochsPerStage = 3;
+    r.batchSize = 128;
+    r.testBatchSize = 256;
+    r.lr = {0.05, 5.0, 0, {2}, true};
+    r.e2e.epochs = 3;
+    r.e2e.lr = {0.05, 5.0, 0, {2}, true};
+    r.augment.enabled = false;
+    r.normalize.mean = {0.5, 0.5, 0.5};
+    r.normalize.std = {0.25, 0.25, 0.25};
+    r.precision = precision;
+    r.seed = 7;
+    return s;
+}
+
+struct Logs : TrainObserver
+{
+    std::vector<std::string> lines;
+    std::vector<EpochMetrics> epochs;
+    std::string device;
+    void runStarted(const RunStarted &e) override { device = e.device; }
+    void epochFinished(const EpochMetrics &m) override { epochs.push_back(m); }
+    void log(LogLevel, const std::string &t) override { lines.push_back(t); }
+};
+
+RunSummary train(Spec spec, TrainMode mode, const std::string &device,
+                 FeatureCache cache = FeatureCache::Auto, Logs *logs = nullptr)
+{
+    TrainOptions o;
+    o.spec = std::move(spec);
+    o.mode = mode;
+    o.device = device;
+    o.cache = cache;
+    Trainer t(o, logs);
+    auto r = t.run();
+    if (!r)
+        qFatal("training failed: %s", r.message().c_str());
+    return *r;
+}
+
+} // namespace
+
+class TestTrainCuda : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void initTestCase();
+    void greedyStagesTrainOnCuda();
+    void mixedPrecision_data();
+    void mixedPrecision();
+    void endToEndAndDecoupledOnCuda();
+    void cacheMatchesRecomputeOnCuda();
+    void cpuAndCudaAgree();
+    void badDeviceIndex();
+};
+
+void TestTrainCuda::initTestCase()
+{
+    if (!torch::cuda::is_available())
+        QSKIP("no CUDA: this LibTorch has no CUDA support or no GPU is visible");
+    qInfo("CUDA devices: %d", int(torch::cuda::device_count()));
+}
+
+void TestTrainCuda::greedyStagesTrainOnCuda()
+{
+    Logs logs;
+    auto s = train(cudaSpec(), TrainMode::Greedy, "cuda", FeatureCache::Auto, &logs);
+    QCOMPARE(s.status, RunStatus::Finished);
+    QCOMPARE(int(s.stages.size()), 2);
+    QCOMPARE(int(logs.epochs.size()), 6);
+    // Synthetic classes are separable: far above chance (10%) after three epochs per stage.
+    QVERIFY2(s.finalTestAcc > 0.5, qPrintable(QString::number(s.finalTestAcc)));
+    QVERIFY2(logs.device.rfind("cuda", 0) == 0, logs.device.c_str());
+    for (const auto &st : s.stages)
+        QVERIFY(st.imagesPerSecond > 0);
+}
+
+void TestTrainCuda::mixedPrecision_data()
+{
+    QTest::addColumn<QString>("precision");
+    QTest::newRow("bf16") << "bf16";
+    QTest::newRow("fp16") << "fp16";
+}
+
+void TestTrainCuda::mixedPrecision()
+{
+    QFETCH(QString, precision);
+    auto s = train(cudaSpec(precision.toStdString()), TrainMode::Greedy, "cuda");
+    QCOMPARE(s.status, RunStatus::Finished);
+    QVERIFY2(s.finalTestAcc > 0.5, qPrintable(QString::number(s.finalTestAcc)));
+    for (const auto &st : s.stages)
+        QVERIFY(std::isfinite(st.trainAcc) && std::isfinite(st.testAcc));
+}
+
+void TestTrainCuda::endToEndAndDecoupledOnCuda()
+{
+    for (auto mode : {TrainMode::EndToEnd, TrainMode::Decoupled}) {
+        auto s = train(cudaSpec(), mode, "cuda");
+        QCOMPARE(s.status, RunStatus::Finished);
+        QVERIFY2(s.finalTestAcc > 0.4, qPrintable(QString::number(s.finalTestAcc)));
+    }
+}
+
+void TestTrainCuda::cacheMatchesRecomputeOnCuda()
+{
+    // Augmentation is off: cached prefix outputs are exact, so both runs see the same inputs;
+    // cuDNN's algorithms may differ run to run, hence a tolerance rather than equality.
+    auto a = train(cudaSpec(), TrainMode::Greedy, "cuda", FeatureCache::On);
+    auto b = train(cudaSpec(), TrainMode::Greedy, "cuda", FeatureCache::Off);
+    QCOMPARE(a.stages.size(), b.stages.size());
+    for (size_t j = 0; j < a.stages.size(); ++j)
+        QVERIFY2(std::abs(a.stages[j].testAcc - b.stages[j].testAcc) < 0.05,
+                 qPrintable(QString("stage %1: %2 vs %3")
+                                .arg(j)
+                                .arg(a.stages[j].testAcc)
+                                .arg(b.stages[j].testAcc)));
+}
+
+void TestTrainCuda::cpuAndCudaAgree()
+{
+    auto gpu = train(cudaSpec(), TrainMode::Greedy, "cuda");
+    auto cpu = train(cudaSpec(), TrainMode::Greedy, "cpu");
+    QVERIFY2(std::abs(gpu.finalTestAcc - cpu.finalTestAcc) < 0.05,
+             qPrintable(QString("cuda %1, cpu %2").arg(gpu.finalTestAcc).arg(cpu.finalTestAcc)));
+}
+
+void TestTrainCuda::badDeviceIndex()
+{
+    TrainOptions o;
+    o.spec = cudaSpec();
+    o.device = "cuda:" + std::to_string(torch::cuda::device_count() + 3);
+    Trainer t(o, nullptr);
+    auto r = t.run();
+    QVERIFY(!r);
+    QVERIFY2(r.message().find("cuda") != std::string::npos, r.message().c_str());
+}
+
+QTEST_GUILESS_MAIN(TestTrainCuda)
+#include "tst_train_cuda.moc"
