@@ -1,0 +1,309 @@
+#!/usr/bin/env python3
+"""Turns the raw results of bench/run.sh (one folder) into the benchmark tables (Markdown).
+
+    bench/report.py RESULTS_DIR
+
+Every figure is a median over the repetitions of that variant; ratios are taken between medians of
+variants that ran alternately in the same `make bench`. Standard library only.
+"""
+
+import glob
+import json
+import os
+import re
+import statistics
+import sys
+
+
+def load_json(path):
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def runs(out, case, variant):
+    """All repetitions of one variant: a list of dicts (the program's JSON + time's figures)."""
+    found = []
+    for path in sorted(glob.glob(os.path.join(out, case, variant + ".*.out"))):
+        if not re.fullmatch(re.escape(variant) + r"\.\d+\.out", os.path.basename(path)):
+            continue
+        res = load_json(path) or {"failed": True}
+        t = load_json(path[:-4] + ".time") or {}
+        res["_wall"] = t.get("wall_s")
+        res["_user"] = t.get("user_s")
+        res["_rss_mb"] = t.get("peak_rss_kb", 0) / 1024.0 if t.get("peak_rss_kb") else None
+        if res.get("status") not in (None, "finished"):
+            res["failed"] = True
+        found.append(res)
+    return [r for r in found if not r.get("failed")]
+
+
+def med(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def fmt(v, spec="{:.1f}", none="n/a"):
+    return none if v is None else spec.format(v)
+
+
+def pct(v):
+    # The CLI and the reference report accuracies as fractions.
+    return "n/a" if v is None else "{:.2f}%".format(100.0 * v if v <= 1.0 else v)
+
+
+def ratio(a, b):
+    return None if a is None or b is None or b == 0 else a / b
+
+
+def stage_table(out, lines):
+    files = {v: sorted(glob.glob(os.path.join(out, "stage", v + ".*.stage.json")))
+             for v in ("tcmalloc", "glibc-tuned", "glibc-plain")}
+    data = {v: [d for d in (load_json(p) for p in ps) if d] for v, ps in files.items()}
+    if not data["tcmalloc"]:
+        return {}
+    ceiling = med([d["ceiling_gflops"] for d in data["tcmalloc"]])
+    lines.append("## 1-2. Machine ceiling and stage step efficiency\n")
+    lines.append("Machine ceiling: **{} GFLOP/s** fp32 `torch::mm` 2048x2048 on {} threads.\n"
+                 .format(fmt(ceiling), data["tcmalloc"][0]["threads"]))
+    lines.append("Forward + backward + SGD step of block j + head j, batch {}, synthetic input of "
+                 "the stage's shape (useful FLOPs = 6 x MACs from shape inference):\n"
+                 .format(data["tcmalloc"][0]["batch"]))
+    lines.append("| stage | layout | ms/step | images/s | GFLOP/s | fraction of ceiling |")
+    lines.append("|---|---|---:|---:|---:|---:|")
+    fractions = {}
+    cases = []
+    for s in data["tcmalloc"][0]["stages"]:
+        key = (s["case"], s["channels_last"])
+        if key not in cases:
+            cases.append(key)
+    for case, cl in cases:
+        rows = [s for d in data["tcmalloc"] for s in d["stages"]
+                if s["case"] == case and s["channels_last"] == cl]
+        ms = med([r["ms_per_step"] for r in rows])
+        gf = med([r["gflops"] for r in rows])
+        frac = gf / ceiling if gf and ceiling else None
+        fractions[(case, cl)] = frac
+        lines.append("| {} | {} | {} | {} | {} | {} |".format(
+            case, "channels-last" if cl else "NCHW", fmt(ms, "{:.2f}"),
+            fmt(med([r["images_per_second"] for r in rows]), "{:.0f}"), fmt(gf),
+            fmt(frac, "{:.3f}")))
+    lines.append("")
+    # Prefix forward: PyTorch's way vs Layerwise's.
+    prefix = {}
+    for d in data["tcmalloc"]:
+        for p in d["prefix"]:
+            prefix.setdefault(p["case"], []).append(p)
+    if prefix:
+        lines.append("Frozen prefix forward per batch (what recomputing costs with augmentation "
+                     "on): plain PyTorch (NCHW, BN, no_grad) vs Layerwise (BN folded, "
+                     "channels-last, inference mode):\n")
+        lines.append("| prefix below | PyTorch way ms | Layerwise ms | ratio |")
+        lines.append("|---|---:|---:|---:|")
+        for case, ps in prefix.items():
+            a = med([p["pytorch_ms"] for p in ps])
+            b = med([p["layerwise_ms"] for p in ps])
+            lines.append("| {} | {} | {} | {} |".format(case, fmt(a, "{:.2f}"), fmt(b, "{:.2f}"),
+                                                      fmt(ratio(b, a), "{:.2f}")))
+        lines.append("")
+    # Allocator lever on the step.
+    if data["glibc-tuned"] or data["glibc-plain"]:
+        lines.append("Allocator lever on the same steps (channels-last), ms/step:\n")
+        lines.append("| stage | tcmalloc | glibc, mallopt tuned | glibc defaults | "
+                     "tcmalloc / glibc defaults |")
+        lines.append("|---|---:|---:|---:|---:|")
+        for case, cl in cases:
+            if not cl:
+                continue
+            vals = []
+            for v in ("tcmalloc", "glibc-tuned", "glibc-plain"):
+                vals.append(med([s["ms_per_step"] for d in data[v] for s in d["stages"]
+                                 if s["case"] == case and s["channels_last"]]))
+            lines.append("| {} | {} | {} | {} | {} |".format(
+                case, *[fmt(v, "{:.2f}") for v in vals], fmt(ratio(vals[0], vals[2]), "{:.2f}")))
+        lines.append("")
+    return fractions
+
+
+def per_stage(rs):
+    """Median seconds and images/s per stage over repetitions."""
+    n = max((len(r.get("stages", [])) for r in rs), default=0)
+    res = []
+    for j in range(n):
+        st = [r["stages"][j] for r in rs if len(r.get("stages", [])) > j]
+        res.append({"seconds": med([s.get("seconds") for s in st]),
+                    "ips": med([s.get("images_per_second") for s in st]),
+                    "test": med([s.get("test_acc") for s in st]),
+                    "ens": med([s.get("ensemble_acc") for s in st]),
+                    "epochs": med([s.get("epochs") for s in st])})
+    return res
+
+
+def total(rs):
+    return med([r.get("total_seconds", r.get("seconds")) for r in rs]), med(
+        [r["_wall"] for r in rs])
+
+
+def pytorch_tables(out, lines, targets):
+    cases = [("fmnist-aug-off", "fmnist-k1, Fashion-MNIST, augmentation off"),
+             ("fmnist-aug-on", "fmnist-k1, Fashion-MNIST, augmentation on"),
+             ("cifar-aug-off", "cifar10-k2, synthetic CIFAR-shaped, 2,000 images, 1 epoch/stage, "
+                               "augmentation off"),
+             ("cifar-aug-on", "cifar10-k2, synthetic CIFAR-shaped, 2,000 images, 1 epoch/stage, "
+                              "augmentation on")]
+    have = [(c, t) for c, t in cases if runs(out, c, "layerwise") and runs(out, c, "pytorch")]
+    if not have:
+        return
+    lines.append("## 3. Against the PyTorch reference implementation (bench/pytorch_reference.py)"
+                 "\n")
+    lines.append("Same spec, recipe, data subset, seed, threads, allocator (tcmalloc) and OpenMP "
+                 "wait policy. Wall time is the whole process (start-up, data loading, training, "
+                 "evaluation), as `time` measures it.\n")
+    lines.append("| run | Layerwise wall | PyTorch wall | ratio | Layerwise final acc | "
+                 "PyTorch final acc | Layerwise peak RSS | PyTorch peak RSS |")
+    lines.append("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for case, title in have:
+        a, b = runs(out, case, "layerwise"), runs(out, case, "pytorch")
+        wa, wb = med([r["_wall"] for r in a]), med([r["_wall"] for r in b])
+        fa, fb = med([r.get("final_test_acc") for r in a]), med([r.get("final_test_acc") for r in b])
+        lines.append("| {} | {} s | {} s | **{}** | {} | {} | {} MB | {} MB |".format(
+            title, fmt(wa, "{:.0f}"), fmt(wb, "{:.0f}"), fmt(ratio(wa, wb), "{:.2f}"), pct(fa),
+            pct(fb), fmt(med([r["_rss_mb"] for r in a]), "{:.0f}"),
+            fmt(med([r["_rss_mb"] for r in b]), "{:.0f}")))
+        targets.append((case, ratio(wa, wb), fa, fb))
+    lines.append("")
+    lines.append("Per stage (seconds of training and evaluation as each program reports them; "
+                 "images/s of training; the stage head's test accuracy):\n")
+    lines.append("| run | stage | Layerwise s | PyTorch s | ratio | Layerwise img/s | "
+                 "PyTorch img/s | Layerwise head acc | PyTorch head acc |")
+    lines.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for case, title in have:
+        pa, pb = per_stage(runs(out, case, "layerwise")), per_stage(runs(out, case, "pytorch"))
+        for j in range(max(len(pa), len(pb))):
+            sa = pa[j] if j < len(pa) else {}
+            sb = pb[j] if j < len(pb) else {}
+            lines.append("| {} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
+                case, j, fmt(sa.get("seconds"), "{:.0f}"), fmt(sb.get("seconds"), "{:.0f}"),
+                fmt(ratio(sa.get("seconds"), sb.get("seconds")), "{:.2f}"),
+                fmt(sa.get("ips"), "{:.0f}"), fmt(sb.get("ips"), "{:.0f}"), pct(sa.get("test")),
+                pct(sb.get("test"))))
+    lines.append("")
+
+
+def e2e_table(out, lines):
+    rows = [("Layerwise", "layerwise-greedy", "layerwise-e2e"),
+            ("PyTorch reference", "pytorch-greedy", "pytorch-e2e")]
+    body = []
+    for name, g, e in rows:
+        rg, re_ = runs(out, "e2e", g), runs(out, "e2e", e)
+        if not rg or not re_:
+            continue
+        wg, we = med([r["_wall"] for r in rg]), med([r["_wall"] for r in re_])
+        body.append("| {} | {} s | {} s | {} | {} | {} | {} MB | {} MB |".format(
+            name, fmt(wg, "{:.0f}"), fmt(we, "{:.0f}"), fmt(ratio(wg, we), "{:.2f}"),
+            pct(med([r.get("final_test_acc") for r in rg])),
+            pct(med([r.get("final_test_acc") for r in re_])),
+            fmt(med([r["_rss_mb"] for r in rg]), "{:.0f}"),
+            fmt(med([r["_rss_mb"] for r in re_]), "{:.0f}")))
+    if not body:
+        return
+    lines.append("## 4. Greedy vs end-to-end at equal epochs\n")
+    lines.append("fmnist-k1 on 10,000 training images: greedy with 2 epochs per stage vs the same "
+                 "trunk end to end for 2 epochs.\n")
+    lines.append("| program | greedy wall | end-to-end wall | greedy / e2e | greedy acc | e2e acc | "
+                 "greedy peak RSS | e2e peak RSS |")
+    lines.append("|---|---:|---:|---:|---:|---:|---:|---:|")
+    lines.extend(body)
+    lines.append("")
+
+
+def levers_table(out, lines):
+    pairs = [("feature cache (aug off)", "cache-on", "cache-off"),
+             ("OpenMP wait policy PASSIVE vs ACTIVE", "omp-passive", "omp-active"),
+             ("threads: all cores vs 1", "threads-all", "threads-1"),
+             ("allocator, PyTorch reference: tcmalloc vs glibc", "pytorch-tcmalloc",
+              "pytorch-glibc"),
+             ("uniform4 spec: feature cache on vs off", "uniform-cache-on", "uniform-cache-off")]
+    body = []
+    for name, a, b in pairs:
+        ra, rb = runs(out, "levers", a), runs(out, "levers", b)
+        if not ra or not rb:
+            continue
+        wa, wb = med([r["_wall"] for r in ra]), med([r["_wall"] for r in rb])
+        body.append("| {} | {} s | {} s | **{}** |".format(name, fmt(wa, "{:.1f}"),
+                                                          fmt(wb, "{:.1f}"),
+                                                          fmt(ratio(wa, wb), "{:.2f}")))
+    if not body:
+        return None
+    lines.append("## Levers (whole short runs: fmnist-k1, 10,000 images, 1 epoch per stage)\n")
+    lines.append("| lever | with | without | with / without |")
+    lines.append("|---|---:|---:|---:|")
+    lines.extend(body)
+    lines.append("")
+    depth = None
+    for variant in ("uniform-cache-on", "uniform-cache-off"):
+        st = per_stage(runs(out, "levers", variant))
+        if len(st) >= 4 and st[1]["seconds"]:
+            secs = [s["seconds"] for s in st]
+            lines.append("{}: seconds per stage {}; deep stage / stage 1: {}".format(
+                variant, ", ".join(fmt(s, "{:.1f}") for s in secs),
+                ", ".join(fmt(ratio(s, secs[1]), "{:.2f}") for s in secs[2:])))
+            if variant == "uniform-cache-on":
+                depth = max(ratio(s, secs[1]) for s in secs[2:])
+    lines.append("")
+    return depth
+
+
+def main():
+    if len(sys.argv) != 2:
+        print(__doc__.strip(), file=sys.stderr)
+        return 2
+    out = sys.argv[1]
+    meta = load_json(os.path.join(out, "meta.json")) or {}
+    lines = ["# Layerwise benchmarks", "",
+             "{} on {} ({} cores), scale {}, {} repetitions of short runs, {} of full runs, "
+             "commit {}.".format(meta.get("date", "?"), meta.get("cpu", "?"),
+                                 meta.get("cores", "?"), meta.get("scale", "?"),
+                                 meta.get("reps", "?"), meta.get("full_reps", "?"),
+                                 meta.get("git", "?")), ""]
+    fractions = stage_table(out, lines)
+    targets = []
+    pytorch_tables(out, lines, targets)
+    e2e_table(out, lines)
+    depth = levers_table(out, lines)
+    for name in ("bench_data.txt", "bench_store.txt"):
+        path = os.path.join(out, name)
+        if os.path.exists(path):
+            with open(path) as f:
+                lines.append("## {}\n\n```\n{}```\n".format(name[:-4], f.read()))
+
+    # The issue's targets, checked against this run.
+    checks = []
+    for case, r, fa, fb in targets:
+        limit = {"fmnist-aug-off": 0.5, "fmnist-aug-on": 0.8}.get(case)
+        if limit is None or r is None:
+            continue
+        same_acc = fa is not None and fb is not None and abs(fa - fb) <= 0.005
+        checks.append("- {}: Layerwise / PyTorch wall {:.2f} (target <= {}): {}; accuracy within "
+                      "0.5 point: {}".format(case, r, limit, "met" if r <= limit else "NOT met",
+                                             "yes" if same_acc else "no"))
+    cifar = [f for (case, cl), f in fractions.items() if case.startswith("cifar10-k2") and cl]
+    if cifar:
+        checks.append("- cifar10-k2 stage step efficiency (channels-last): {} (target >= 0.35): {}"
+                      .format(", ".join("{:.3f}".format(f) for f in cifar),
+                              "met" if min(cifar) >= 0.35 else "NOT met"))
+    if depth is not None:
+        checks.append("- deep stage / stage 1 per epoch with the cache on: {:.2f} (target <= 1.2): "
+                      "{}".format(depth, "met" if depth <= 1.2 else "NOT met"))
+    if checks:
+        lines.append("## Targets (issue 9)\n")
+        lines.extend(checks)
+        lines.append("")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

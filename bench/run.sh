@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# `make bench`: every benchmark of bench/, side by side in one run, then one table of ratios.
+#
+#   bench/run.sh [BUILD]            (BUILD defaults to build/)
+#
+# Environment:
+#   BENCH_SCALE=full|quick   full (default): whole Fashion-MNIST fmnist-k1 runs with the preset's
+#                            recipe (about an hour on 2 cores); quick: 10,000 training images and
+#                            2 epochs per stage (about 15 minutes); smoke: tiny subsets, only
+#                            checks that every part runs (a few minutes, figures meaningless).
+#   BENCH_REPS=N             repetitions of the short measurements (default 2; medians)
+#   BENCH_FULL_REPS=N        repetitions of the full runs (default 1)
+#   BENCH_OUT=DIR            where the raw results go (default BUILD/bench-results/DATE)
+#   BENCH_ONLY="a b"         run only these sections: stage levers pytorch e2e data store
+#   PYTHON=/usr/bin/python3  the Python with torch for the PyTorch reference
+#
+# Side by side means: the A and B variants of a comparison run alternately (A B A B ...), on the
+# same data subset, seed, threads (all cores), allocator (tcmalloc, LD_PRELOADed for Python) and
+# OpenMP wait policy (PASSIVE); the table shows medians. Every raw result is kept in BENCH_OUT.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(dirname "$here")
+build=$(cd "${1:-$root/build}" && pwd)
+scale=${BENCH_SCALE:-full}
+reps=${BENCH_REPS:-2}
+full_reps=${BENCH_FULL_REPS:-1}
+only=" ${BENCH_ONLY:-stage levers pytorch e2e data store} "
+python=${PYTHON:-/usr/bin/python3}
+out=${BENCH_OUT:-$build/bench-results/$(date +%Y%m%d-%H%M%S)}
+mkdir -p "$out"
+cli=$build/app/cli/layerwise-cli
+threads=$(nproc)
+
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
+tcmalloc=$(ls /usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4 2>/dev/null || true)
+
+want() { [[ $only == *" $1 "* ]]; }
+log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+cmake --build "$build" -j"$threads" --target layerwise-cli bench_stage bench_stage_glibc \
+    bench_data bench_store >/dev/null
+
+have_torch_python=0
+if "$python" -c 'import torch' 2>/dev/null; then
+    have_torch_python=1
+else
+    log "no torch in $python: the PyTorch comparisons are skipped (apt install python3-torch)"
+fi
+
+# Short runs for the levers and greedy vs end-to-end: a fixed subset, whatever the scale.
+short=(--train-limit 10000 --test-limit 2000)
+cifar_limits=(--train-limit 2000 --test-limit 500)
+uniform_limits=()
+stage_args=(--steps 10)
+store_args=()
+case $scale in
+full) fm_subset=(); fm_epochs=() ;;
+quick) fm_subset=(--train-limit 10000 --test-limit 2000); fm_epochs=(--epochs-per-stage 2) ;;
+smoke) # only checks that every part of the pipeline runs (seconds per run; figures meaningless)
+    fm_subset=(--train-limit 1000 --test-limit 500); fm_epochs=(--epochs-per-stage 1)
+    short=("${fm_subset[@]}"); cifar_limits=(--train-limit 256 --test-limit 128)
+    uniform_limits=("${fm_subset[@]}"); stage_args=(--steps 2); store_args=(--runs 200) ;;
+*) echo "BENCH_SCALE must be full, quick or smoke" >&2; exit 2 ;;
+esac
+cifar=(--preset cifar10-k2 --dataset synthetic "${cifar_limits[@]}" --epochs-per-stage 1)
+
+# run ID VARIANT -- command...: runs the command under /usr/bin/time, keeps its JSON (stdout),
+# stderr, and wall seconds / peak RSS in $out/ID/VARIANT.N.{out,err,time}; N counts repetitions.
+run() {
+    local id=$1 variant=$2; shift 3
+    mkdir -p "$out/$id"
+    local n=1
+    while [[ -e $out/$id/$variant.$n.out ]]; do n=$((n + 1)); done
+    local base=$out/$id/$variant.$n
+    log "$id / $variant #$n: $*"
+    local status=0
+    /usr/bin/time -f '{"wall_s": %e, "user_s": %U, "peak_rss_kb": %M}' -o "$base.time" \
+        "$@" >"$base.out" 2>"$base.err" || status=$?
+    if ((status != 0)); then
+        log "$id / $variant failed with status $status; last lines of $base.err:"
+        tail -5 "$base.err" >&2
+        echo '{"failed": true}' >"$base.out"
+    fi
+}
+
+# The two programs compared: Layerwise's CLI and the PyTorch reference (same threads, allocator).
+lw=("$cli" train --db "$out/runs.sqlite" --json)
+pt=(env ${tcmalloc:+LD_PRELOAD=$tcmalloc} "$python" "$here/pytorch_reference.py" --json
+    --threads "$threads")
+
+{
+    echo "{"
+    echo "\"date\": \"$(date -Is)\", \"host\": \"$(hostname)\", \"cores\": $threads,"
+    echo "\"cpu\": \"$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')\","
+    echo "\"scale\": \"$scale\", \"reps\": $reps, \"full_reps\": $full_reps,"
+    echo "\"git\": \"$(git -C "$root" describe --always --dirty 2>/dev/null || echo unknown)\""
+    echo "}"
+} >"$out/meta.json"
+
+# 1-2. Machine ceiling and stage step efficiency (NCHW and channels-last interleaved inside the
+# program); the allocator lever on the same steps.
+if want stage; then
+    run stage tcmalloc -- "$build/bench/engine/bench_stage" "${stage_args[@]}" --reps $((reps + 2)) \
+        --json "$out/stage/tcmalloc.1.stage.json"
+    run stage glibc-tuned -- "$build/bench/engine/bench_stage_glibc" "${stage_args[@]}" --reps "$reps" \
+        --json "$out/stage/glibc-tuned.1.stage.json"
+    run stage glibc-plain -- "$build/bench/engine/bench_stage_glibc" "${stage_args[@]}" --reps "$reps" \
+        --malloc plain --json "$out/stage/glibc-plain.1.stage.json"
+fi
+
+# Levers measured on short real training runs (fmnist-k1, 10,000 images, 1 epoch per stage).
+if want levers; then
+    lever=(--preset fmnist-k1 "${short[@]}" --epochs-per-stage 1)
+    for r in $(seq "$reps"); do
+        run levers cache-on -- "${lw[@]}" "${lever[@]}" --cache-features on
+        run levers cache-off -- "${lw[@]}" "${lever[@]}" --cache-features off
+        run levers omp-passive -- env OMP_WAIT_POLICY=PASSIVE "$cli" train --db "$out/runs.sqlite" \
+            --json "${lever[@]}"
+        run levers omp-active -- env OMP_WAIT_POLICY=ACTIVE "$cli" train --db "$out/runs.sqlite" \
+            --json "${lever[@]}"
+        run levers threads-all -- "${lw[@]}" "${lever[@]}" --threads "$threads"
+        run levers threads-1 -- "${lw[@]}" "${lever[@]}" --threads 1
+        if ((have_torch_python)); then
+            run levers pytorch-tcmalloc -- "${pt[@]}" --preset fmnist-k1 "${short[@]}" --epochs-per-stage 1
+            run levers pytorch-glibc -- env -u LD_PRELOAD "$python" "$here/pytorch_reference.py" \
+                --json --threads "$threads" --preset fmnist-k1 "${short[@]}" --epochs-per-stage 1
+        fi
+        # A deep stage costs what a first stage costs once the prefix is cached: four identical
+        # stages, cache on vs recomputed.
+        run levers uniform-cache-on -- "${lw[@]}" --spec "$here/specs/uniform4.json" \
+            "${uniform_limits[@]}" --cache-features on
+        run levers uniform-cache-off -- "${lw[@]}" --spec "$here/specs/uniform4.json" \
+            "${uniform_limits[@]}" --cache-features off
+    done
+fi
+
+# 3. Against the PyTorch reference: fmnist-k1 (real data) and cifar10-k2 (synthetic), with
+# augmentation off and on.
+if want pytorch && ((have_torch_python)); then
+    for r in $(seq "$full_reps"); do
+        for aug in off on; do
+            run "fmnist-aug-$aug" layerwise -- "${lw[@]}" --preset fmnist-k1 "${fm_subset[@]}" \
+                "${fm_epochs[@]}" --augment "$aug"
+            run "fmnist-aug-$aug" pytorch -- "${pt[@]}" --preset fmnist-k1 "${fm_subset[@]}" \
+                "${fm_epochs[@]}" --augment "$aug"
+        done
+    done
+    for r in $(seq "$full_reps"); do
+        for aug in off on; do
+            run "cifar-aug-$aug" layerwise -- "${lw[@]}" "${cifar[@]}" --augment "$aug"
+            run "cifar-aug-$aug" pytorch -- "${pt[@]}" "${cifar[@]}" --augment "$aug"
+        done
+    done
+fi
+
+# 4. Greedy vs end-to-end at equal epochs (each stage 2 epochs; the end-to-end net 2 epochs).
+if want e2e; then
+    for r in $(seq "$reps"); do
+        run e2e layerwise-greedy -- "${lw[@]}" --preset fmnist-k1 "${short[@]}" --epochs-per-stage 2
+        run e2e layerwise-e2e -- "${lw[@]}" --preset fmnist-k1 "${short[@]}" --mode e2e --epochs 2
+        if ((have_torch_python)); then
+            run e2e pytorch-greedy -- "${pt[@]}" --preset fmnist-k1 "${short[@]}" --epochs-per-stage 2
+            run e2e pytorch-e2e -- "${pt[@]}" --preset fmnist-k1 "${short[@]}" --mode e2e --epochs 2
+        fi
+    done
+fi
+
+# The loader and the run store, for the record (their own tables).
+if want data && [[ $scale != smoke ]]; then
+    "$build/bench/data/bench_data" >"$out/bench_data.txt" 2>&1 || log "bench_data failed"
+fi
+if want store; then
+    "$build/bench/store/bench_store" "${store_args[@]}" >"$out/bench_store.txt" 2>&1 || log "bench_store failed"
+fi
+
+"$python" "$here/report.py" "$out" | tee "$out/report.md"
+log "raw results in $out"
