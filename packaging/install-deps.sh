@@ -21,6 +21,8 @@ packages=(
     python3-torch time
     # formatting
     clang-format
+    # packaging: icons, man pages, the .deb (dpkg-shlibdeps) and the validators tests/packaging runs
+    librsvg2-bin help2man man-db dpkg-dev file desktop-file-utils appstream shared-mime-info
 )
 
 if [[ ${1:-} == --print ]]; then

@@ -6,6 +6,7 @@
 
 #include <QApplication>
 #include <QCommandLineParser>
+#include <QIcon>
 
 int main(int argc, char *argv[])
 {
@@ -15,6 +16,9 @@ int main(int argc, char *argv[])
     QApplication::setOrganizationName(QStringLiteral("Layerwise"));
     QApplication::setApplicationVersion(QStringLiteral(LW_VERSION));
     QApplication::setDesktopFileName(QStringLiteral("layerwise"));
+    // The installed icon theme's (hicolor) first, else the copy built in (packaging/icons).
+    QApplication::setWindowIcon(QIcon::fromTheme(QStringLiteral("layerwise"),
+                                                 QIcon(QStringLiteral(":/icons/layerwise.svg"))));
 
     QCommandLineParser parser;
     parser.setApplicationDescription(
@@ -44,6 +48,9 @@ int main(int argc, char *argv[])
                                    QStringLiteral("Start training at once (after the data "
                                                   "check)."));
     parser.addOptions({db, spec, preset, dataset, data, start});
+    parser.addPositionalArgument(QStringLiteral("file"),
+                                 QStringLiteral("A spec file to open (same as --spec)."),
+                                 QStringLiteral("[file]"));
     parser.process(app);
 
     lw::MainWindowOptions options;
@@ -53,6 +60,19 @@ int main(int argc, char *argv[])
     options.dataset = parser.value(dataset);
     options.data = parser.value(data);
     options.start = parser.isSet(start);
+    const QStringList files = parser.positionalArguments();
+    if (files.size() > 1) {
+        qCritical("layerwise: one spec file at most, got %lld",
+                  static_cast<long long>(files.size()));
+        return 2;
+    }
+    if (!files.isEmpty()) {
+        if (!options.spec.isEmpty()) {
+            qCritical("layerwise: give the spec file either with --spec or as an argument");
+            return 2;
+        }
+        options.spec = files.first();
+    }
     if (!options.spec.isEmpty() && !options.preset.isEmpty()) {
         qCritical("layerwise: --spec and --preset exclude each other");
         return 2;
