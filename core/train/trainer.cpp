@@ -433,7 +433,9 @@ struct Trainer::Impl
         const auto t0 = Clock::now();
         auto in = costs.stages[stage].in;
         std::vector<std::int64_t> shape{in.c, in.h, in.w};
-        std::int64_t budget = opt.cacheBudgetBytes > 0 ? opt.cacheBudgetBytes : autoCacheBudget();
+        const std::int64_t totalBudget
+            = opt.cacheBudgetBytes > 0 ? opt.cacheBudgetBytes : autoCacheBudget();
+        std::int64_t budget = totalBudget;
         std::unique_ptr<detail::FeatureCache> newTrain, newTest;
         // The test cache is small next to the train cache: it gets its share of the budget first.
         const std::int64_t perSample = std::int64_t(in.c) * in.h * in.w * 4;
@@ -449,6 +451,19 @@ struct Trainer::Impl
             throw Stop{RunStatus::Failed, rc.message()};
         newTrain = std::move(*rc);
 
+        // Building from the previous stage's cache runs one block instead of the whole prefix,
+        // but holds both caches at once. When both would not fit the budget, free the old one
+        // first and run the prefix on the images: peak memory is then the new cache alone.
+        auto inRam = [](const std::unique_ptr<detail::FeatureCache> &c) {
+            return c && !c->mapped() ? c->bytes() : std::int64_t(0);
+        };
+        if (inRam(trainCache) + inRam(testCache) + inRam(newTrain) + inRam(newTest) > totalBudget) {
+            trainCache.reset();
+            testCache.reset();
+            cacheStage = -1;
+            log(LogLevel::Info, "feature cache: the old and new caches together exceed the "
+                                "budget; freeing the old one and recomputing from the images");
+        }
         fillCache(*newTrain, trainCache.get(), /*train=*/true, stage);
         fillCache(*newTest, testCache.get(), /*train=*/false, stage);
         trainCache = std::move(newTrain);

@@ -254,10 +254,11 @@ void TestTrain::frozenStagesStayBitIdentical()
 
 void TestTrain::cachedTrainingMatchesRecompute()
 {
-    auto runWith = [](FeatureCache cache) {
+    auto runWith = [](FeatureCache cache, std::int64_t budget = 0) {
         TrainOptions o;
         o.spec = tinySpec(2);
         o.cache = cache;
+        o.cacheBudgetBytes = budget;
         o.threads = 1;
         Recorder rec;
         Trainer t(o, &rec);
@@ -281,6 +282,23 @@ void TestTrain::cachedTrainingMatchesRecompute()
     for (const auto &l : cached.logs)
         saidCache |= l.rfind("feature cache: on", 0) == 0;
     QVERIFY(saidCache);
+
+    // A budget that holds each stage's cache (stage 1: 8x8x8 x 768 samples = 1.5 MiB; stage 2:
+    // 0.75 MiB) but not two at once: stage 2's cache is rebuilt from the images after the old
+    // one is freed, with the same losses.
+    auto [s3, tight] = runWith(FeatureCache::On, 2 << 20);
+    QCOMPARE(s3, int(RunStatus::Finished));
+    QCOMPARE(tight.epochs.size(), cached.epochs.size());
+    for (std::size_t i = 0; i < tight.epochs.size(); ++i)
+        QVERIFY(std::abs(tight.epochs[i].trainLoss - cached.epochs[i].trainLoss)
+                < 1e-4 * std::max(1.0, cached.epochs[i].trainLoss));
+    bool recomputedFromImages = false, spilled = false;
+    for (const auto &l : tight.logs) {
+        recomputedFromImages |= l.find("freeing the old one") != std::string::npos;
+        spilled |= l.find("memory-mapped on disk") != std::string::npos;
+    }
+    QVERIFY(recomputedFromImages);
+    QVERIFY(!spilled);
 }
 
 void TestTrain::nanStopsTheStage()
