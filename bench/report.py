@@ -69,7 +69,9 @@ def stage_table(out, lines):
     lines.append("Machine ceiling: **{} GFLOP/s** fp32 `torch::mm` 2048x2048 on {} threads.\n"
                  .format(fmt(ceiling), data["tcmalloc"][0]["threads"]))
     lines.append("Forward + backward + SGD step of block j + head j, batch {}, synthetic input of "
-                 "the stage's shape (useful FLOPs = 6 x MACs from shape inference):\n"
+                 "the stage's shape (useful FLOPs = 2 x (forward + weight-gradient MACs + the "
+                 "head's input-gradient MACs), from shape inference; the block's input needs no "
+                 "gradient):\n"
                  .format(data["tcmalloc"][0]["batch"]))
     lines.append("| stage | layout | ms/step | images/s | GFLOP/s | fraction of ceiling |")
     lines.append("|---|---|---:|---:|---:|---:|")
