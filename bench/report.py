@@ -40,6 +40,14 @@ def runs(out, case, variant):
     return [r for r in found if not r.get("failed")]
 
 
+def paired(out, case, a, b):
+    """Both variants' repetitions and their median wall times, or None when one is missing."""
+    ra, rb = runs(out, case, a), runs(out, case, b)
+    if not ra or not rb:
+        return None
+    return ra, rb, med([r["_wall"] for r in ra]), med([r["_wall"] for r in rb])
+
+
 def med(values):
     values = [v for v in values if v is not None]
     return statistics.median(values) if values else None
@@ -199,10 +207,10 @@ def e2e_table(out, lines):
             ("PyTorch reference", "pytorch-greedy", "pytorch-e2e")]
     body = []
     for name, g, e in rows:
-        rg, re_ = runs(out, "e2e", g), runs(out, "e2e", e)
-        if not rg or not re_:
+        pair = paired(out, "e2e", g, e)
+        if not pair:
             continue
-        wg, we = med([r["_wall"] for r in rg]), med([r["_wall"] for r in re_])
+        rg, re_, wg, we = pair
         body.append("| {} | {} s | {} s | {} | {} | {} | {} MB | {} MB |".format(
             name, fmt(wg, "{:.0f}"), fmt(we, "{:.0f}"), fmt(ratio(wg, we), "{:.2f}"),
             pct(med([r.get("final_test_acc") for r in rg])),
@@ -230,10 +238,10 @@ def levers_table(out, lines):
              ("uniform4 spec: feature cache on vs off", "uniform-cache-on", "uniform-cache-off")]
     body = []
     for name, a, b in pairs:
-        ra, rb = runs(out, "levers", a), runs(out, "levers", b)
-        if not ra or not rb:
+        pair = paired(out, "levers", a, b)
+        if not pair:
             continue
-        wa, wb = med([r["_wall"] for r in ra]), med([r["_wall"] for r in rb])
+        _, _, wa, wb = pair
         body.append("| {} | {} s | {} s | **{}** |".format(name, fmt(wa, "{:.1f}"),
                                                           fmt(wb, "{:.1f}"),
                                                           fmt(ratio(wa, wb), "{:.2f}")))
