@@ -14,7 +14,7 @@ packages=(
     # GUI
     qt6-base-dev qt6-svg-dev libxkbcommon-dev libqt6sql6-sqlite libqcustomplot-dev
     # offscreen and X11 GUI tests, screenshots
-    xvfb xauth imagemagick
+    xvfb xauth imagemagick xdotool
     # data: the embedded default data set
     dataset-fashion-mnist
     # benchmarks: the PyTorch reference runs on the same LibTorch
