@@ -50,7 +50,7 @@ constexpr EnumName<HeadPool> kHeadPoolNames[]
 constexpr EnumName<EnsembleMode> kEnsembleNames[]
     = {{EnsembleMode::Logits, "logits"}, {EnsembleMode::Softmax, "softmax"}};
 constexpr const char *kDatasetNames[]
-    = {"fashion-mnist", "mnist", "cifar10", "cifar100", "imagefolder", "synthetic"};
+    = {"fashion-mnist", "mnist", "kmnist", "cifar10", "cifar100", "imagefolder", "synthetic"};
 constexpr const char *kPrecisionNames[] = {"fp32", "bf16", "fp16"};
 
 template<typename E, std::size_t N>

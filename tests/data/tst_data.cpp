@@ -3,6 +3,7 @@
 
 #include "data/codec.h"
 #include "data/loader.h"
+#include "spec/spec.h"
 
 #include <zlib.h>
 
@@ -185,6 +186,13 @@ private Q_SLOTS:
         QVERIFY(!r.ok());
         QVERIFY(r.message().find("unknown dataset") != std::string::npos);
         QVERIFY(r.message().find("cifar100") != std::string::npos);
+        // Every kind the readers know is a valid recipe.dataset.name in a spec (kmnist was not).
+        auto spec = loadPreset("fmnist-k1");
+        QVERIFY(spec.ok());
+        for (const auto &name : n) {
+            spec->recipe.dataset.name = name;
+            QVERIFY2(validateSpec(*spec).empty(), name.c_str());
+        }
     }
 
     void idxRoundTrip_data()
