@@ -2,6 +2,7 @@
 
 #include <qcustomplot.h>
 
+#include <QCoreApplication>
 #include <QFileInfo>
 #include <QSaveFile>
 #include <QSvgGenerator>
@@ -9,6 +10,12 @@
 #include <algorithm>
 
 namespace lw {
+
+QString plotExportFilter()
+{
+    return QCoreApplication::translate(
+        "lw::plotexport", "PNG image (*.png);;SVG drawing (*.svg);;PDF document (*.pdf)");
+}
 
 bool exportPlot(QCustomPlot *plot, const QString &path, QString *error)
 {

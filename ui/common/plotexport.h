@@ -8,6 +8,9 @@ class QCustomPlot;
 
 namespace lw {
 
+/// The file-dialog filter of the formats exportPlot writes.
+QString plotExportFilter();
+
 /// Saves a plot as PNG, SVG or PDF (chosen by the file's suffix). Returns false and sets
 /// `error` (naming the file) when the suffix is unknown or the file cannot be written.
 bool exportPlot(QCustomPlot *plot, const QString &path, QString *error);

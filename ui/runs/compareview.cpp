@@ -1191,8 +1191,7 @@ void RunCompareView::exportChartInteractive(QCustomPlot *plot, const QString &na
 {
     QString selected;
     const QString path = QFileDialog::getSaveFileName(
-        this, tr("Export chart"), name + QStringLiteral(".png"),
-        tr("PNG image (*.png);;SVG drawing (*.svg);;PDF document (*.pdf)"), &selected);
+        this, tr("Export chart"), name + QStringLiteral(".png"), plotExportFilter(), &selected);
     if (path.isEmpty())
         return;
     if (!exportChart(plot, path))

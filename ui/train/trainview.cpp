@@ -498,27 +498,17 @@ QWidget *TrainView::buildDashboard()
         plot->setContextMenuPolicy(Qt::ActionsContextMenu);
         auto *png = new QAction(tr("Export %1\u2026").arg(what), plot);
         connect(png, &QAction::triggered, this, [this, plot, what] {
-            const QString path = QFileDialog::getSaveFileName(
-                this, tr("Export %1").arg(what), lastFolder(QStringLiteral("export")),
-                tr("PNG image (*.png);;SVG drawing (*.svg);;PDF document (*.pdf)"));
-            if (path.isEmpty())
-                return;
-            setLastFolder(QStringLiteral("export"), QFileInfo(path).absolutePath());
-            QString error;
-            if (!lw::exportPlot(plot, path, &error))
-                QMessageBox::warning(this, tr("Export"), error);
+            exportTo(tr("Export %1").arg(what), plotExportFilter(),
+                     [plot](const QString &path, QString *error) {
+                         return lw::exportPlot(plot, path, error);
+                     });
         });
         auto *data = new QAction(tr("Export %1 Data (CSV)\u2026").arg(what), plot);
         connect(data, &QAction::triggered, this, [this, what, csv] {
-            const QString path = QFileDialog::getSaveFileName(this, tr("Export %1 data").arg(what),
-                                                              lastFolder(QStringLiteral("export")),
-                                                              tr("CSV (*.csv)"));
-            if (path.isEmpty())
-                return;
-            setLastFolder(QStringLiteral("export"), QFileInfo(path).absolutePath());
-            QString error;
-            if (!writeTextFile(path, csv(), &error))
-                QMessageBox::warning(this, tr("Export"), error);
+            exportTo(tr("Export %1 data").arg(what), tr("CSV (*.csv)"),
+                     [csv](const QString &path, QString *error) {
+                         return writeTextFile(path, csv(), error);
+                     });
         });
         plot->addActions({png, data});
     };
@@ -1583,29 +1573,33 @@ void TrainView::appendLog(LogLevel level, const QString &text)
     m_log->appendHtml(html);
 }
 
-void TrainView::exportPlot()
+void TrainView::exportTo(const QString &title, const QString &filter,
+                         const std::function<bool(const QString &, QString *)> &write)
 {
-    const QString path = QFileDialog::getSaveFileName(
-        this, tr("Export Stage Timeline"), lastFolder(QStringLiteral("export")),
-        tr("PNG image (*.png);;SVG drawing (*.svg);;PDF document (*.pdf)"));
+    const QString path
+        = QFileDialog::getSaveFileName(this, title, lastFolder(QStringLiteral("export")), filter);
     if (path.isEmpty())
         return;
     setLastFolder(QStringLiteral("export"), QFileInfo(path).absolutePath());
     QString error;
-    if (!lw::exportPlot(m_timeline, path, &error))
+    if (!write(path, &error))
         QMessageBox::warning(this, tr("Export"), error);
+}
+
+void TrainView::exportPlot()
+{
+    exportTo(tr("Export Stage Timeline"), plotExportFilter(),
+             [this](const QString &path, QString *error) {
+                 return lw::exportPlot(m_timeline, path, error);
+             });
 }
 
 void TrainView::exportCsv()
 {
-    const QString path = QFileDialog::getSaveFileName(
-        this, tr("Export Plot Data"), lastFolder(QStringLiteral("export")), tr("CSV (*.csv)"));
-    if (path.isEmpty())
-        return;
-    setLastFolder(QStringLiteral("export"), QFileInfo(path).absolutePath());
-    QString error;
-    if (!writeTextFile(path, m_timeline->toCsv(), &error))
-        QMessageBox::warning(this, tr("Export"), error);
+    exportTo(tr("Export Plot Data"), tr("CSV (*.csv)"),
+             [this](const QString &path, QString *error) {
+                 return writeTextFile(path, m_timeline->toCsv(), error);
+             });
 }
 
 } // namespace lw

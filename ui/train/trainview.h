@@ -9,6 +9,7 @@
 #include <QWidget>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 
 class QAction;
@@ -181,6 +182,10 @@ private:
     void chooseRunToResume();
     void exportPlot();
     void exportCsv();
+    /// Asks where to save (starting in the last export folder), remembers the folder and calls
+    /// `write`; a failure is shown in a message box.
+    void exportTo(const QString &title, const QString &filter,
+                  const std::function<bool(const QString &path, QString *error)> &write);
     void browseData();
     void browseSpec();
     void onSpecComboChanged(int index);
