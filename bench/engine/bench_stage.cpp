@@ -30,6 +30,23 @@ double cpuSeconds()
     return double(ts.tv_sec) + ts.tv_nsec * 1e-9;
 }
 
+/// A whole non-negative number, or exit 2 naming the argument.
+int parseCount(const std::string &text, const char *what)
+{
+    std::size_t used = 0;
+    int value = -1;
+    try {
+        value = std::stoi(text, &used);
+    } catch (const std::exception &) {
+    }
+    if (value < 0 || used != text.size()) {
+        std::fprintf(stderr, "bench_stage: %s must be a whole number >= 0, got '%s'\n", what,
+                     text.c_str());
+        std::exit(2);
+    }
+    return value;
+}
+
 double median(std::vector<double> v)
 {
     std::sort(v.begin(), v.end());
@@ -169,11 +186,11 @@ int main(int argc, char **argv)
             return argv[++i];
         };
         if (a == "--steps")
-            steps = std::max(1, std::stoi(next()));
+            steps = std::max(1, parseCount(next(), "--steps"));
         else if (a == "--reps")
-            reps = std::max(1, std::stoi(next()));
+            reps = std::max(1, parseCount(next(), "--reps"));
         else if (a == "--batch")
-            batch = std::max(1, std::stoi(next()));
+            batch = std::max(1, parseCount(next(), "--batch"));
         else if (a == "--malloc")
             plainMalloc = next() == "plain";
         else if (a == "--json")
@@ -215,7 +232,8 @@ int main(int argc, char **argv)
             std::fprintf(stderr, "%s\n", spec.message().c_str());
             return 2;
         }
-        const int stage = colon == std::string::npos ? 0 : std::stoi(c.substr(colon + 1));
+        const int stage
+            = colon == std::string::npos ? 0 : parseCount(c.substr(colon + 1), "preset:stage");
         auto summary = lw::summarizeSpec(*spec);
         if (!summary || stage < 0 || stage >= static_cast<int>(summary->stages.size())) {
             std::fprintf(stderr, "bench_stage: %s: no such stage\n", c.c_str());
@@ -262,7 +280,8 @@ int main(int argc, char **argv)
     std::printf("%-14s %12s %12s %8s\n", "prefix of", "pytorch ms", "layerwise ms", "ratio");
     for (const auto &c : cases) {
         const auto colon = c.find(':');
-        const int stage = colon == std::string::npos ? 0 : std::stoi(c.substr(colon + 1));
+        const int stage
+            = colon == std::string::npos ? 0 : parseCount(c.substr(colon + 1), "preset:stage");
         if (stage == 0)
             continue;
         auto spec = lw::loadPreset(c.substr(0, colon));
