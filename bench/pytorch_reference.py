@@ -40,6 +40,7 @@ import sys
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import argparse  # noqa: E402
+import contextlib  # noqa: E402
 import ctypes  # noqa: E402
 import gzip  # noqa: E402
 import json  # noqa: E402
@@ -709,6 +710,13 @@ class Schedule:
         return False
 
 
+def autocast(spec):
+    """Mixed precision the way a PyTorch user writes it: autocast around the forward pass."""
+    if spec["recipe"].get("precision", "fp32") == "bf16":
+        return torch.autocast("cpu", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
 def train_epoch(batches, forward, sched, where):
     correct = seen = 0
     loss_sum = 0.0
@@ -785,7 +793,8 @@ def run(spec, args, splits, norm, threads):
                 return x
 
             def forward(x, j=j):
-                return net.heads[j](net.blocks[j](features(x)))
+                with autocast(spec):
+                    return net.heads[j](net.blocks[j](features(x))).float()
 
             sched = Schedule(list(block.parameters()) + list(head.parameters()), spec, r["lr"])
             train_seconds = train_images = 0
@@ -832,7 +841,8 @@ def run(spec, args, splits, norm, threads):
             f"{count(net.heads[last])} params, {epochs} epochs")
 
         def forward(x):
-            return net(x, last)
+            with autocast(spec):
+                return net(x, last).float()
 
         total_seconds = train_seconds = train_images = 0
         for e in range(epochs):
@@ -911,6 +921,9 @@ def main(argv):
     ap.add_argument("--lr", type=float, default=0.0, help="initial learning rate")
     ap.add_argument("--threads", type=int, default=0, help="intra-op threads (default: cores)")
     ap.add_argument("--seed", type=int, default=-1)
+    ap.add_argument("--precision", choices=("fp32", "bf16"), default="",
+                    help="default: the recipe's; bf16 = torch.autocast('cpu', torch.bfloat16) "
+                         "around each forward, as a PyTorch user turns on mixed precision")
     ap.add_argument("--shuffle", choices=("torch", "layerwise"), default="torch",
                     help="sample order: a seeded torch.Generator (default), or Layerwise's own "
                          "epoch permutations (to check that both implement the same procedure)")
@@ -947,6 +960,8 @@ def main(argv):
         r["dataset"]["test_limit"] = args.test_limit
     if args.seed >= 0:
         r["seed"] = args.seed
+    if args.precision:
+        r["precision"] = args.precision
 
     threads = args.threads or len(os.sched_getaffinity(0))
     torch.set_num_threads(threads)

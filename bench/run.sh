@@ -12,6 +12,9 @@
 #   BENCH_FULL_REPS=N        repetitions of the full runs (default 1)
 #   BENCH_OUT=DIR            where the raw results go (default BUILD/bench-results/DATE)
 #   BENCH_ONLY="a b"         run only these sections: stage levers pytorch e2e data store
+#   BENCH_BF16=auto|on|off   also run both programs with bf16 autocast (--precision bf16) in
+#                            section 3; auto (default): when the CPU has bf16 instructions (AMX,
+#                            AVX512-BF16), without which bf16 only runs slower
 #   PYTHON=/usr/bin/python3  the Python with torch for the PyTorch reference
 #
 # Side by side means: the A and B variants of a comparison run alternately (A B A B ...), on the
@@ -36,6 +39,14 @@ export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 tcmalloc=$(ls /usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4 2>/dev/null || true)
 
 want() { [[ $only == *" $1 "* ]]; }
+precisions=(fp32)
+bf16_mode=${BENCH_BF16:-auto}
+case $bf16_mode in
+on) precisions+=(bf16) ;;
+off) ;;
+auto) if grep -qwE 'amx_bf16|avx512_bf16' /proc/cpuinfo; then precisions+=(bf16); fi ;;
+*) echo "BENCH_BF16 must be auto, on or off" >&2; exit 2 ;;
+esac
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
 cmake --build "$build" -j"$threads" --target layerwise-cli bench_stage bench_stage_glibc \
@@ -102,11 +113,11 @@ pt=(env ${tcmalloc:+LD_PRELOAD=$tcmalloc} "$python" "$here/pytorch_reference.py"
 # program); the allocator lever on the same steps.
 if want stage; then
     run stage tcmalloc -- "$build/bench/engine/bench_stage" "${stage_args[@]}" --reps $((reps + 2)) \
-        --json "$out/stage/tcmalloc.1.stage.json"
+        --bf16 "$bf16_mode" --json "$out/stage/tcmalloc.1.stage.json"
     run stage glibc-tuned -- "$build/bench/engine/bench_stage_glibc" "${stage_args[@]}" --reps "$reps" \
-        --json "$out/stage/glibc-tuned.1.stage.json"
+        --bf16 off --json "$out/stage/glibc-tuned.1.stage.json"
     run stage glibc-plain -- "$build/bench/engine/bench_stage_glibc" "${stage_args[@]}" --reps "$reps" \
-        --malloc plain --json "$out/stage/glibc-plain.1.stage.json"
+        --malloc plain --bf16 off --json "$out/stage/glibc-plain.1.stage.json"
 fi
 
 # Levers measured on short real training runs (fmnist-k1, 10,000 images, 1 epoch per stage).
@@ -138,18 +149,27 @@ fi
 # 3. Against the PyTorch reference: fmnist-k1 (real data) and cifar10-k2 (synthetic), with
 # augmentation off and on.
 if want pytorch && ((have_torch_python)); then
+    # Variants: layerwise / pytorch in fp32, and layerwise-bf16 / pytorch-bf16 with autocast.
     for r in $(seq "$full_reps"); do
         for aug in off on; do
-            run "fmnist-aug-$aug" layerwise -- "${lw[@]}" --preset fmnist-k1 "${fm_subset[@]}" \
-                "${fm_epochs[@]}" --augment "$aug"
-            run "fmnist-aug-$aug" pytorch -- "${pt[@]}" --preset fmnist-k1 "${fm_subset[@]}" \
-                "${fm_epochs[@]}" --augment "$aug"
+            for p in "${precisions[@]}"; do
+                sfx=${p/fp32/}
+                run "fmnist-aug-$aug" "layerwise${sfx:+-$sfx}" -- "${lw[@]}" --preset fmnist-k1 \
+                    "${fm_subset[@]}" "${fm_epochs[@]}" --augment "$aug" --precision "$p"
+                run "fmnist-aug-$aug" "pytorch${sfx:+-$sfx}" -- "${pt[@]}" --preset fmnist-k1 \
+                    "${fm_subset[@]}" "${fm_epochs[@]}" --augment "$aug" --precision "$p"
+            done
         done
     done
     for r in $(seq "$full_reps"); do
         for aug in off on; do
-            run "cifar-aug-$aug" layerwise -- "${lw[@]}" "${cifar[@]}" --augment "$aug"
-            run "cifar-aug-$aug" pytorch -- "${pt[@]}" "${cifar[@]}" --augment "$aug"
+            for p in "${precisions[@]}"; do
+                sfx=${p/fp32/}
+                run "cifar-aug-$aug" "layerwise${sfx:+-$sfx}" -- "${lw[@]}" "${cifar[@]}" \
+                    --augment "$aug" --precision "$p"
+                run "cifar-aug-$aug" "pytorch${sfx:+-$sfx}" -- "${pt[@]}" "${cifar[@]}" \
+                    --augment "$aug" --precision "$p"
+            done
         done
     done
 fi

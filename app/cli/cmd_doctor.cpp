@@ -208,6 +208,7 @@ int runDoctor(const DoctorOptions &opt)
         j["cores"] = info.cores;
         j["threads"] = info.threads;
         j["onednn"] = info.mkldnn;
+        j["cpu_bf16"] = info.cpuBf16;
         j["blas"] = {{"library", info.blasLibrary}, {"reference", info.referenceBlas}};
         j["matmul_gflops"] = gflops;
         j["allocator"] = info.allocator;
@@ -246,6 +247,9 @@ int runDoctor(const DoctorOptions &opt)
         table.addRow({"CPU cores", std::to_string(info.cores) + " usable"});
         table.addRow({"Threads", std::to_string(info.threads) + " (LibTorch intra-op)"});
         table.addRow({"oneDNN", yesNo(info.mkldnn)});
+        table.addRow({"CPU bf16", info.cpuBf16.empty()
+                                      ? std::string("no bf16 instructions (keep precision fp32)")
+                                      : info.cpuBf16 + " (precision bf16 trains faster)"});
         table.addRow({"BLAS", (info.blasLibrary.empty() ? std::string("unknown") : info.blasLibrary)
                                   + blasFamily(info)});
         table.addRow({"Matmul", torchOk ? formatRate(gflops) + " (fp32 2048x2048, "

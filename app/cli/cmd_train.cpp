@@ -29,7 +29,8 @@ using Clock = std::chrono::steady_clock;
 
 struct TrainArgs
 {
-    std::string preset, specFile, mode = "greedy", dataset, data, augment, cache = "auto";
+    std::string preset, specFile, mode = "greedy", dataset, data, augment, precision,
+                                  cache = "auto";
     std::string device = "auto", db, name;
     int epochsPerStage = 0, epochs = 0, batch = 0, threads = 0;
     double lr = 0;
@@ -381,6 +382,8 @@ int train(const TrainArgs &a)
     }
     if (!a.augment.empty())
         r.augment.enabled = a.augment == "on";
+    if (!a.precision.empty())
+        r.precision = a.precision;
     if (a.trainLimit >= 0)
         r.dataset.trainLimit = a.trainLimit;
     if (a.testLimit >= 0)
@@ -624,6 +627,10 @@ void registerTrain(CLI::App &app, Context &ctx)
     cmd->add_option("--lr", args->lr, "Initial learning rate")->check(CLI::PositiveNumber);
     cmd->add_option("--augment", args->augment, "on | off (default: the recipe's)")
         ->check(CLI::IsMember({"on", "off"}));
+    cmd->add_option("--precision", args->precision,
+                    "fp32 | bf16 | fp16 (default: the recipe's): bf16 autocast on CUDA and on "
+                    "CPUs with bf16 instructions (AMX, AVX512-BF16); fp16 on CUDA only")
+        ->check(CLI::IsMember({"fp32", "bf16", "fp16"}));
     cmd->add_option("--cache-features", args->cache,
                     "auto | on | off: train stage j on cached outputs of the frozen prefix")
         ->check(CLI::IsMember({"auto", "on", "off"}))

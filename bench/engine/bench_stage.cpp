@@ -2,12 +2,15 @@
 // the stage's shape, against the machine's fp32 matmul ceiling; and the frozen prefix's forward
 // pass as PyTorch scripts run it (NCHW, BN unfolded) against Layerwise's (channels-last, BN folded
 // into the convs, inference mode). Variants are interleaved repetition by repetition; medians.
-//   bench_stage [--steps N] [--reps N] [--batch B] [--malloc plain] [--json FILE] [preset:stage
-//   ...]
+// On a CPU with bf16 instructions (AMX, AVX512-BF16), or with --bf16 on, the step also runs
+// channels-last under bf16 autocast (`precision: bf16`), against the bf16 matmul ceiling.
+//   bench_stage [--steps N] [--reps N] [--batch B] [--malloc plain] [--bf16 auto|on|off]
+//   [--json FILE] [preset:stage ...]
 // bench_stage_glibc is the same program without tcmalloc (the allocator lever); `--malloc plain`
 // also skips Layerwise's mallopt tuning so glibc trims and unmaps as it does by default.
 
 #include "model/model.h"
+#include "train/engine.h"
 #include "util/runtime.h"
 
 #include <algorithm>
@@ -90,7 +93,11 @@ struct StageStep
     std::unique_ptr<torch::optim::SGD> sgd;
     torch::Tensor x, y;
 
-    StageStep(const lw::Spec &spec, const lw::SpecSummary &summary, int stage, int batch, bool cl)
+    bool bf16 = false;
+
+    StageStep(const lw::Spec &spec, const lw::SpecSummary &summary, int stage, int batch, bool cl,
+              bool bf16Autocast = false)
+        : bf16(bf16Autocast)
     {
         const auto in = summary.stages[stage].in;
         torch::manual_seed(0);
@@ -113,7 +120,12 @@ struct StageStep
     void step()
     {
         sgd->zero_grad();
-        auto loss = torch::nn::functional::cross_entropy(head->forward(block->forward(x)), y);
+        torch::Tensor logits;
+        {
+            lw::detail::AutocastScope ac(bf16, torch::kBFloat16, false);
+            logits = head->forward(block->forward(x));
+        }
+        auto loss = torch::nn::functional::cross_entropy(logits.to(torch::kFloat32), y);
         loss.backward();
         sgd->step();
         (void)loss.item<float>();
@@ -174,7 +186,7 @@ int main(int argc, char **argv)
     lw::preferPassiveOpenMpWait(argv);
     int steps = 10, reps = 5, batch = 128;
     bool plainMalloc = false;
-    std::string jsonPath;
+    std::string jsonPath, bf16Mode = "auto";
     std::vector<std::string> cases;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
@@ -195,7 +207,14 @@ int main(int argc, char **argv)
             plainMalloc = next() == "plain";
         else if (a == "--json")
             jsonPath = next();
-        else
+        else if (a == "--bf16") {
+            bf16Mode = next();
+            if (bf16Mode != "auto" && bf16Mode != "on" && bf16Mode != "off") {
+                std::fprintf(stderr, "bench_stage: --bf16 must be auto, on or off, got '%s'\n",
+                             bf16Mode.c_str());
+                return 2;
+            }
+        } else
             cases.push_back(a);
     }
     if (cases.empty())
@@ -214,16 +233,28 @@ int main(int argc, char **argv)
     const double ceiling = median(ceilings);
     std::printf("machine ceiling: %.1f GFLOP/s fp32 matmul, median of %zu (%d threads, %s)\n",
                 ceiling, ceilings.size(), torch::get_num_threads(), allocator.c_str());
+    const bool bf16 = bf16Mode == "on" || (bf16Mode == "auto" && !info.cpuBf16.empty());
+    double ceilingBf16 = 0;
+    if (bf16) {
+        std::vector<double> rates;
+        for (int r = 0; r < std::min(reps, 3); ++r)
+            rates.push_back(lw::measureMatmulGflops(2048, 1.0, true));
+        ceilingBf16 = median(rates);
+        std::printf("bf16 ceiling: %.1f GFLOP/s bf16 matmul (CPU bf16 instructions: %s)\n",
+                    ceilingBf16, info.cpuBf16.empty() ? "none" : info.cpuBf16.c_str());
+    }
 
     nlohmann::json out = {{"ceiling_gflops", ceiling},
                           {"threads", torch::get_num_threads()},
                           {"allocator", allocator},
                           {"batch", batch},
+                          {"ceiling_bf16_gflops", ceilingBf16},
+                          {"cpu_bf16", info.cpuBf16},
                           {"stages", nlohmann::json::array()},
                           {"prefix", nlohmann::json::array()}};
     std::printf("useful FLOPs per image = 2 x (forward + weight-gradient MACs of block and head + "
                 "input-gradient MACs of the head)\n");
-    std::printf("%-14s %3s %10s %10s %10s %10s %9s %8s\n", "stage", "CL", "ms/step", "cpu-ms",
+    std::printf("%-14s %9s %10s %10s %10s %10s %9s %8s\n", "stage", "layout", "ms/step", "cpu-ms",
                 "img/s", "GFLOP/s", "fraction", "MMAC/img");
     for (const auto &c : cases) {
         const auto colon = c.find(':');
@@ -245,30 +276,40 @@ int main(int argc, char **argv)
         // the head's layers only (the block's input comes from the frozen prefix: no gradient).
         const double usefulMacs = 2.0 * macs + double(cost.headMacs);
 
-        // Step: NCHW and channels-last, interleaved.
-        StageStep nchw(*spec, *summary, stage, batch, false),
-            cl(*spec, *summary, stage, batch, true);
-        std::vector<double> wall[2], cpu[2];
+        // Step: NCHW, channels-last and (where bf16 pays) channels-last bf16, interleaved.
+        std::vector<std::unique_ptr<StageStep>> variants;
+        variants.push_back(std::make_unique<StageStep>(*spec, *summary, stage, batch, false));
+        variants.push_back(std::make_unique<StageStep>(*spec, *summary, stage, batch, true));
+        if (bf16)
+            variants.push_back(
+                std::make_unique<StageStep>(*spec, *summary, stage, batch, true, true));
+        const int nv = static_cast<int>(variants.size());
+        std::vector<std::vector<double>> wall(nv), cpu(nv);
         for (int r = 0; r < reps; ++r)
-            for (int v = 0; v < 2; ++v) {
-                auto &s = v ? cl : nchw;
+            for (int v = 0; v < nv; ++v) {
+                auto &s = *variants[v];
                 auto t = timeCalls(steps, [&] { s.step(); });
                 wall[v].push_back(t.wallMs);
                 cpu[v].push_back(t.cpuMs);
             }
-        for (int v = 0; v < 2; ++v) {
+        for (int v = 0; v < nv; ++v) {
             const double ms = median(wall[v]);
             const double gflops = 2.0 * usefulMacs * batch / (ms / 1000.0) / 1e9;
-            std::printf("%-14s %3s %10.2f %10.2f %10.0f %10.1f %9.3f %8.2f\n", c.c_str(),
-                        v ? "yes" : "no", ms, median(cpu[v]), batch / (ms / 1000.0), gflops,
-                        gflops / ceiling, macs / 1e6);
+            const double ceil = v == 2 ? ceilingBf16 : ceiling;
+            std::printf("%-14s %9s %10.2f %10.2f %10.0f %10.1f %9.3f %8.2f\n", c.c_str(),
+                        v == 0   ? "NCHW"
+                        : v == 1 ? "CL"
+                                 : "CL bf16",
+                        ms, median(cpu[v]), batch / (ms / 1000.0), gflops, gflops / ceil,
+                        macs / 1e6);
             out["stages"].push_back({{"case", c},
-                                     {"channels_last", v == 1},
+                                     {"channels_last", v >= 1},
+                                     {"precision", v == 2 ? "bf16" : "fp32"},
                                      {"ms_per_step", ms},
                                      {"cpu_ms_per_step", median(cpu[v])},
                                      {"images_per_second", batch / (ms / 1000.0)},
                                      {"gflops", gflops},
-                                     {"fraction_of_ceiling", gflops / ceiling},
+                                     {"fraction_of_ceiling", gflops / ceil},
                                      {"mmac_per_image", macs / 1e6}});
         }
     }

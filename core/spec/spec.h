@@ -127,7 +127,7 @@ struct RecipeSpec
     NormalizeSpec normalize;
     EnsembleMode ensemble = EnsembleMode::Logits;
     EndToEndSpec e2e;
-    std::string precision = "fp32"; ///< fp32 | bf16 | fp16 (autocast on CUDA)
+    std::string precision = "fp32"; ///< fp32 | bf16 (autocast: CUDA, CPU) | fp16 (CUDA)
     std::uint64_t seed = 0;
     bool operator==(const RecipeSpec &) const = default;
 };

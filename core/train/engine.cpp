@@ -1,5 +1,7 @@
 #include "train/engine.h"
 
+#include <ATen/autocast_mode.h>
+
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -112,10 +114,9 @@ void StageOptimizer::load(torch::serialize::InputArchive &archive)
     m_sgd->load(sgd);
 }
 
-Result<std::unique_ptr<FeatureCache>> FeatureCache::create(std::int64_t n,
-                                                           std::vector<std::int64_t> shape,
-                                                           std::int64_t budgetBytes,
-                                                           const std::string &spillDir)
+Result<std::unique_ptr<FeatureCache>>
+FeatureCache::create(std::int64_t n, std::vector<std::int64_t> shape, std::int64_t budgetBytes,
+                     const std::string &spillDir, torch::ScalarType dtype)
 {
     std::unique_ptr<FeatureCache> cache(new FeatureCache);
     std::vector<std::int64_t> sizes{n};
@@ -124,7 +125,7 @@ Result<std::unique_ptr<FeatureCache>> FeatureCache::create(std::int64_t n,
         sizes.push_back(s);
         perSample *= s;
     }
-    cache->m_bytes = n * perSample * static_cast<std::int64_t>(sizeof(float));
+    cache->m_bytes = n * perSample * static_cast<std::int64_t>(c10::elementSize(dtype));
     if (cache->m_bytes <= budgetBytes) {
         // Anonymous pages of its own rather than the allocator's: when the cache moves on to the
         // next stage the old one goes back to the kernel at once (tcmalloc would keep gigabytes
@@ -133,7 +134,7 @@ Result<std::unique_ptr<FeatureCache>> FeatureCache::create(std::int64_t n,
                            PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (map != MAP_FAILED) {
             cache->m_map = map;
-            cache->m_tensor = torch::from_blob(map, sizes, torch::kFloat32);
+            cache->m_tensor = torch::from_blob(map, sizes, dtype);
             return cache;
         }
     }
@@ -157,7 +158,7 @@ Result<std::unique_ptr<FeatureCache>> FeatureCache::create(std::int64_t n,
         return fail(std::string("feature cache: mmap failed: ") + std::strerror(errno));
     cache->m_map = map;
     cache->m_mapped = true;
-    cache->m_tensor = torch::from_blob(map, sizes, torch::kFloat32);
+    cache->m_tensor = torch::from_blob(map, sizes, dtype);
     return cache;
 }
 
@@ -167,6 +168,61 @@ FeatureCache::~FeatureCache()
     if (m_map)
         ::munmap(m_map, static_cast<std::size_t>(m_bytes));
 }
+
+AutocastScope::AutocastScope(bool enabled, at::ScalarType dtype, bool cuda)
+    : m_enabled(enabled)
+    , m_cuda(cuda)
+{
+    if (!m_enabled)
+        return;
+    m_wasOn = isOn();
+    m_oldType = type();
+    set(true, dtype);
+}
+
+AutocastScope::~AutocastScope()
+{
+    if (!m_enabled)
+        return;
+    set(m_wasOn, m_oldType);
+    if (!m_wasOn)
+        at::autocast::clear_cache(); // the casts of the weights cached inside the scope
+}
+
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+bool AutocastScope::isOn() const
+{
+    return at::autocast::is_autocast_enabled(m_cuda ? at::kCUDA : at::kCPU);
+}
+at::ScalarType AutocastScope::type() const
+{
+    return at::autocast::get_autocast_dtype(m_cuda ? at::kCUDA : at::kCPU);
+}
+void AutocastScope::set(bool on, at::ScalarType dtype) const
+{
+    at::autocast::set_autocast_dtype(m_cuda ? at::kCUDA : at::kCPU, dtype);
+    at::autocast::set_autocast_enabled(m_cuda ? at::kCUDA : at::kCPU, on);
+}
+#else
+bool AutocastScope::isOn() const
+{
+    return m_cuda ? at::autocast::is_enabled() : at::autocast::is_cpu_enabled();
+}
+at::ScalarType AutocastScope::type() const
+{
+    return m_cuda ? at::autocast::get_autocast_gpu_dtype() : at::autocast::get_autocast_cpu_dtype();
+}
+void AutocastScope::set(bool on, at::ScalarType dtype) const
+{
+    if (m_cuda) {
+        at::autocast::set_autocast_gpu_dtype(dtype);
+        at::autocast::set_enabled(on);
+    } else {
+        at::autocast::set_autocast_cpu_dtype(dtype);
+        at::autocast::set_cpu_enabled(on);
+    }
+}
+#endif
 
 std::string divergenceMessage(int stage, int epoch, int batch, double loss)
 {

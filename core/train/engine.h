@@ -56,11 +56,11 @@ private:
 class FeatureCache
 {
 public:
-    /// Allocates room for n samples of `shape` (C, H, W) floats.
-    static Result<std::unique_ptr<FeatureCache>> create(std::int64_t n,
-                                                        std::vector<std::int64_t> shape,
-                                                        std::int64_t budgetBytes,
-                                                        const std::string &spillDir);
+    /// Allocates room for n samples of `shape` (C, H, W) of `dtype` (float32, or bfloat16 when
+    /// the run trains in bf16: the prefix's outputs are bf16 then).
+    static Result<std::unique_ptr<FeatureCache>>
+    create(std::int64_t n, std::vector<std::int64_t> shape, std::int64_t budgetBytes,
+           const std::string &spillDir, torch::ScalarType dtype = torch::kFloat32);
     ~FeatureCache();
     torch::Tensor &tensor() { return m_tensor; }
     bool mapped() const { return m_mapped; } ///< spilled to a file on disk
@@ -73,6 +73,26 @@ private:
     std::int64_t m_bytes = 0;
     void *m_map = nullptr;
     std::string m_path;
+};
+
+/// Turns autocast on for a scope on one device type (CUDA: bf16 or fp16; CPU: bf16), and back to
+/// what it was on leaving, so scopes nest. Compatible with LibTorch 1.13 and 2.x.
+class AutocastScope
+{
+public:
+    AutocastScope(bool enabled, at::ScalarType dtype, bool cuda);
+    ~AutocastScope();
+    AutocastScope(const AutocastScope &) = delete;
+    AutocastScope &operator=(const AutocastScope &) = delete;
+
+private:
+    bool isOn() const;
+    at::ScalarType type() const;
+    void set(bool on, at::ScalarType dtype) const;
+    bool m_enabled;
+    bool m_cuda;
+    bool m_wasOn = false;
+    at::ScalarType m_oldType = at::kFloat;
 };
 
 /// Turns a loss value into an error when it is NaN or infinite, naming where it happened.

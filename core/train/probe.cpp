@@ -15,7 +15,9 @@ PooledFeatures poolFeatures(const torch::Tensor &features, const torch::Tensor &
     for (std::int64_t s = 0; s < n; s += chunk) {
         const auto e = std::min(n, s + chunk);
         parts.push_back(
-            torch::adaptive_avg_pool2d(features.slice(0, s, e), {2, 2}).flatten(1).to(torch::kCPU));
+            torch::adaptive_avg_pool2d(features.slice(0, s, e).to(torch::kFloat32), {2, 2})
+                .flatten(1)
+                .to(torch::kCPU));
     }
     return {torch::cat(parts), labels.to(torch::kCPU)};
 }

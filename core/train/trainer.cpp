@@ -9,8 +9,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include <ATen/autocast_mode.h>
-
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -50,8 +48,12 @@ std::string formatBytes(std::int64_t bytes)
     char buf[64];
     if (bytes >= (1ll << 30))
         std::snprintf(buf, sizeof buf, "%.1f GB", bytes / double(1ll << 30));
-    else
+    else if (bytes >= (10ll << 20))
         std::snprintf(buf, sizeof buf, "%.0f MB", bytes / double(1ll << 20));
+    else if (bytes >= (1ll << 20))
+        std::snprintf(buf, sizeof buf, "%.1f MB", bytes / double(1ll << 20));
+    else
+        std::snprintf(buf, sizeof buf, "%.0f KB", bytes / double(1ll << 10));
     return buf;
 }
 
@@ -102,39 +104,6 @@ ProbeResult probeFromJson(const json &j)
 /// Observer that ignores everything (when the caller passes none).
 class NullObserver : public TrainObserver
 {};
-
-/// Turns mixed precision on for a scope (CUDA only), compatible with LibTorch 1.13 and 2.x.
-class AutocastScope
-{
-public:
-    AutocastScope(bool enabled, at::ScalarType dtype)
-        : m_enabled(enabled)
-    {
-        if (!m_enabled)
-            return;
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-        at::autocast::set_autocast_enabled(at::kCUDA, true);
-        at::autocast::set_autocast_dtype(at::kCUDA, dtype);
-#else
-        at::autocast::set_enabled(true);
-        at::autocast::set_autocast_gpu_dtype(dtype);
-#endif
-    }
-    ~AutocastScope()
-    {
-        if (!m_enabled)
-            return;
-#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
-        at::autocast::set_autocast_enabled(at::kCUDA, false);
-#else
-        at::autocast::set_enabled(false);
-#endif
-        at::autocast::clear_cache();
-    }
-
-private:
-    bool m_enabled;
-};
 
 /// Thrown inside the engine (never out of the public API) to stop a run with a status.
 struct Stop
@@ -234,13 +203,21 @@ struct Trainer::Impl
         cuda = device.is_cuda();
         channelsLast = !cuda; // measured: 20-25% faster for small-input CPU stages
         const auto &prec = spec.recipe.precision;
-        if (prec != "fp32") {
+        if (prec == "fp16" && !cuda) {
+            log(LogLevel::Warning,
+                "precision fp16 needs CUDA (autocast on the CPU is bf16 only): "
+                "training in fp32 on the CPU; bf16 is the CPU's mixed precision");
+        } else if (prec != "fp32") {
+            amp = true;
+            ampType = prec == "fp16" ? at::kHalf : at::kBFloat16;
             if (!cuda) {
-                log(LogLevel::Warning,
-                    "precision " + prec + " needs CUDA: training in fp32 on the CPU");
-            } else {
-                amp = true;
-                ampType = prec == "fp16" ? at::kHalf : at::kBFloat16;
+                const std::string isa = cpuBf16Instructions();
+                if (isa.empty())
+                    log(LogLevel::Warning,
+                        "precision bf16 on a CPU without bf16 instructions (AMX, AVX512-BF16): "
+                        "autocast converts in software and trains slower than fp32");
+                else
+                    log(LogLevel::Info, "precision bf16: autocast on the CPU (" + isa + ")");
             }
         }
 
@@ -385,6 +362,7 @@ struct Trainer::Impl
     torch::Tensor prefix(const torch::Tensor &images, int stage)
     {
         torch::NoGradGuard guard;
+        detail::AutocastScope ac(amp, ampType, cuda);
         auto x = net->stem->forward(images);
         for (int j = 0; j < stage; ++j)
             x = frozenBlock(j)->forward(x);
@@ -438,15 +416,19 @@ struct Trainer::Impl
         std::int64_t budget = totalBudget;
         std::unique_ptr<detail::FeatureCache> newTrain, newTest;
         // The test cache is small next to the train cache: it gets its share of the budget first.
-        const std::int64_t perSample = std::int64_t(in.c) * in.h * in.w * 4;
+        const auto dtype = cacheType();
+        const std::int64_t perSample
+            = std::int64_t(in.c) * in.h * in.w * std::int64_t(c10::elementSize(dtype));
         const std::int64_t testBytes = perSample * testLabels.size(0);
-        auto tc = detail::FeatureCache::create(
-            testLabels.size(0), shape, std::min<std::int64_t>(budget, testBytes), spillDir());
+        auto tc = detail::FeatureCache::create(testLabels.size(0), shape,
+                                               std::min<std::int64_t>(budget, testBytes),
+                                               spillDir(), dtype);
         if (!tc)
             throw Stop{RunStatus::Failed, tc.message()};
         newTest = std::move(*tc);
         budget -= newTest->mapped() ? 0 : newTest->bytes();
-        auto rc = detail::FeatureCache::create(trainLabels.size(0), shape, budget, spillDir());
+        auto rc
+            = detail::FeatureCache::create(trainLabels.size(0), shape, budget, spillDir(), dtype);
         if (!rc)
             throw Stop{RunStatus::Failed, rc.message()};
         newTrain = std::move(*rc);
@@ -471,15 +453,24 @@ struct Trainer::Impl
         cacheStage = stage;
         log(LogLevel::Info,
             "feature cache: on, stage " + std::to_string(stage) + " inputs " + std::to_string(in.c)
-                + "x" + std::to_string(in.h) + "x" + std::to_string(in.w) + ", "
+                + "x" + std::to_string(in.h) + "x" + std::to_string(in.w)
+                + (cacheType() == torch::kBFloat16 ? " bf16, " : ", ")
                 + formatBytes(trainCache->bytes() + testCache->bytes())
                 + (trainCache->mapped() ? " (train split memory-mapped on disk)" : " in RAM")
                 + ", built in " + std::to_string(int(secondsSince(t0))) + " s");
     }
 
+    /// bf16 autocast makes the prefix's outputs bf16: caching them as such halves the cache
+    /// and its memory traffic and changes nothing the stage sees.
+    torch::ScalarType cacheType() const
+    {
+        return amp && ampType == at::kBFloat16 ? torch::kBFloat16 : torch::kFloat32;
+    }
+
     void fillCache(detail::FeatureCache &dst, detail::FeatureCache *prev, bool train, int stage)
     {
         torch::NoGradGuard guard;
+        detail::AutocastScope ac(amp, ampType, cuda);
         auto &out = dst.tensor();
         const std::int64_t n = out.size(0);
         const int chunk = std::max(256, spec.recipe.testBatchSize);
@@ -502,7 +493,7 @@ struct Trainer::Impl
             checkControls();
             auto x = prefix(toDevice(b.images), stage).to(torch::kCPU);
             auto idx = b.indices;
-            out.index_copy_(0, idx, x.contiguous());
+            out.index_copy_(0, idx, x.to(out.scalar_type()).contiguous());
         }
     }
 
@@ -609,7 +600,7 @@ struct Trainer::Impl
         std::vector<torch::Tensor> logits;
         double lossSum = 0;
         while (input.next(x, y)) {
-            AutocastScope ac(amp, ampType);
+            detail::AutocastScope ac(amp, ampType, cuda);
             auto out
                 = net->heads[stage]->forward(net->blocks[stage]->forward(x)).to(torch::kFloat32);
             lossSum += torch::nn::functional::cross_entropy(
@@ -932,7 +923,7 @@ double Trainer::Impl::trainStep(StageOptimizer &sopt, torch::nn::Module &params,
     sgd.zero_grad();
     torch::Tensor logits;
     {
-        AutocastScope ac(amp, ampType);
+        detail::AutocastScope ac(amp, ampType, cuda);
         logits = fwd(x);
     }
     auto loss = torch::nn::functional::cross_entropy(logits.to(torch::kFloat32), y);
@@ -1085,7 +1076,7 @@ std::pair<std::vector<torch::Tensor>, std::vector<double>> Trainer::Impl::evalua
     data::Batch b;
     namespace F = torch::nn::functional;
     while (loader->next(b)) {
-        AutocastScope ac(amp, ampType);
+        detail::AutocastScope ac(amp, ampType, cuda);
         auto x = net->stem->forward(toDevice(b.images));
         auto y = b.labels.to(device);
         for (int j = 0; j < n; ++j) {
@@ -1136,8 +1127,11 @@ void Trainer::Impl::probeLayer(int stage, int afterStage)
             while (loader->next(b)) {
                 checkControls();
                 torch::NoGradGuard guard;
+                detail::AutocastScope ac(amp, ampType, cuda);
                 auto x = net->blocks[stage]->forward(prefix(toDevice(b.images), stage));
-                feats.push_back(torch::adaptive_avg_pool2d(x, {2, 2}).flatten(1).to(torch::kCPU));
+                feats.push_back(torch::adaptive_avg_pool2d(x.to(torch::kFloat32), {2, 2})
+                                    .flatten(1)
+                                    .to(torch::kCPU));
                 labels.push_back(b.labels);
             }
             return detail::PooledFeatures{torch::cat(feats), torch::cat(labels)};

@@ -11,6 +11,9 @@
 #include <string>
 #include <thread>
 #include <unistd.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 
 namespace lw {
 
@@ -77,6 +80,34 @@ void configureRuntime(int threads)
         torch::set_num_threads(n);
 }
 
+std::string cpuBf16Instructions()
+{
+#if defined(__x86_64__) || defined(__i386__)
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    if (__get_cpuid_max(0, nullptr) < 7)
+        return {};
+    __cpuid_count(7, 0, a, b, c, d);
+    const bool amxBf16 = (d >> 22) & 1u; // CPUID.(7,0):EDX[22] AMX-BF16
+    const unsigned maxLeaf7 = a;
+    // The OS must also have enabled the tile state (XCR0 bits 17-18) for AMX to be usable.
+    bool osTiles = false;
+    __cpuid(1, a, b, c, d);
+    if ((c >> 27) & 1u) { // OSXSAVE
+        unsigned lo = 0, hi = 0;
+        __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+        osTiles = ((lo >> 17) & 3u) == 3u;
+    }
+    if (amxBf16 && osTiles)
+        return "AMX";
+    if (maxLeaf7 >= 1) {
+        __cpuid_count(7, 1, a, b, c, d);
+        if ((a >> 5) & 1u) // CPUID.(7,1):EAX[5] AVX512_BF16
+            return "AVX512-BF16";
+    }
+#endif
+    return {};
+}
+
 RuntimeInfo runtimeInfo()
 {
     RuntimeInfo info;
@@ -90,6 +121,7 @@ RuntimeInfo runtimeInfo()
     info.cores = usableCores();
     info.threads = torch::get_num_threads();
     info.mkldnn = at::hasMKLDNN();
+    info.cpuBf16 = cpuBf16Instructions();
     // Make sure BLAS is loaded before looking (a tiny matmul).
     {
         torch::NoGradGuard guard;
@@ -117,11 +149,12 @@ RuntimeInfo runtimeInfo()
     return info;
 }
 
-double measureMatmulGflops(int n, double seconds)
+double measureMatmulGflops(int n, double seconds, bool bf16)
 {
     torch::NoGradGuard guard;
-    auto a = torch::randn({n, n});
-    auto b = torch::randn({n, n});
+    const auto dtype = bf16 ? torch::kBFloat16 : torch::kFloat32;
+    auto a = torch::randn({n, n}).to(dtype);
+    auto b = torch::randn({n, n}).to(dtype);
     auto c = torch::mm(a, b); // warm-up
     using clock = std::chrono::steady_clock;
     int reps = 0;

@@ -18,6 +18,7 @@ struct RuntimeInfo
     std::string blasLibrary;              ///< the file libblas.so.3 resolves to in this process
     bool referenceBlas = false;           ///< that file is Netlib's reference BLAS (slow)
     std::string allocator;                ///< "tcmalloc" or "glibc malloc (mallopt tuned)"
+    std::string cpuBf16;                  ///< cpuBf16Instructions()
     std::string hostname;
 };
 
@@ -35,8 +36,14 @@ void configureRuntime(int threads = 0);
 
 RuntimeInfo runtimeInfo();
 
-/// fp32 matmul rate through LibTorch on the current threads (square `torch::mm`), GFLOP/s.
-double measureMatmulGflops(int n = 2048, double seconds = 1.0);
+/// The CPU's bf16 matrix instructions, which make bf16 autocast pay on the CPU: "AMX" (tile
+/// matrix multiply, several times fp32's rate), "AVX512-BF16" (dot products), or "" (none:
+/// bf16 is converted in software and runs slower than fp32).
+std::string cpuBf16Instructions();
+
+/// fp32 (or bf16) matmul rate through LibTorch on the current threads (square `torch::mm`),
+/// GFLOP/s.
+double measureMatmulGflops(int n = 2048, double seconds = 1.0, bool bf16 = false);
 
 /// Resolves "auto", "cpu", "cuda", "cuda:N" to a device string LibTorch accepts; fails with a
 /// message when CUDA is asked for and absent, or N is out of range.

@@ -5,6 +5,8 @@
 #include "train/probe.h"
 #include "train/trainer.h"
 
+#include <ATen/autocast_mode.h>
+
 #include <QtTest>
 
 #include <QProcess>
@@ -102,6 +104,7 @@ private Q_SLOTS:
     void greedyRunReportsEveryEpoch();
     void frozenStagesStayBitIdentical();
     void cachedTrainingMatchesRecompute();
+    void bf16AutocastOnCpu();
     void nanStopsTheStage();
     void cancelThenResumeCompletes();
     void killDuringTrainingThenResume();
@@ -299,6 +302,95 @@ void TestTrain::cachedTrainingMatchesRecompute()
     }
     QVERIFY(recomputedFromImages);
     QVERIFY(!spilled);
+}
+
+void TestTrain::bf16AutocastOnCpu()
+{
+    // Autocast scopes nest and restore the state they found; convolutions run in bf16 inside.
+    QVERIFY(!at::autocast::is_cpu_enabled());
+    {
+        lw::detail::AutocastScope outer(true, torch::kBFloat16, false);
+        QVERIFY(at::autocast::is_cpu_enabled());
+        auto y = torch::conv2d(torch::randn({2, 3, 8, 8}), torch::randn({4, 3, 3, 3}));
+        QCOMPARE(y.scalar_type(), torch::kBFloat16);
+        {
+            lw::detail::AutocastScope inner(true, torch::kBFloat16, false);
+            lw::detail::AutocastScope off(false, torch::kBFloat16, false);
+        }
+        QVERIFY(at::autocast::is_cpu_enabled());
+    }
+    QVERIFY(!at::autocast::is_cpu_enabled());
+
+    // A bf16 cache takes half the room of a float one.
+    auto c32
+        = lw::detail::FeatureCache::create(10, {8, 4, 4}, 1 << 20, QDir::tempPath().toStdString());
+    auto c16 = lw::detail::FeatureCache::create(10, {8, 4, 4}, 1 << 20,
+                                                QDir::tempPath().toStdString(), torch::kBFloat16);
+    QVERIFY(c32.ok() && c16.ok());
+    QCOMPARE((*c32)->bytes(), std::int64_t(10 * 8 * 4 * 4 * 4));
+    QCOMPARE((*c16)->bytes(), std::int64_t(10 * 8 * 4 * 4 * 2));
+    QCOMPARE((*c16)->tensor().scalar_type(), torch::kBFloat16);
+
+    auto runWith = [](const std::string &precision, FeatureCache cache) {
+        TrainOptions o;
+        o.spec = tinySpec(2);
+        o.spec.recipe.precision = precision;
+        o.cache = cache;
+        o.threads = 1;
+        Recorder rec;
+        Trainer t(o, &rec);
+        auto r = t.run();
+        return std::make_pair(r.ok() ? int(r->status) : -1, rec);
+    };
+    auto [s32, fp32] = runWith("fp32", FeatureCache::On);
+    auto [s16, cached] = runWith("bf16", FeatureCache::On);
+    auto [s16r, recomputed] = runWith("bf16", FeatureCache::Off);
+    auto [sh, fp16] = runWith("fp16", FeatureCache::On);
+    QCOMPARE(s32, int(RunStatus::Finished));
+    QCOMPARE(s16, int(RunStatus::Finished));
+    QCOMPARE(s16r, int(RunStatus::Finished));
+    QCOMPARE(sh, int(RunStatus::Finished));
+
+    auto said = [](const Recorder &r, const std::string &text) {
+        for (const auto &l : r.logs)
+            if (l.find(text) != std::string::npos)
+                return true;
+        return false;
+    };
+    // bf16 really ran in bf16 (on a CPU without bf16 instructions, with a warning saying so).
+    QVERIFY(said(cached, "precision bf16"));
+    QVERIFY(!said(fp32, "precision bf16"));
+    // The cached stage inputs are bf16: half of the fp32 run's cache.
+    auto cacheSize = [](const Recorder &r) {
+        for (const auto &l : r.logs)
+            if (l.rfind("feature cache: on, stage 1", 0) == 0)
+                return QString::fromStdString(l).section(QStringLiteral(", "), 1, 2);
+        return QString();
+    };
+    // (stage 1's inputs: 8x8x8 values x (512 + 256) samples)
+    QCOMPARE(cacheSize(fp32), QStringLiteral("stage 1 inputs 8x8x8, 1.5 MB in RAM"));
+    QCOMPARE(cacheSize(cached), QStringLiteral("stage 1 inputs 8x8x8 bf16, 768 KB in RAM"));
+
+    // bf16 learns the task as fp32 does; cached and recomputed prefixes agree within bf16's
+    // rounding (the same bf16 prefix outputs, computed in other batch sizes).
+    QCOMPARE(cached.epochs.size(), fp32.epochs.size());
+    QCOMPARE(recomputed.epochs.size(), fp32.epochs.size());
+    for (std::size_t i = 0; i < cached.epochs.size(); ++i) {
+        const auto &a = cached.epochs[i], &b = recomputed.epochs[i], &f = fp32.epochs[i];
+        QVERIFY2(std::isfinite(a.trainLoss) && std::isfinite(a.testLoss), "bf16 loss not finite");
+        QVERIFY2(std::abs(a.trainLoss - b.trainLoss) < 0.05 * std::max(1.0, b.trainLoss),
+                 (std::to_string(a.trainLoss) + " vs " + std::to_string(b.trainLoss)).c_str());
+        QVERIFY2(std::abs(a.testAcc - f.testAcc) <= 0.08,
+                 (std::to_string(a.testAcc) + " vs fp32 " + std::to_string(f.testAcc)).c_str());
+    }
+    QVERIFY2(cached.stages.back().testAcc > 0.6,
+             std::to_string(cached.stages.back().testAcc).c_str());
+
+    // fp16 has no CPU autocast: the run says so and trains in fp32 (the same numbers).
+    QVERIFY(said(fp16, "precision fp16 needs CUDA"));
+    QCOMPARE(fp16.epochs.size(), fp32.epochs.size());
+    for (std::size_t i = 0; i < fp16.epochs.size(); ++i)
+        QCOMPARE(fp16.epochs[i].trainLoss, fp32.epochs[i].trainLoss);
 }
 
 void TestTrain::nanStopsTheStage()
