@@ -5,7 +5,7 @@
 #
 # Environment:
 #   BENCH_SCALE=full|quick   full (default): whole Fashion-MNIST fmnist-k1 runs with the preset's
-#                            recipe (about an hour on 2 cores); quick: 10,000 training images and
+#                            recipe (about 75 minutes on 2 cores); quick: 10,000 training images and
 #                            2 epochs per stage (about 15 minutes); smoke: tiny subsets, only
 #                            checks that every part runs (a few minutes, figures meaningless).
 #   BENCH_REPS=N             repetitions of the short measurements (default 2; medians)
