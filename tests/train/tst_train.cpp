@@ -5,8 +5,6 @@
 #include "train/probe.h"
 #include "train/trainer.h"
 
-#include <ATen/autocast_mode.h>
-
 #include <QtTest>
 
 #include <QProcess>
@@ -307,19 +305,22 @@ void TestTrain::cachedTrainingMatchesRecompute()
 void TestTrain::bf16AutocastOnCpu()
 {
     // Autocast scopes nest and restore the state they found; convolutions run in bf16 inside.
-    QVERIFY(!at::autocast::is_cpu_enabled());
+    // (Seen through a convolution's output type, the same with LibTorch 1.13 and 2.x.)
+    auto convType = [] {
+        return torch::conv2d(torch::randn({2, 3, 8, 8}), torch::randn({4, 3, 3, 3})).scalar_type();
+    };
+    QCOMPARE(convType(), torch::kFloat32);
     {
         lw::detail::AutocastScope outer(true, torch::kBFloat16, false);
-        QVERIFY(at::autocast::is_cpu_enabled());
-        auto y = torch::conv2d(torch::randn({2, 3, 8, 8}), torch::randn({4, 3, 3, 3}));
-        QCOMPARE(y.scalar_type(), torch::kBFloat16);
+        QCOMPARE(convType(), torch::kBFloat16);
         {
             lw::detail::AutocastScope inner(true, torch::kBFloat16, false);
             lw::detail::AutocastScope off(false, torch::kBFloat16, false);
+            QCOMPARE(convType(), torch::kBFloat16);
         }
-        QVERIFY(at::autocast::is_cpu_enabled());
+        QCOMPARE(convType(), torch::kBFloat16);
     }
-    QVERIFY(!at::autocast::is_cpu_enabled());
+    QCOMPARE(convType(), torch::kFloat32);
 
     // A bf16 cache takes half the room of a float one.
     auto c32
