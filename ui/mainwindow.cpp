@@ -469,11 +469,14 @@ void MainWindow::about()
            "<p>A workbench for greedy layerwise training of CNNs (Belilovsky, Eickenberg and "
            "Oyallon, ICML 2019).</p>"
            "<p>LibTorch %2 &middot; Qt %3<br>CPU threads: %4 of %5 cores<br>BLAS: %6<br>"
-           "CUDA devices: %7</p><p>Run store: %8</p>")
+           "CPU bf16: %7<br>CUDA devices: %8</p><p>Run store: %9</p>")
             .arg(QApplication::applicationVersion(), q(rt.torchVersion), QString(qVersion()))
             .arg(rt.threads)
             .arg(rt.cores)
-            .arg(q(rt.blasLibrary).toHtmlEscaped(), devices, m_storePath.toHtmlEscaped()));
+            .arg(q(rt.blasLibrary).toHtmlEscaped(),
+                 rt.cpuBf16.empty() ? tr("none (keep precision fp32)")
+                                    : tr("%1 (precision bf16 trains faster)").arg(q(rt.cpuBf16)),
+                 devices, m_storePath.toHtmlEscaped()));
 }
 
 } // namespace lw

@@ -11,6 +11,7 @@
 #include "train/plots.h"
 #include "train/trainsession.h"
 #include "train/trainview.h"
+#include "util/runtime.h"
 
 #include <QAction>
 #include <QCheckBox>
@@ -179,6 +180,28 @@ private Q_SLOTS:
             QVERIFY2(m_view->startButton()->isEnabled(), qPrintable(m_view->startProblem()));
             QVERIFY(m_view->dataStatus()->text().contains(QStringLiteral("60,000")));
         }
+    }
+
+    void precisionFollowsTheSpecAndFeedsTheRun()
+    {
+        // The recipe's precision shows in the Train view; the choice goes into the run's spec.
+        Spec spec = tinySpec();
+        spec.recipe.precision = "bf16";
+        m_view->setSpec(spec, QStringLiteral("tiny"));
+        QComboBox *precision = m_view->precisionCombo();
+        QCOMPARE(precision->currentData().toString(), QStringLiteral("bf16"));
+        QCOMPARE(m_view->effectiveSpec().recipe.precision, std::string("bf16"));
+        // The bf16 entry says what it does on this CPU (faster with bf16 instructions, else
+        // slower).
+        const QString bf16Text = precision->itemText(precision->findData(QStringLiteral("bf16")));
+        QVERIFY2(cpuBf16Instructions().empty()
+                     ? bf16Text.contains(QStringLiteral("slower"))
+                     : bf16Text.contains(QString::fromStdString(cpuBf16Instructions())),
+                 qPrintable(bf16Text));
+        precision->setCurrentIndex(precision->findData(QStringLiteral("fp32")));
+        QCOMPARE(m_view->effectiveSpec().recipe.precision, std::string("fp32"));
+        m_view->setSpec(tinySpec(), QStringLiteral("tiny"));
+        QCOMPARE(precision->currentData().toString(), QStringLiteral("fp32"));
     }
 
     void invalidInputDisablesStart()

@@ -119,6 +119,7 @@ public:
     QLineEdit *lrEdit() const { return m_lr; }
     QCheckBox *augmentCheck() const { return m_augment; }
     QComboBox *cacheCombo() const { return m_cache; }
+    QComboBox *precisionCombo() const { return m_precision; }
     QCheckBox *probesCheck() const { return m_probes; }
     QComboBox *deviceCombo() const { return m_device; }
     QSpinBox *threadsSpin() const { return m_threads; }
@@ -264,6 +265,7 @@ private:
     QLabel *m_lrError = nullptr;
     QCheckBox *m_augment = nullptr;
     QComboBox *m_cache = nullptr;
+    QComboBox *m_precision = nullptr;
     QCheckBox *m_probes = nullptr;
     QComboBox *m_device = nullptr;
     QSpinBox *m_threads = nullptr;
