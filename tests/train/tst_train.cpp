@@ -79,6 +79,21 @@ struct Recorder : TrainObserver
     void log(LogLevel, const std::string &t) override { logs.push_back(t); }
 };
 
+/// Trains `spec` on one thread with the given feature cache (and budget, 0: automatic): the run's
+/// final status (-1 when it was refused) and every event it reported.
+std::pair<int, Recorder> runOneThread(const Spec &spec, FeatureCache cache, std::int64_t budget = 0)
+{
+    TrainOptions o;
+    o.spec = spec;
+    o.cache = cache;
+    o.cacheBudgetBytes = budget;
+    o.threads = 1;
+    Recorder rec;
+    Trainer t(o, &rec);
+    auto r = t.run();
+    return {r.ok() ? int(r->status) : -1, rec};
+}
+
 std::vector<torch::Tensor> stateOf(torch::nn::Module &m)
 {
     std::vector<torch::Tensor> out;
@@ -256,15 +271,7 @@ void TestTrain::frozenStagesStayBitIdentical()
 void TestTrain::cachedTrainingMatchesRecompute()
 {
     auto runWith = [](FeatureCache cache, std::int64_t budget = 0) {
-        TrainOptions o;
-        o.spec = tinySpec(2);
-        o.cache = cache;
-        o.cacheBudgetBytes = budget;
-        o.threads = 1;
-        Recorder rec;
-        Trainer t(o, &rec);
-        auto r = t.run();
-        return std::make_pair(r.ok() ? int(r->status) : -1, rec);
+        return runOneThread(tinySpec(2), cache, budget);
     };
     auto [s1, cached] = runWith(FeatureCache::On);
     auto [s2, recomputed] = runWith(FeatureCache::Off);
@@ -333,15 +340,9 @@ void TestTrain::bf16AutocastOnCpu()
     QCOMPARE((*c16)->tensor().scalar_type(), torch::kBFloat16);
 
     auto runWith = [](const std::string &precision, FeatureCache cache) {
-        TrainOptions o;
-        o.spec = tinySpec(2);
-        o.spec.recipe.precision = precision;
-        o.cache = cache;
-        o.threads = 1;
-        Recorder rec;
-        Trainer t(o, &rec);
-        auto r = t.run();
-        return std::make_pair(r.ok() ? int(r->status) : -1, rec);
+        Spec spec = tinySpec(2);
+        spec.recipe.precision = precision;
+        return runOneThread(spec, cache);
     };
     auto [s32, fp32] = runWith("fp32", FeatureCache::On);
     auto [s16, cached] = runWith("bf16", FeatureCache::On);
