@@ -672,6 +672,7 @@ class Batches:
                 x = self.crop_flip(x)
             if x.shape[1] != self.channels:
                 x = x.expand(-1, self.channels, -1, -1)
+            x, y = x.to(DEVICE, non_blocking=True), y.to(DEVICE, non_blocking=True)
             yield x.float().mul_(self.scale).add_(self.bias), y
 
 
@@ -710,10 +711,13 @@ class Schedule:
         return False
 
 
+DEVICE = torch.device("cpu")  # --device
+
+
 def autocast(spec):
     """Mixed precision the way a PyTorch user writes it: autocast around the forward pass."""
     if spec["recipe"].get("precision", "fp32") == "bf16":
-        return torch.autocast("cpu", dtype=torch.bfloat16)
+        return torch.autocast(DEVICE.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
 
@@ -743,7 +747,7 @@ def test_logits(batches, forward):
     for x, y in batches:
         out = forward(x)
         loss_sum += F.cross_entropy(out, y, reduction="sum").item()
-        outs.append(out)
+        outs.append(out.cpu())
     return torch.cat(outs), loss_sum / max(batches.n, 1)
 
 
@@ -761,7 +765,7 @@ def rss_mb():
 def run(spec, args, splits, norm, threads):
     r = spec["recipe"]
     torch.manual_seed(r["seed"])
-    net = Network(spec)
+    net = Network(spec).to(DEVICE)
     gen = torch.Generator().manual_seed(r["seed"])
     mean, std = norm
     train = Batches(splits[0], spec, mean, std, r["batch_size"], True, gen,
@@ -921,6 +925,7 @@ def main(argv):
     ap.add_argument("--lr", type=float, default=0.0, help="initial learning rate")
     ap.add_argument("--threads", type=int, default=0, help="intra-op threads (default: cores)")
     ap.add_argument("--seed", type=int, default=-1)
+    ap.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]")
     ap.add_argument("--precision", choices=("fp32", "bf16"), default="",
                     help="default: the recipe's; bf16 = torch.autocast('cpu', torch.bfloat16) "
                          "around each forward, as a PyTorch user turns on mixed precision")
@@ -962,6 +967,10 @@ def main(argv):
         r["seed"] = args.seed
     if args.precision:
         r["precision"] = args.precision
+    global DEVICE
+    DEVICE = torch.device(args.device)
+    if DEVICE.type == "cuda" and not torch.cuda.is_available():
+        raise UsageError(f"--device {args.device}: this torch has no CUDA device")
 
     threads = args.threads or len(os.sched_getaffinity(0))
     torch.set_num_threads(threads)
