@@ -672,8 +672,8 @@ class Batches:
                 x = self.crop_flip(x)
             if x.shape[1] != self.channels:
                 x = x.expand(-1, self.channels, -1, -1)
-            x, y = x.to(DEVICE, non_blocking=True), y.to(DEVICE, non_blocking=True)
-            yield x.float().mul_(self.scale).add_(self.bias), y
+            x = x.float().mul_(self.scale).add_(self.bias)
+            yield x.to(DEVICE, non_blocking=True), y.to(DEVICE, non_blocking=True)
 
 
 # ---- training -----------------------------------------------------------------------------------
