@@ -111,6 +111,11 @@ void TestTrainCuda::greedyStagesTrainOnCuda()
     QVERIFY2(logs.device.rfind("cuda", 0) == 0, logs.device.c_str());
     for (const auto &st : s.stages)
         QVERIFY(st.imagesPerSecond > 0);
+    // Auto keeps the host-memory feature cache off on CUDA (recomputing on the GPU is faster).
+    bool recomputes = false;
+    for (const auto &l : logs.lines)
+        recomputes |= l.rfind("feature cache: off (auto: on CUDA", 0) == 0;
+    QVERIFY(recomputes);
 }
 
 void TestTrainCuda::mixedPrecision_data()
