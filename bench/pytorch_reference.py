@@ -968,9 +968,17 @@ def main(argv):
     if args.precision:
         r["precision"] = args.precision
     global DEVICE
-    DEVICE = torch.device(args.device)
+    try:
+        DEVICE = torch.device(args.device)
+    except RuntimeError:
+        raise UsageError(f"--device {args.device}: expected cpu, cuda or cuda:N") from None
+    if DEVICE.type not in ("cpu", "cuda"):
+        raise UsageError(f"--device {args.device}: expected cpu, cuda or cuda:N")
     if DEVICE.type == "cuda" and not torch.cuda.is_available():
         raise UsageError(f"--device {args.device}: this torch has no CUDA device")
+    if DEVICE.type == "cuda" and (DEVICE.index or 0) >= torch.cuda.device_count():
+        raise UsageError(f"--device {args.device}: only {torch.cuda.device_count()} CUDA "
+                         "device(s)")
 
     threads = args.threads or len(os.sched_getaffinity(0))
     torch.set_num_threads(threads)
