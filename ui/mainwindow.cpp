@@ -1,11 +1,11 @@
-#include "mainwindow.h"
+#include "ui/mainwindow.h"
 
-#include "designer/designview.h"
-#include "runs/runsview.h"
-#include "store/runstore.h"
-#include "train/trainsession.h"
-#include "train/trainview.h"
-#include "util/runtime.h"
+#include "core/runtime/runtime.h"
+#include "core/store/runstore.h"
+#include "ui/designer/designview.h"
+#include "ui/runs/runsview.h"
+#include "ui/train/trainsession.h"
+#include "ui/train/trainview.h"
 
 #include <QAction>
 #include <QActionGroup>

@@ -1,10 +1,10 @@
 // layerwise-cli presets | arch summary | arch validate: inspecting architecture specs.
 
-#include "commands.h"
-#include "table.h"
+#include "app/cli/commands.h"
+#include "app/cli/table.h"
 
-#include "spec/spec.h"
-#include "util/fsutil.h"
+#include "core/spec/spec.h"
+#include "core/util/fsutil.h"
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>

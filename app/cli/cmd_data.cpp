@@ -1,9 +1,9 @@
 // layerwise-cli data info: finds and checks a dataset (what probeDataset reports).
 
-#include "commands.h"
-#include "table.h"
+#include "app/cli/commands.h"
+#include "app/cli/table.h"
 
-#include "data/dataset.h"
+#include "core/data/dataset.h"
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>

@@ -1,13 +1,13 @@
 // layerwise-cli doctor: what this machine gives LibTorch (threads, BLAS, allocator, CUDA), a
 // measured matmul rate, and where the run store and the default dataset live.
 
-#include "commands.h"
-#include "table.h"
+#include "app/cli/commands.h"
+#include "app/cli/table.h"
 
-#include "data/dataset.h"
-#include "store/runstore.h"
-#include "util/fsutil.h"
-#include "util/runtime.h"
+#include "core/data/dataset.h"
+#include "core/runtime/runtime.h"
+#include "core/store/runstore.h"
+#include "core/util/fsutil.h"
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>

@@ -1,10 +1,10 @@
 // `runs ...` and `compare`: the run store from the command line. `resume` and `probe` need the
 // trainer and are registered elsewhere.
-#include "commands.h"
-#include "table.h"
+#include "app/cli/commands.h"
+#include "app/cli/table.h"
 
-#include "store/runstore.h"
-#include "util/fsutil.h"
+#include "core/store/runstore.h"
+#include "core/util/fsutil.h"
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>

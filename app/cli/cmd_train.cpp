@@ -1,12 +1,12 @@
 // layerwise-cli train / resume / probe: runs the engine headless, recording into the run store.
 
-#include "commands.h"
-#include "table.h"
+#include "app/cli/commands.h"
+#include "app/cli/table.h"
 
-#include "store/recorder.h"
-#include "store/runstore.h"
-#include "train/trainer.h"
-#include "util/runtime.h"
+#include "core/runtime/runtime.h"
+#include "core/store/recorder.h"
+#include "core/store/runstore.h"
+#include "core/train/trainer.h"
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>

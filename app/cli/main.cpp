@@ -1,6 +1,6 @@
-#include "commands.h"
+#include "app/cli/commands.h"
 
-#include "util/runtime.h"
+#include "core/runtime/runtime.h"
 
 #include <CLI/CLI.hpp>
 

@@ -1,4 +1,4 @@
-#include "table.h"
+#include "app/cli/table.h"
 
 #include <algorithm>
 #include <cmath>

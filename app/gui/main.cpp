@@ -1,8 +1,8 @@
 // layerwise: the desktop workbench. Parses the command line and shows the main window.
 
-#include "mainwindow.h"
+#include "ui/mainwindow.h"
 
-#include "util/runtime.h"
+#include "core/runtime/runtime.h"
 
 #include <QApplication>
 #include <QCommandLineParser>

@@ -5,10 +5,10 @@
 //    resize 256 + centre crop 224 (evaluation).
 // The training step rates of the matching preset stages are printed beside these by the lead.
 
-#include "data/codec.h"
-#include "data/loader.h"
-#include "model/model.h"
-#include "util/runtime.h"
+#include "core/data/codec.h"
+#include "core/data/loader_p.h"
+#include "core/model/model_p.h"
+#include "core/runtime/runtime.h"
 
 #include <chrono>
 #include <cstdio>

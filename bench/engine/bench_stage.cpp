@@ -9,9 +9,9 @@
 // bench_stage_glibc is the same program without tcmalloc (the allocator lever); `--malloc plain`
 // also skips Layerwise's mallopt tuning so glibc trims and unmaps as it does by default.
 
-#include "model/model.h"
-#include "train/engine.h"
-#include "util/runtime.h"
+#include "core/model/model_p.h"
+#include "core/runtime/runtime.h"
+#include "core/train/engine_p.h"
 
 #include <algorithm>
 #include <chrono>

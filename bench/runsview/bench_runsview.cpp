@@ -8,10 +8,10 @@
 //     one more epoch (incremental read + replot).
 // Usage: bench_runsview [--runs N] [--compare-runs N] [--points P] [--dir FOLDER]
 // Runs offscreen unless QT_QPA_PLATFORM is set.
-#include "fakeruns.h"
-#include "runs/compareview.h"
-#include "runs/runstablemodel.h"
-#include "runs/runsview.h"
+#include "tests/runsview/fakeruns.h"
+#include "ui/runs/compareview.h"
+#include "ui/runs/runstablemodel.h"
+#include "ui/runs/runsview.h"
 
 #include <qcustomplot.h>
 

@@ -6,8 +6,8 @@
 //     `runs list` (every run, one query), the browser's page query (filter + sort + limit, and
 //     its count), a text search, a tag filter, and opening one run (detail + all its metrics).
 // Usage: bench_store [--runs N] [--epochs E] [--dir FOLDER] [--keep]
-#include "store/recorder.h"
-#include "store/runstore.h"
+#include "core/store/recorder.h"
+#include "core/store/runstore.h"
 
 #include <algorithm>
 #include <chrono>

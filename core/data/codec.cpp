@@ -1,4 +1,4 @@
-#include "data/codec.h"
+#include "core/data/codec.h"
 
 #include <algorithm>
 #include <csetjmp>

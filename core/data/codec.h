@@ -3,7 +3,7 @@
 // Internal to core: JPEG (libjpeg-turbo) and PNG (libpng) decoding to 8-bit RGB, and the
 // matching encoders used by tests and benchmarks. No torch; every input is untrusted.
 
-#include "util/result.h"
+#include "core/util/result.h"
 
 #include <cstddef>
 #include <cstdint>

@@ -1,9 +1,9 @@
 // Readers (IDX, CIFAR binary, image folders, synthetic), class-balanced limits, Dataset::open and
 // probeDataset. Every file is untrusted: sizes are checked before anything is allocated.
 
-#include "data/codec.h"
-#include "data/internal.h"
-#include "util/fsutil.h"
+#include "core/data/codec.h"
+#include "core/data/internal_p.h"
+#include "core/util/fsutil.h"
 
 #include <zlib.h>
 

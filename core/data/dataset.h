@@ -3,8 +3,8 @@
 // Public, torch-free view of the datasets (what the GUI and CLI need to check and describe data).
 // The tensors and the loader live in data/loader.h, which is internal to core.
 
-#include "util/log.h"
-#include "util/result.h"
+#include "core/util/log.h"
+#include "core/util/result.h"
 
 #include <cstdint>
 #include <string>

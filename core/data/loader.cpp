@@ -4,7 +4,7 @@
 // Per-image work never calls into ATen: loader threads would otherwise start OpenMP teams of
 // their own and compete with training for the cores.
 
-#include "data/internal.h"
+#include "core/data/internal_p.h"
 
 #include <algorithm>
 #include <cmath>

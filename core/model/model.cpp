@@ -1,4 +1,4 @@
-#include "model/model.h"
+#include "core/model/model_p.h"
 
 #include <algorithm>
 #include <sstream>

@@ -1,4 +1,4 @@
-#include "spec.h"
+#include "core/spec/spec.h"
 
 #include <exception>
 #include <string_view>

@@ -1,6 +1,6 @@
-#include "spec.h"
+#include "core/spec/spec.h"
 
-#include "util/fsutil.h"
+#include "core/util/fsutil.h"
 
 #include <nlohmann/json.hpp>
 

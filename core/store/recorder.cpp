@@ -1,4 +1,4 @@
-#include "store/recorder.h"
+#include "core/store/recorder.h"
 
 namespace lw {
 

@@ -1,7 +1,7 @@
 #pragma once
 
-#include "store/runstore.h"
-#include "train/observer.h"
+#include "core/events/observer.h"
+#include "core/store/runstore.h"
 
 #include <chrono>
 #include <cstdint>

@@ -1,6 +1,6 @@
-#include "store/runstore.h"
+#include "core/store/runstore.h"
 
-#include "util/fsutil.h"
+#include "core/util/fsutil.h"
 
 #include <SQLiteCpp/SQLiteCpp.h>
 #include <nlohmann/json.hpp>

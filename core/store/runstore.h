@@ -1,7 +1,7 @@
 #pragma once
 
-#include "train/observer.h"
-#include "util/result.h"
+#include "core/events/events.h"
+#include "core/util/result.h"
 
 #include <cstdint>
 #include <memory>

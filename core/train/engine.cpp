@@ -1,4 +1,4 @@
-#include "train/engine.h"
+#include "core/train/engine_p.h"
 
 #include <ATen/autocast_mode.h>
 

@@ -1,6 +1,6 @@
-#include "train/probe.h"
+#include "core/train/probe_p.h"
 
-#include "data/loader.h"
+#include "core/data/loader_p.h"
 
 #include <cmath>
 

@@ -1,11 +1,11 @@
-#include "train/trainer.h"
+#include "core/train/trainer.h"
 
-#include "data/loader.h"
-#include "model/model.h"
-#include "train/engine.h"
-#include "train/probe.h"
-#include "util/fsutil.h"
-#include "util/runtime.h"
+#include "core/data/loader_p.h"
+#include "core/model/model_p.h"
+#include "core/runtime/runtime.h"
+#include "core/train/engine_p.h"
+#include "core/train/probe_p.h"
+#include "core/util/fsutil.h"
 
 #include <nlohmann/json.hpp>
 

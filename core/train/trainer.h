@@ -2,9 +2,9 @@
 
 // Public, torch-free face of the training engine (greedy layerwise, end-to-end, decoupled).
 
-#include "spec/spec.h"
-#include "train/observer.h"
-#include "util/result.h"
+#include "core/events/observer.h"
+#include "core/spec/spec.h"
+#include "core/util/result.h"
 
 #include <cstdint>
 #include <memory>

@@ -1,4 +1,4 @@
-#include "util/fsutil.h"
+#include "core/util/fsutil.h"
 
 #include <cerrno>
 #include <cstdlib>

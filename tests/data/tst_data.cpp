@@ -1,9 +1,9 @@
 // Datasets and the input pipeline: readers on files the test writes itself (IDX plain and gzip,
 // CIFAR-10/100, image folders with JPEG and PNG), their errors, transforms and the loader.
 
-#include "data/codec.h"
-#include "data/loader.h"
-#include "spec/spec.h"
+#include "core/data/codec.h"
+#include "core/data/loader_p.h"
+#include "core/spec/spec.h"
 
 #include <zlib.h>
 

@@ -1,6 +1,6 @@
 // Shows the Design view in a window:
 //   designer_demo [preset-or-file.json] [stage-to-select] [input-height (an undoable edit)]
-#include "designer/designview.h"
+#include "ui/designer/designview.h"
 
 #include <QApplication>
 #include <QFileInfo>

@@ -1,13 +1,13 @@
 // The Design view: a 4-stage network built by simulated clicks, keys and drops must show the
 // shapes and parameter counts of `layerwise-cli arch summary --json`; the validator's exact
 // messages land on the right card; undo goes back; presets match METHOD.md.
-#include "common/format.h"
-#include "designer/blockpalette.h"
-#include "designer/costpanel.h"
-#include "designer/designview.h"
-#include "designer/recipepanel.h"
-#include "designer/stageinspector.h"
-#include "designer/trainingcost.h"
+#include "ui/common/format.h"
+#include "ui/designer/blockpalette.h"
+#include "ui/designer/costpanel.h"
+#include "ui/designer/designview.h"
+#include "ui/designer/recipepanel.h"
+#include "ui/designer/stageinspector.h"
+#include "ui/designer/trainingcost.h"
 
 #include <QAbstractSpinBox>
 #include <QAction>

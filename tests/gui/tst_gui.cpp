@@ -3,15 +3,15 @@
 // diverging recipe, the event loop's responsiveness while a stage trains, exports and
 // screenshots of the real window (saved under the build folder).
 
-#include "designer/designview.h"
-#include "mainwindow.h"
-#include "runs/runsview.h"
-#include "store/runstore.h"
-#include "train/archdiagram.h"
-#include "train/plots.h"
-#include "train/trainsession.h"
-#include "train/trainview.h"
-#include "util/runtime.h"
+#include "core/runtime/runtime.h"
+#include "core/store/runstore.h"
+#include "ui/designer/designview.h"
+#include "ui/mainwindow.h"
+#include "ui/runs/runsview.h"
+#include "ui/train/archdiagram.h"
+#include "ui/train/plots.h"
+#include "ui/train/trainsession.h"
+#include "ui/train/trainview.h"
 
 #include <QAction>
 #include <QCheckBox>

@@ -2,8 +2,8 @@
 // torch-free shape/parameter inference of core/spec (summarizeSpec) and METHOD.md's parameter
 // counts, forward shapes of every preset, and BN folding.
 
-#include "model/model.h"
-#include "util/runtime.h"
+#include "core/model/model_p.h"
+#include "core/runtime/runtime.h"
 
 #include <QtTest>
 

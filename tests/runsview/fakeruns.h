@@ -3,7 +3,7 @@
 // (createRun, beginStage, recordEpochs, finishStage, recordProbe, finishRun) the way the
 // recorder writes a real run. Curves are shaped like fmnist-k1 (3 stages x 5 epochs greedy,
 // 15 epochs end-to-end): deterministic functions of the step, the stage and a seed.
-#include "store/runstore.h"
+#include "core/store/runstore.h"
 
 #include <cmath>
 #include <cstdint>

@@ -2,8 +2,8 @@
 // end-to-end run selected for comparison: runsview_demo [store.sqlite]
 // With a store path, shows that store instead, comparing the runs whose ids follow:
 // runsview_demo store.sqlite [ID ...]
-#include "fakeruns.h"
-#include "runs/runsview.h"
+#include "tests/runsview/fakeruns.h"
+#include "ui/runs/runsview.h"
 
 #include <QApplication>
 #include <QTemporaryDir>

@@ -1,11 +1,11 @@
 // The Runs view (ui/runs): sorting, filtering, lazy fetching, tags, delete, the comparison of a
 // greedy and an end-to-end run (curves, depth, config diff, summary, seed groups, export) and
 // live refresh from a second process, on stores filled through RunStore's API.
-#include "fakeruns.h"
-#include "runs/compareview.h"
-#include "runs/configdiff.h"
-#include "runs/runstablemodel.h"
-#include "runs/runsview.h"
+#include "tests/runsview/fakeruns.h"
+#include "ui/runs/compareview.h"
+#include "ui/runs/configdiff.h"
+#include "ui/runs/runstablemodel.h"
+#include "ui/runs/runsview.h"
 
 #include <qcustomplot.h>
 

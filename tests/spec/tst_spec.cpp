@@ -1,7 +1,7 @@
 // Spec format: parsing, validation errors, round trips, shape inference and costs of the paper's
 // models, presets, and the `layerwise-cli presets / arch` commands.
 
-#include "spec/spec.h"
+#include "core/spec/spec.h"
 
 #include <QJsonArray>
 #include <QJsonDocument>

@@ -1,8 +1,8 @@
 // Tests of the run store (core/store): schema and migrations, exact round trips, concurrent
 // processes, crashes, bad databases, full disk, export, delete, and the `runs` CLI.
 // Child processes are this executable re-run with LW_STORE_CHILD set (see childMain).
-#include "store/recorder.h"
-#include "store/runstore.h"
+#include "core/store/recorder.h"
+#include "core/store/runstore.h"
 
 #include <SQLiteCpp/SQLiteCpp.h>
 

@@ -1,9 +1,9 @@
 // The training engine on small seeded synthetic data (CPU): what METHOD.md's procedure promises.
 
-#include "model/model.h"
-#include "train/engine.h"
-#include "train/probe.h"
-#include "train/trainer.h"
+#include "core/model/model_p.h"
+#include "core/train/engine_p.h"
+#include "core/train/probe_p.h"
+#include "core/train/trainer.h"
 
 #include <QtTest>
 

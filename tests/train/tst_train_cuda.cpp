@@ -3,7 +3,7 @@
 // fp16 with loss scaling), frozen stages unchanged on the device, the cache and the recomputed
 // prefix agreeing, and CPU and CUDA runs of one spec reaching the same accuracy.
 
-#include "train/trainer.h"
+#include "core/train/trainer.h"
 
 #include <torch/torch.h>
 

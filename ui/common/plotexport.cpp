@@ -1,4 +1,4 @@
-#include "common/plotexport.h"
+#include "ui/common/plotexport.h"
 
 #include <qcustomplot.h>
 

@@ -1,4 +1,4 @@
-#include "designer/blockpalette.h"
+#include "ui/designer/blockpalette.h"
 
 #include <QMimeData>
 

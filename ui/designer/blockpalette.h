@@ -1,6 +1,6 @@
 #pragma once
 
-#include "designer/blocks.h"
+#include "ui/designer/blocks.h"
 
 #include <QListWidget>
 

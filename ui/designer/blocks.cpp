@@ -1,4 +1,4 @@
-#include "designer/blocks.h"
+#include "ui/designer/blocks.h"
 
 #include <QCoreApplication>
 #include <QMimeData>

@@ -1,6 +1,6 @@
-#include "designer/costpanel.h"
+#include "ui/designer/costpanel.h"
 
-#include "common/format.h"
+#include "ui/common/format.h"
 
 #include <QBoxLayout>
 #include <QHeaderView>

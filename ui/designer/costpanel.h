@@ -1,7 +1,7 @@
 #pragma once
 
-#include "designer/trainingcost.h"
-#include "spec/spec.h"
+#include "core/spec/spec.h"
+#include "ui/designer/trainingcost.h"
 
 #include <QWidget>
 

@@ -1,11 +1,11 @@
-#include "designer/designview.h"
+#include "ui/designer/designview.h"
 
-#include "designer/blockpalette.h"
-#include "designer/costpanel.h"
-#include "designer/recipepanel.h"
-#include "designer/speccommand.h"
-#include "designer/stageinspector.h"
-#include "util/fsutil.h"
+#include "core/util/fsutil.h"
+#include "ui/designer/blockpalette.h"
+#include "ui/designer/costpanel.h"
+#include "ui/designer/recipepanel.h"
+#include "ui/designer/speccommand.h"
+#include "ui/designer/stageinspector.h"
 
 #include <QAction>
 #include <QBoxLayout>

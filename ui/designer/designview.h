@@ -1,8 +1,8 @@
 #pragma once
 
-#include "designer/blocks.h"
-#include "designer/stagecanvas.h"
-#include "spec/spec.h"
+#include "core/spec/spec.h"
+#include "ui/designer/blocks.h"
+#include "ui/designer/stagecanvas.h"
 
 #include <QWidget>
 

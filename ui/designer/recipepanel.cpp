@@ -1,4 +1,4 @@
-#include "designer/recipepanel.h"
+#include "ui/designer/recipepanel.h"
 
 #include <QBoxLayout>
 #include <QCheckBox>

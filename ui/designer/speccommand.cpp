@@ -1,4 +1,4 @@
-#include "designer/speccommand.h"
+#include "ui/designer/speccommand.h"
 
 #include <utility>
 

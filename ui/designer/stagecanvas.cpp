@@ -1,4 +1,4 @@
-#include "designer/stagecanvas.h"
+#include "ui/designer/stagecanvas.h"
 
 #include <QBoxLayout>
 #include <QDragEnterEvent>

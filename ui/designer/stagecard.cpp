@@ -1,7 +1,7 @@
-#include "designer/stagecard.h"
+#include "ui/designer/stagecard.h"
 
-#include "common/format.h"
-#include "designer/blocks.h"
+#include "ui/common/format.h"
+#include "ui/designer/blocks.h"
 
 #include <QApplication>
 #include <QBoxLayout>

@@ -1,4 +1,4 @@
-#include "designer/stageinspector.h"
+#include "ui/designer/stageinspector.h"
 
 #include <QBoxLayout>
 #include <QCheckBox>

@@ -1,4 +1,4 @@
-#include "designer/trainingcost.h"
+#include "ui/designer/trainingcost.h"
 
 namespace lw {
 

@@ -1,8 +1,8 @@
-#include "runs/compareview.h"
+#include "ui/runs/compareview.h"
 
-#include "common/format.h"
-#include "common/plotexport.h"
-#include "runs/runformat.h"
+#include "ui/common/format.h"
+#include "ui/common/plotexport.h"
+#include "ui/runs/runformat.h"
 
 #include <qcustomplot.h>
 

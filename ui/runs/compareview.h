@@ -1,7 +1,7 @@
 #pragma once
 
-#include "runs/configdiff.h"
-#include "store/runstore.h"
+#include "core/store/runstore.h"
+#include "ui/runs/configdiff.h"
 
 #include <QColor>
 #include <QHash>

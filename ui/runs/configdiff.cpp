@@ -1,6 +1,6 @@
-#include "runs/configdiff.h"
+#include "ui/runs/configdiff.h"
 
-#include "runs/runformat.h"
+#include "ui/runs/runformat.h"
 
 #include <QJsonArray>
 #include <QJsonDocument>

@@ -1,4 +1,4 @@
-#include "runs/runformat.h"
+#include "ui/runs/runformat.h"
 
 #include <cmath>
 

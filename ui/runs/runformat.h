@@ -1,6 +1,6 @@
 #pragma once
 
-#include "train/observer.h"
+#include "core/events/events.h"
 
 #include <QColor>
 #include <QString>

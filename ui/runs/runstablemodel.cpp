@@ -1,7 +1,7 @@
-#include "runs/runstablemodel.h"
+#include "ui/runs/runstablemodel.h"
 
-#include "common/format.h"
-#include "runs/runformat.h"
+#include "ui/common/format.h"
+#include "ui/runs/runformat.h"
 
 #include <QColor>
 #include <QDateTime>

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "store/runstore.h"
+#include "core/store/runstore.h"
 
 #include <QAbstractTableModel>
 #include <QHash>

@@ -1,7 +1,7 @@
-#include "runs/runsview.h"
+#include "ui/runs/runsview.h"
 
-#include "runs/compareview.h"
-#include "runs/runstablemodel.h"
+#include "ui/runs/compareview.h"
+#include "ui/runs/runstablemodel.h"
 
 #include <QAction>
 #include <QComboBox>

@@ -1,4 +1,4 @@
-#include "train/archdiagram.h"
+#include "ui/train/archdiagram.h"
 
 #include <QPainter>
 #include <QPainterPath>

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "spec/spec.h"
+#include "core/spec/spec.h"
 
 #include <QWidget>
 

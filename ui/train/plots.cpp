@@ -1,4 +1,4 @@
-#include "train/plots.h"
+#include "ui/train/plots.h"
 
 #include <QFileInfo>
 

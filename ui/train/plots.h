@@ -1,7 +1,7 @@
 #pragma once
 
-#include "common/plotexport.h"
-#include "train/observer.h"
+#include "core/events/events.h"
+#include "ui/common/plotexport.h"
 
 #include <qcustomplot.h>
 

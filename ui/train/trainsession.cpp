@@ -1,8 +1,8 @@
-#include "train/trainsession.h"
+#include "ui/train/trainsession.h"
 
-#include "store/recorder.h"
-#include "store/runstore.h"
-#include "util/runtime.h"
+#include "core/runtime/runtime.h"
+#include "core/store/recorder.h"
+#include "core/store/runstore.h"
 
 #include <QFileInfo>
 #include <QThread>

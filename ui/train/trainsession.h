@@ -1,8 +1,8 @@
 #pragma once
 
-#include "train/observer.h"
-#include "train/trainer.h"
-#include "util/log.h"
+#include "core/events/observer.h"
+#include "core/train/trainer.h"
+#include "core/util/log.h"
 
 #include <QMetaType>
 #include <QObject>

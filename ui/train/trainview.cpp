@@ -1,11 +1,11 @@
-#include "train/trainview.h"
+#include "ui/train/trainview.h"
 
-#include "common/format.h"
-#include "store/runstore.h"
-#include "train/archdiagram.h"
-#include "train/plots.h"
-#include "train/trainsession.h"
-#include "util/runtime.h"
+#include "core/runtime/runtime.h"
+#include "core/store/runstore.h"
+#include "ui/common/format.h"
+#include "ui/train/archdiagram.h"
+#include "ui/train/plots.h"
+#include "ui/train/trainsession.h"
 
 #include <QAction>
 #include <QCheckBox>

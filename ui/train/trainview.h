@@ -1,8 +1,8 @@
 #pragma once
 
-#include "data/dataset.h"
-#include "spec/spec.h"
-#include "train/observer.h"
+#include "core/data/dataset.h"
+#include "core/events/events.h"
+#include "core/spec/spec.h"
 
 #include <QElapsedTimer>
 #include <QPointer>

@@ -1,6 +1,6 @@
 #pragma once
 
-#include "util/log.h"
+#include "core/util/log.h"
 
 #include <cstdint>
 #include <optional>
@@ -110,23 +110,6 @@ struct RunEnded
     std::string message; ///< why it failed or stopped; empty when finished
     double seconds = 0;
     double finalTestAcc = 0; ///< the last trained stage's head
-};
-
-/// Receives the engine's progress, on the training thread. Implementations must return quickly
-/// (queue, batch or copy) and must not throw.
-class TrainObserver
-{
-public:
-    virtual ~TrainObserver() = default;
-    virtual void runStarted(const RunStarted &) {}
-    virtual void stageStarted(const StageStarted &) {}
-    virtual void batchProgress(const BatchProgress &) {}
-    virtual void epochFinished(const EpochMetrics &) {}
-    virtual void stageFinished(const StageFinished &) {}
-    virtual void probeFinished(const ProbeResult &) {}
-    virtual void checkpointSaved(const CheckpointSaved &) {}
-    virtual void runEnded(const RunEnded &) {}
-    virtual void log(LogLevel, const std::string &) {}
 };
 
 } // namespace lw

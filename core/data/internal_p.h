@@ -3,7 +3,7 @@
 // Internal to lw_data: the seeded random streams shared by the readers, the transforms and the
 // loader, and the base class of every split (it carries the dataset's log).
 
-#include "data/loader.h"
+#include "core/data/loader_p.h"
 
 #include <cmath>
 #include <cstdint>

@@ -2,8 +2,8 @@
 
 // Internal to core (includes torch): datasets as tensors, transforms and the prefetching loader.
 
-#include "data/dataset.h"
-#include "spec/spec.h"
+#include "core/data/dataset.h"
+#include "core/spec/spec.h"
 
 #include <torch/torch.h>
 

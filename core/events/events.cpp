@@ -1,6 +1,5 @@
-// String forms of the observer's enums (declared in train/observer.h). They live in lw_store
-// because the store is their first user and must not depend on lw_train (torch).
-#include "train/observer.h"
+// Names of the run's mode and status (declared in core/events/events.h).
+#include "core/events/events.h"
 
 namespace lw {
 

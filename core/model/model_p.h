@@ -2,7 +2,7 @@
 
 // Internal to core (includes torch): the modules of METHOD.md built from a Spec.
 
-#include "spec/spec.h"
+#include "core/spec/spec.h"
 
 #include <torch/torch.h>
 

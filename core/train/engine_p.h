@@ -2,9 +2,9 @@
 
 // Internal to core (includes torch): the pieces of the training engine that tests check directly.
 
-#include "spec/spec.h"
-#include "util/log.h"
-#include "util/result.h"
+#include "core/spec/spec.h"
+#include "core/util/log.h"
+#include "core/util/result.h"
 
 #include <torch/torch.h>
 

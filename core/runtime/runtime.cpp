@@ -1,4 +1,4 @@
-#include "util/runtime.h"
+#include "core/runtime/runtime.h"
 
 #include <torch/torch.h>
 
