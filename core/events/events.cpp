@@ -13,6 +13,16 @@ const char *toString(TrainMode mode)
     return "greedy";
 }
 
+const char *modeLabel(TrainMode mode)
+{
+    switch (mode) {
+    case TrainMode::Greedy: return "greedy layerwise";
+    case TrainMode::EndToEnd: return "end-to-end";
+    case TrainMode::Decoupled: return "decoupled (DGL)";
+    }
+    return "greedy layerwise";
+}
+
 const char *toString(RunStatus status)
 {
     switch (status) {

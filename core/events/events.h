@@ -17,6 +17,9 @@ const char *toString(TrainMode mode);
 const char *toString(RunStatus status);
 std::optional<TrainMode> parseTrainMode(std::string_view text);
 std::optional<RunStatus> parseRunStatus(std::string_view text);
+/// What a person reads: "greedy layerwise", "end-to-end", "decoupled (DGL)" (lower case; the
+/// GUI capitalizes the first letter where a label starts a sentence or an item).
+const char *modeLabel(TrainMode mode);
 
 // Events the engine reports. Plain values only (numbers already pulled out of tensors), so they
 // can cross threads by copy. Stages are 0-based; epochs are 1-based (epoch 1 is the first one
