@@ -130,8 +130,8 @@ struct RunDetail
     std::vector<ArtifactRow> artifacts;
 };
 
-/// One value of one epoch, tidy form. Splits: "train", "test", "ensemble", "epoch"; metrics:
-/// "loss", "acc", "lr", "images_per_second", "seconds".
+/// One value of one epoch, tidy form: (train, loss), (train, acc), (test, loss), (test, acc),
+/// (ensemble, acc), (train, lr), (train, images_per_second), (epoch, seconds).
 struct MetricRow
 {
     std::int64_t rowId = 0; ///< increases with insertion order: use it for incremental reads
@@ -141,6 +141,26 @@ struct MetricRow
     std::string split;
     std::string metric;
     double value = 0;
+};
+
+/// Epochs of a run as the engine reported them (every metric of EpochMetrics; a metric the store
+/// lacks is NaN), in the order they were recorded, and where the next read continues.
+struct EpochHistory
+{
+    std::vector<EpochMetrics> epochs;
+    std::int64_t cursor = 0; ///< pass to RunStore::epochsSince() to read only newer epochs
+};
+
+/// Everything a view, an export or the CLI needs to redraw a run: typed, no tidy rows.
+struct RunHistory
+{
+    std::vector<EpochMetrics> epochs; ///< in recorded order (step order)
+    std::vector<StageRow> stages;
+    std::vector<ProbeRow> probes;
+    std::int64_t cursor = 0; ///< as EpochHistory::cursor
+
+    /// The epochs of stage `stage` (0-based), in order.
+    std::vector<EpochMetrics> epochsOf(int stage) const;
 };
 
 enum class RunOrder {
@@ -248,7 +268,13 @@ public:
     Result<RunDetail> getRun(std::int64_t id) const;
     Result<bool> exists(std::int64_t id) const;
     /// Rows with rowId > sinceRowId, in insertion order (pass the last rowId seen to poll).
+    /// Tidy form for exports; views and the CLI read history() and epochsSince() instead.
     Result<std::vector<MetricRow>> metrics(std::int64_t id, std::int64_t sinceRowId = 0) const;
+    /// The run's epochs, stages and probes, typed. Fails with "run <id> not found".
+    Result<RunHistory> history(std::int64_t id) const;
+    /// Epochs recorded after `cursor` (0: all), complete ones only (an epoch's rows are written
+    /// in one transaction), for a live view that polls.
+    Result<EpochHistory> epochsSince(std::int64_t id, std::int64_t cursor = 0) const;
     /// A number that changes whenever any process commits a change to this store. Compare
     /// values from the same RunStore object only. Cheap (no table read).
     Result<std::uint64_t> changeToken() const;
