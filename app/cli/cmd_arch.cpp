@@ -2,6 +2,7 @@
 
 #include "app/cli/commands.h"
 #include "app/cli/table.h"
+#include "core/util/format.h"
 
 #include "core/spec/spec.h"
 #include "core/util/fsutil.h"
@@ -52,13 +53,13 @@ void printSummaryText(const Spec &spec, const SpecSummary &summary)
     for (std::size_t i = 0; i < summary.stages.size(); ++i) {
         const StageCost &st = summary.stages[i];
         table.addRow({std::to_string(i), toString(spec.stages[i].downsample), shapeText(st.out),
-                      groupDigits(st.blockParams), groupDigits(st.headParams),
+                      formatGrouped(st.blockParams), formatGrouped(st.headParams),
                       humanCount(static_cast<double>(st.blockMacs)),
                       humanCount(static_cast<double>(st.headMacs))});
     }
     std::printf("%s", table.render().c_str());
     auto total = [](const char *label, std::int64_t n, const char *note) {
-        std::printf("%-13s %s (%s)%s\n", label, groupDigits(n).c_str(),
+        std::printf("%-13s %s (%s)%s\n", label, formatGrouped(n).c_str(),
                     humanCount(static_cast<double>(n)).c_str(), note);
     };
     total("trunk params", summary.trunkParams, "");

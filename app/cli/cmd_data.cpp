@@ -2,6 +2,7 @@
 
 #include "app/cli/commands.h"
 #include "app/cli/table.h"
+#include "core/util/format.h"
 
 #include "core/data/dataset.h"
 
@@ -73,8 +74,8 @@ void runInfo(const DataInfoOptions &opt, Context &ctx)
         std::string limits;
         if (o.trainLimit > 0 || o.testLimit > 0)
             limits = " (class-balanced limits, seed " + std::to_string(o.seed) + ")";
-        t.addRow({"train", groupDigits(d.trainSize) + " images" + limits});
-        t.addRow({"test", groupDigits(d.testSize) + " images" + limits});
+        t.addRow({"train", formatGrouped(d.trainSize) + " images" + limits});
+        t.addRow({"test", formatGrouped(d.testSize) + " images" + limits});
         t.addRow({"fingerprint", d.fingerprint});
         std::cout << t.render();
     }

@@ -3,6 +3,7 @@
 
 #include "app/cli/commands.h"
 #include "app/cli/table.h"
+#include "core/util/format.h"
 
 #include "core/data/dataset.h"
 #include "core/runtime/runtime.h"
@@ -266,11 +267,11 @@ int runDoctor(const DoctorOptions &opt)
             storeState = "unreadable";
         else
             storeState
-                = groupDigits(store.runs) + " run(s)" + (store.writable ? "" : ", read-only");
+                = formatGrouped(store.runs) + " run(s)" + (store.writable ? "" : ", read-only");
         table.addRow({"", storeState});
         table.addRow({"Fashion-MNIST", fmnist.path});
-        table.addRow({"", fmnist.usable ? groupDigits(fmnist.train) + " train / "
-                                              + groupDigits(fmnist.test) + " test images"
+        table.addRow({"", fmnist.usable ? formatGrouped(fmnist.train) + " train / "
+                                              + formatGrouped(fmnist.test) + " test images"
                                         : "not usable"});
         std::printf("%s", table.render().c_str());
     }

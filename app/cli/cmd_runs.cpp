@@ -2,6 +2,7 @@
 // trainer and are registered elsewhere.
 #include "app/cli/commands.h"
 #include "app/cli/table.h"
+#include "core/util/format.h"
 
 #include "core/store/runstore.h"
 #include "core/util/fsutil.h"
@@ -59,7 +60,7 @@ std::string dash(const std::optional<double> &v, int decimals = 2)
 {
     if (!v || !std::isfinite(*v))
         return "-";
-    return percent(*v, decimals);
+    return formatPercent(*v, decimals);
 }
 
 std::string joined(const std::vector<std::string> &parts, const char *sep)
@@ -214,7 +215,7 @@ int runList(const RunsOptions &o)
     for (const auto &r : rows)
         t.addRow({std::to_string(r.id), r.name, toString(r.mode), toString(r.status),
                   std::to_string(r.stagesDone) + "/" + std::to_string(r.stages),
-                  dash(r.finalTestAcc), dash(r.bestTestAcc), humanSeconds(r.wallSeconds),
+                  dash(r.finalTestAcc), dash(r.bestTestAcc), formatDuration(r.wallSeconds),
                   r.params > 0 ? humanCount(static_cast<double>(r.params)) : "-",
                   shortTime(r.started), joined(r.tags, ",")});
     std::cout << t.render();
@@ -259,7 +260,7 @@ int runShow(const RunsOptions &o)
     line("host", r.host + (r.pid ? " pid " + std::to_string(r.pid) : ""));
     line("started", shortTime(r.started));
     line("ended", r.ended ? shortTime(*r.ended) : "");
-    line("wall time", humanSeconds(r.wallSeconds));
+    line("wall time", formatDuration(r.wallSeconds));
     line("params", r.params ? humanCount(static_cast<double>(r.params)) : "");
     line("MACs", r.macs ? humanCount(static_cast<double>(r.macs)) : "");
     line("final test", dash(r.finalTestAcc));
@@ -283,7 +284,7 @@ int runShow(const RunsOptions &o)
                  humanCount(static_cast<double>(s.blockParams)),
                  humanCount(static_cast<double>(s.headParams)),
                  humanCount(static_cast<double>(s.blockMacs + s.headMacs)), dash(s.trainAcc),
-                 dash(s.testAcc), dash(s.ensembleAcc), humanSeconds(s.seconds),
+                 dash(s.testAcc), dash(s.ensembleAcc), formatDuration(s.seconds),
                  s.imagesPerSecond > 0 ? std::to_string(std::lround(s.imagesPerSecond)) : "-"});
         std::cout << t.render();
     }
@@ -508,7 +509,7 @@ int runCompare(const RunsOptions &o)
     addRow("MACs", [](const RunRow &r) {
         return r.macs ? humanCount(static_cast<double>(r.macs)) : std::string("-");
     });
-    addRow("wall time", [](const RunRow &r) { return humanSeconds(r.wallSeconds); });
+    addRow("wall time", [](const RunRow &r) { return formatDuration(r.wallSeconds); });
     std::cout << s.render();
     return ExitOk;
 }

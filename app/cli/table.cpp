@@ -57,18 +57,6 @@ std::string Table::render() const
     return out;
 }
 
-std::string groupDigits(std::int64_t n)
-{
-    const std::string digits = std::to_string(n < 0 ? -n : n);
-    std::string out = n < 0 ? "-" : "";
-    for (std::size_t i = 0; i < digits.size(); ++i) {
-        if (i > 0 && (digits.size() - i) % 3 == 0)
-            out += ',';
-        out += digits[i];
-    }
-    return out;
-}
-
 std::string humanCount(double n)
 {
     const char *suffix = "";
@@ -89,30 +77,6 @@ std::string humanCount(double n)
     }
     char buf[32];
     std::snprintf(buf, sizeof buf, "%.3f%s", v, suffix);
-    return buf;
-}
-
-std::string percent(double fraction, int decimals)
-{
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "%.*f%%", decimals, fraction * 100.0);
-    return buf;
-}
-
-std::string humanSeconds(double seconds)
-{
-    if (!(seconds >= 0))
-        return "-";
-    char buf[32];
-    if (seconds < 60) {
-        std::snprintf(buf, sizeof buf, "%.1fs", seconds);
-    } else if (seconds < 3600) {
-        const int s = static_cast<int>(std::lround(seconds));
-        std::snprintf(buf, sizeof buf, "%dm%02ds", s / 60, s % 60);
-    } else {
-        const int s = static_cast<int>(std::lround(seconds));
-        std::snprintf(buf, sizeof buf, "%dh%02dm", s / 3600, (s % 3600) / 60);
-    }
     return buf;
 }
 

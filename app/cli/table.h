@@ -22,13 +22,8 @@ private:
     std::vector<bool> m_right;
 };
 
-/// 1234567 -> "1,234,567".
-std::string groupDigits(std::int64_t n);
-/// 33627136 -> "33.627M", 1922 -> "1.922K", 3.63e9 -> "3.630G".
+/// Parameter and MAC counts as the paper quotes them: 33627136 -> "33.627M", 1922 ->
+/// "1.922K", 3.63e9 -> "3.630G".
 std::string humanCount(double n);
-/// 0.9123 -> "91.23%".
-std::string percent(double fraction, int decimals = 2);
-/// 75.3 -> "1m15s".
-std::string humanSeconds(double seconds);
 
 } // namespace lw::cli

@@ -298,7 +298,7 @@ void TestDesigner::buildByClicksAndDragsMatchesCli()
     const qint64 total
         = cli.isEmpty() ? core->totalParams : cli.value(QStringLiteral("total_params")).toInteger();
     QCOMPARE(total, core->totalParams);
-    QVERIFY2(view.costPanel()->totalsText().contains(formatGrouped(total)),
+    QVERIFY2(view.costPanel()->totalsText().contains(groupedText(total)),
              qPrintable(view.costPanel()->totalsText()));
 }
 
@@ -406,7 +406,7 @@ void TestDesigner::presetTotals()
     QVERIFY(!view.isModified());
     QVERIFY(view.summary().has_value());
     QCOMPARE(qint64(view.summary()->totalParams), total);
-    QVERIFY2(view.costPanel()->totalsText().contains(formatGrouped(total)),
+    QVERIFY2(view.costPanel()->totalsText().contains(groupedText(total)),
              qPrintable(view.costPanel()->totalsText()));
     // The cards add up to the same total: blocks + the last head.
     qint64 sum = 0;

@@ -459,7 +459,7 @@ private Q_SLOTS:
         const int gc = cmp->diffTable()->horizontalHeaderItem(1)->text().contains("greedy") ? 1 : 2;
         const int ec = 3 - gc;
         QCOMPARE(cmp->diffTable()->item(0, 0)->text(), QStringLiteral("mode"));
-        QCOMPARE(cmp->diffTable()->item(0, gc)->text(), QStringLiteral("greedy"));
+        QCOMPARE(cmp->diffTable()->item(0, gc)->text(), QStringLiteral("greedy layerwise"));
         QCOMPARE(cmp->diffTable()->item(0, ec)->text(), QStringLiteral("end-to-end"));
         QCOMPARE(cmp->diffTable()->item(1, gc)->text(), QStringLiteral("0.1"));
         QCOMPARE(cmp->diffTable()->item(1, ec)->text(), QStringLiteral("0.05"));

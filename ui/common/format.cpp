@@ -1,53 +1,37 @@
 #include "ui/common/format.h"
 
-#include <cmath>
+#include "core/util/format.h"
 
 namespace lw {
 
-QString formatGrouped(std::int64_t value)
+QString groupedText(std::int64_t value)
 {
-    const bool negative = value < 0;
-    QString digits = QString::number(negative ? -value : value);
-    for (int i = digits.size() - 3; i > 0; i -= 3)
-        digits.insert(i, QLatin1Char(','));
-    return negative ? QLatin1Char('-') + digits : digits;
+    return QString::fromStdString(formatGrouped(value));
 }
 
-static QString threeSignificant(double v)
+QString compactText(double value)
 {
-    if (v >= 100.0)
-        return QString::number(v, 'f', 0);
-    if (v >= 10.0)
-        return QString::number(v, 'f', 1);
-    return QString::number(v, 'f', 2);
+    return QString::fromStdString(formatCompact(value));
 }
 
-QString formatCompact(double value)
+QString bytesText(std::int64_t bytes)
 {
-    static const char *const suffixes[] = {"", " k", " M", " G", " T", " P"};
-    double v = std::abs(value);
-    int i = 0;
-    while (v >= 999.5 && i < 5) {
-        v /= 1000.0;
-        ++i;
-    }
-    QString text = i == 0 ? QString::number(std::llround(v)) : threeSignificant(v);
-    text += QLatin1String(suffixes[i]);
-    return value < 0 ? QLatin1Char('-') + text : text;
+    return QString::fromStdString(formatBytes(bytes));
 }
 
-QString formatBytes(std::int64_t bytes)
+QString durationText(double seconds)
 {
-    static const char *const units[] = {" KiB", " MiB", " GiB", " TiB"};
-    if (bytes < 1024)
-        return QString::number(bytes) + QLatin1String(" B");
-    double v = double(bytes) / 1024.0;
-    int i = 0;
-    while (v >= 1023.5 && i < 3) {
-        v /= 1024.0;
-        ++i;
-    }
-    return threeSignificant(v) + QLatin1String(units[i]);
+    return QString::fromStdString(formatDuration(seconds));
+}
+
+QString percentText(double fraction)
+{
+    return QString::fromStdString(formatPercent(fraction));
+}
+
+QString modeText(TrainMode mode)
+{
+    return QString::fromUtf8(modeLabel(mode));
 }
 
 QString formatRatio(double ratio)

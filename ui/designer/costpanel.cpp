@@ -39,7 +39,7 @@ QTableWidgetItem *cell(const QString &text, const QString &tip = {})
 
 QString macs(double v)
 {
-    return formatCompact(v) + QStringLiteral("MAC");
+    return compactText(v) + QStringLiteral("MAC");
 }
 
 } // namespace
@@ -154,18 +154,18 @@ void CostPanel::showCosts(const Spec &spec, const std::optional<SpecSummary> &su
             cell(QStringLiteral("%1\u00d7%2\u00d7%3").arg(s.out.c).arg(s.out.h).arg(s.out.w)));
         // Compact here (exact in the tooltip and on the cards) so that the table fits.
         m_table->setItem(j, ColBlockParams,
-                         cell(formatCompact(double(s.blockParams)), formatGrouped(s.blockParams)));
+                         cell(compactText(double(s.blockParams)), groupedText(s.blockParams)));
         m_table->setItem(j, ColHeadParams,
-                         cell(formatCompact(double(s.headParams)), formatGrouped(s.headParams)));
+                         cell(compactText(double(s.headParams)), groupedText(s.headParams)));
         m_table->setItem(j, ColCumParams,
-                         cell(formatCompact(double(cumParams + s.headParams)),
-                              formatGrouped(cumParams + s.headParams)));
+                         cell(compactText(double(cumParams + s.headParams)),
+                              groupedText(cumParams + s.headParams)));
         m_table->setItem(j, ColBlockMacs,
-                         cell(macs(double(s.blockMacs)), formatGrouped(s.blockMacs)));
+                         cell(macs(double(s.blockMacs)), groupedText(s.blockMacs)));
         m_table->setItem(
             j, ColCumMacs,
-            cell(macs(double(cumMacs + s.headMacs)), formatGrouped(cumMacs + s.headMacs)));
-        m_table->setItem(j, ColActivations, cell(formatBytes(s.activationBytes)));
+            cell(macs(double(cumMacs + s.headMacs)), groupedText(cumMacs + s.headMacs)));
+        m_table->setItem(j, ColActivations, cell(bytesText(s.activationBytes)));
         m_table->setItem(j, ColEpochUncached, cell(macs(partial.stageEpochUncached[size_t(j)])));
         m_table->setItem(j, ColEpochCached, cell(macs(partial.stageEpochCached[size_t(j)])));
         keys << j;
@@ -177,12 +177,12 @@ void CostPanel::showCosts(const Spec &spec, const std::optional<SpecSummary> &su
     if (!summary || known == 0) {
         m_totals->setText(tr("<i>Costs appear once the first stage is valid.</i>"));
     } else if (!valid) {
-        m_totals->setText(tr("<b>Stages 0\u2013%1</b> so far: %2 parameters in the trunk, "
-                             "%3MAC per image. <span style='color:#b3261e'>Fix the marked "
-                             "problems to see the totals and the training cost.</span>")
-                              .arg(known - 1)
-                              .arg(formatGrouped(summary->trunkParams),
-                                   formatCompact(double(summary->trunkMacs))));
+        m_totals->setText(
+            tr("<b>Stages 0\u2013%1</b> so far: %2 parameters in the trunk, "
+               "%3MAC per image. <span style='color:#b3261e'>Fix the marked "
+               "problems to see the totals and the training cost.</span>")
+                .arg(known - 1)
+                .arg(groupedText(summary->trunkParams), compactText(double(summary->trunkMacs))));
     } else {
         const TrainingCost &c = *m_cost;
         m_totals->setText(
@@ -192,9 +192,9 @@ void CostPanel::showCosts(const Spec &spec, const std::optional<SpecSummary> &su
                "<b>%8</b> end-to-end epochs of the final network without the feature cache, "
                "<b>%9</b> with it; against its %10-epoch end-to-end twin: "
                "<b>%11</b> (cached %12).")
-                .arg(formatGrouped(summary->trunkParams), formatCompact(double(summary->trunkMacs)),
-                     formatGrouped(summary->totalParams), formatCompact(double(summary->totalMacs)),
-                     formatBytes(activations))
+                .arg(groupedText(summary->trunkParams), compactText(double(summary->trunkMacs)),
+                     groupedText(summary->totalParams), compactText(double(summary->totalMacs)),
+                     bytesText(activations))
                 .arg(known)
                 .arg(c.epochsPerStage)
                 .arg(c.uncachedInE2eEpochs(), 0, 'f', 1)

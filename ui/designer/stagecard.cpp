@@ -150,9 +150,9 @@ void StageCard::setStage(const StageSpec &stage, const StageCost *cost, int clas
     if (cost) {
         m_shape->setText(tr("out %1").arg(shapeString(cost->out)));
         m_params->setText(tr("%1 params \u00b7 %2MAC \u00b7 %3 act./sample")
-                              .arg(formatGrouped(cost->blockParams),
-                                   formatCompact(double(cost->blockMacs)),
-                                   formatBytes(cost->activationBytes)));
+                              .arg(groupedText(cost->blockParams),
+                                   compactText(double(cost->blockMacs)),
+                                   bytesText(cost->activationBytes)));
     } else {
         m_shape->setText(tr("out \u2014 (unknown until the problem above is fixed)"));
         m_params->setText(tr("\u2014 params"));
@@ -195,7 +195,7 @@ void StageCard::setStage(const StageSpec &stage, const StageCost *cost, int clas
     if (cost) {
         m_headParams->setText(
             tr("%1 params \u00b7 %2MAC")
-                .arg(formatGrouped(cost->headParams), formatCompact(double(cost->headMacs))));
+                .arg(groupedText(cost->headParams), compactText(double(cost->headMacs))));
     } else {
         m_headParams->setText(tr("\u2014 params"));
     }

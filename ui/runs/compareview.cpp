@@ -1085,7 +1085,7 @@ void RunCompareView::rebuildSummary()
         auto *nameItem = new QTableWidgetItem(QIcon(swatch(runColor(first->id))), name);
         nameItem->setData(Qt::UserRole, first->id);
         m_summary->setItem(i, 0, nameItem);
-        set(i, 1, modeLabel(first->detail.run.mode), false);
+        set(i, 1, modeText(first->detail.run.mode), false);
         set(i, 2, QString::fromStdString(toString(first->detail.run.status)), false);
         std::vector<Numbers> ns;
         for (qint64 id : ids)
@@ -1114,7 +1114,7 @@ void RunCompareView::rebuildSummary()
             return formatAccuracy(v);
         };
         auto compact = [](double v) {
-            return v > 0 ? formatCompact(v) : QString();
+            return v > 0 ? compactText(v) : QString();
         };
         set(i, 3, stat([](const Numbers &n) { return n.test; }, acc));
         set(i, 4, stat([](const Numbers &n) { return n.ensemble; }, acc));
@@ -1123,7 +1123,7 @@ void RunCompareView::rebuildSummary()
         set(i, 7, stat([](const Numbers &n) { return std::optional<double>(n.macs); }, compact));
         set(i, 8,
             stat([](const Numbers &n) { return std::optional<double>(n.wall); },
-                 [](double v) { return formatDuration(v); }));
+                 [](double v) { return durationText(v); }));
         set(i, 9,
             stat([](const Numbers &n) { return n.ips; },
                  [](double v) { return QString::number(v, 'f', 0); }));
@@ -1136,7 +1136,7 @@ void RunCompareView::rebuildLegend()
 {
     m_legend->clear();
     for (const auto &r : m_runs) {
-        auto *item = new QTreeWidgetItem({r->name(), modeLabel(r->detail.run.mode),
+        auto *item = new QTreeWidgetItem({r->name(), modeText(r->detail.run.mode),
                                           QString::fromStdString(toString(r->detail.run.status))});
         item->setIcon(0, QIcon(swatch(runColor(r->id))));
         item->setData(0, Qt::UserRole, r->id);

@@ -79,7 +79,7 @@ void flattenJson(const QByteArray &json, const QString &prefix, QMap<QString, QS
 QMap<QString, QString> flattenRunConfig(const RunDetail &d)
 {
     QMap<QString, QString> out;
-    out.insert(QStringLiteral("mode"), modeLabel(d.run.mode));
+    out.insert(QStringLiteral("mode"), modeText(d.run.mode));
     out.insert(QStringLiteral("seed"), QString::number(d.run.seed));
     out.insert(QStringLiteral("dataset"), QString::fromStdString(d.run.dataset));
     out.insert(QStringLiteral("dataset_fingerprint"),

@@ -4,16 +4,6 @@
 
 namespace lw {
 
-QString modeLabel(TrainMode mode)
-{
-    switch (mode) {
-    case TrainMode::Greedy: return QStringLiteral("greedy");
-    case TrainMode::EndToEnd: return QStringLiteral("end-to-end");
-    case TrainMode::Decoupled: return QStringLiteral("decoupled");
-    }
-    return {};
-}
-
 QColor statusColor(RunStatus status)
 {
     switch (status) {
@@ -30,19 +20,7 @@ QString formatAccuracy(const std::optional<double> &fraction)
 {
     if (!fraction || std::isnan(*fraction))
         return {};
-    return QString::number(*fraction * 100.0, 'f', 2) + QStringLiteral(" %");
-}
-
-QString formatDuration(double seconds)
-{
-    if (!(seconds > 0))
-        return {};
-    if (seconds < 60)
-        return QString::number(seconds, 'f', 1) + QStringLiteral(" s");
-    const auto s = static_cast<long long>(std::llround(seconds));
-    if (s < 3600)
-        return QStringLiteral("%1 m %2 s").arg(s / 60).arg(s % 60, 2, 10, QLatin1Char('0'));
-    return QStringLiteral("%1 h %2 m").arg(s / 3600).arg((s % 3600) / 60, 2, 10, QLatin1Char('0'));
+    return percentText(*fraction);
 }
 
 const QVector<QColor> &okabeIto()

@@ -446,7 +446,7 @@ QVariant RunsTableModel::data(const QModelIndex &index, int role) const
     switch (col) {
     case Id: return qint64(r.id);
     case Name: return QString::fromStdString(r.name);
-    case Mode: return modeLabel(r.mode);
+    case Mode: return modeText(r.mode);
     case Status: return QString::fromStdString(toString(r.status));
     case Spec: return QString::fromStdString(r.specName);
     case Dataset: return QString::fromStdString(r.dataset);
@@ -458,9 +458,9 @@ QVariant RunsTableModel::data(const QModelIndex &index, int role) const
         if (r.mode == TrainMode::EndToEnd)
             return QString::number(r.stages);
         return QStringLiteral("%1/%2").arg(r.stagesDone).arg(r.stages);
-    case Params: return r.params > 0 ? formatCompact(double(r.params)) : QString();
-    case Macs: return r.macs > 0 ? formatCompact(double(r.macs)) : QString();
-    case WallTime: return formatDuration(r.wallSeconds);
+    case Params: return r.params > 0 ? compactText(double(r.params)) : QString();
+    case Macs: return r.macs > 0 ? compactText(double(r.macs)) : QString();
+    case WallTime: return r.wallSeconds > 0 ? durationText(r.wallSeconds) : QString();
     case Device: return QString::fromStdString(r.device);
     case Seed: return qint64(r.seed);
     case Started:

@@ -50,18 +50,6 @@ QString q(const std::string &s)
     return QString::fromStdString(s);
 }
 
-QString duration(double seconds)
-{
-    if (!std::isfinite(seconds) || seconds < 0)
-        return QStringLiteral("\u2013");
-    const qint64 s = static_cast<qint64>(std::llround(seconds));
-    if (s < 60)
-        return QObject::tr("%1 s").arg(s);
-    if (s < 3600)
-        return QObject::tr("%1 min %2 s").arg(s / 60).arg(s % 60, 2, 10, QLatin1Char('0'));
-    return QObject::tr("%1 h %2 min").arg(s / 3600).arg((s % 3600) / 60, 2, 10, QLatin1Char('0'));
-}
-
 QLabel *makeErrorLabel(QWidget *parent)
 {
     auto *label = new QLabel(parent);
@@ -70,16 +58,6 @@ QLabel *makeErrorLabel(QWidget *parent)
     label->setTextInteractionFlags(Qt::TextSelectableByMouse);
     label->hide();
     return label;
-}
-
-QString modeLabel(TrainMode mode)
-{
-    switch (mode) {
-    case TrainMode::Greedy: return QObject::tr("greedy layerwise");
-    case TrainMode::EndToEnd: return QObject::tr("end-to-end");
-    case TrainMode::Decoupled: return QObject::tr("decoupled (DGL)");
-    }
-    return {};
 }
 
 } // namespace
@@ -942,8 +920,8 @@ void TrainView::onDataChecked()
         m_dataStatus->setText(tr("\u2713 %1\n%2 train / %3 test images, %4\u00d7%5\u00d7%6, %7 "
                                  "classes")
                                   .arg(q(info.description))
-                                  .arg(formatGrouped(info.trainSize))
-                                  .arg(formatGrouped(info.testSize))
+                                  .arg(groupedText(info.trainSize))
+                                  .arg(groupedText(info.testSize))
                                   .arg(info.channels)
                                   .arg(info.height)
                                   .arg(info.width)
@@ -1372,7 +1350,7 @@ void TrainView::onRunCreated(qint64 runId, bool resumed)
     m_runTitle = tr("run %1: %2").arg(runId).arg(m_session->runName());
     m_runLabel->setText(tr("%1 \u2014 %2 %3")
                             .arg(m_runTitle, resumed ? tr("resuming") : tr("starting"),
-                                 modeLabel(m_session->mode())));
+                                 modeText(m_session->mode())));
     if (!resumed)
         m_log->clear();
     appendLog(LogLevel::Info,
@@ -1420,12 +1398,12 @@ void TrainView::onRunStarted(const RunStarted &e)
         if (m_plannedEpochs > 0)
             m_doneAtStart = double(m_lastStep) / m_plannedEpochs;
     }
-    m_runLabel->setText(tr("%1 \u2014 %2 on %3").arg(m_runTitle, modeLabel(e.mode), q(e.device)));
+    m_runLabel->setText(tr("%1 \u2014 %2 on %3").arg(m_runTitle, modeText(e.mode), q(e.device)));
     appendLog(LogLevel::Info,
               tr("%1 on %2 (%3 threads): %4, %5 train / %6 test images")
-                  .arg(modeLabel(e.mode), q(e.device))
+                  .arg(modeText(e.mode), q(e.device))
                   .arg(e.threads)
-                  .arg(q(e.dataset), formatGrouped(e.trainSize), formatGrouped(e.testSize)));
+                  .arg(q(e.dataset), groupedText(e.trainSize), groupedText(e.testSize)));
 }
 
 void TrainView::onStageStarted(const StageStarted &e)
@@ -1438,8 +1416,7 @@ void TrainView::onStageStarted(const StageStarted &e)
         appendLog(LogLevel::Info,
                   tr("stage %1: block %2 params, head %3 params%4")
                       .arg(e.stage + 1)
-                      .arg(formatCompact(double(e.blockParams)),
-                           formatCompact(double(e.headParams)),
+                      .arg(compactText(double(e.blockParams)), compactText(double(e.headParams)),
                            e.cachedInput ? tr(", input from the feature cache") : QString()));
     } else {
         // End-to-end and DGL train every stage at once: the whole trunk is current.
@@ -1484,7 +1461,7 @@ void TrainView::onStageFinished(const StageFinished &e)
                                       .arg(e.stage + 1)
                                       .arg(e.testAcc * 100, 0, 'f', 2)
                                       .arg(e.ensembleAcc * 100, 0, 'f', 2)
-                                      .arg(duration(e.seconds)));
+                                      .arg(durationText(e.seconds)));
     }
 }
 
@@ -1507,7 +1484,7 @@ void TrainView::onRunEnded(const RunEnded &e)
         m_epochBar->setValue(m_epochBar->maximum());
         m_runBar->setValue(m_runBar->maximum());
         appendLog(LogLevel::Info, tr("finished in %1: final test accuracy %2%")
-                                      .arg(duration(e.seconds))
+                                      .arg(durationText(e.seconds))
                                       .arg(e.finalTestAcc * 100, 0, 'f', 2));
     } else if (e.status == RunStatus::Cancelled) {
         appendLog(LogLevel::Warning, tr("stopped: %1").arg(q(e.message)));
@@ -1548,7 +1525,7 @@ void TrainView::updateProgressText()
     const double elapsed = m_runClock.isValid() ? m_runClock.elapsed() / 1000.0 : 0;
     const double doneNow = runFrac - m_doneAtStart;
     if (doneNow > 0.005 && elapsed > 1)
-        eta = duration(elapsed / doneNow * (1 - runFrac));
+        eta = durationText(elapsed / doneNow * (1 - runFrac));
     QString where;
     if (m_runMode == TrainMode::Greedy && m_currentStage >= 0)
         where = tr("stage %1/%2 \u00b7 epoch %3/%4")
@@ -1564,8 +1541,8 @@ void TrainView::updateProgressText()
     else if (isPaused())
         state = tr(" \u00b7 paused");
     m_progressLabel->setText(tr("%1 \u00b7 %2 img/s \u00b7 elapsed %3 \u00b7 ETA %4%5")
-                                 .arg(where, formatGrouped(std::llround(m_imagesPerSecond)),
-                                      duration(elapsed), eta, state));
+                                 .arg(where, groupedText(std::llround(m_imagesPerSecond)),
+                                      durationText(elapsed), eta, state));
 }
 
 void TrainView::appendLog(LogLevel level, const QString &text)

@@ -1,0 +1,323 @@
+#include "core/run/runservice.h"
+
+#include "core/run/runfolder.h"
+#include "core/runtime/runtime.h"
+#include "core/store/recorder.h"
+#include "core/store/runstore.h"
+
+#include <exception>
+
+namespace lw {
+
+namespace {
+
+std::string runName(std::int64_t id)
+{
+    return "run " + std::to_string(id);
+}
+
+TrainOptions trainOptions(const Spec &spec, TrainMode mode, const ExecOptions &exec,
+                          const std::string &folder)
+{
+    TrainOptions o;
+    o.spec = spec;
+    o.mode = mode;
+    o.device = exec.device;
+    o.threads = exec.threads;
+    o.loaderThreads = exec.loaderThreads;
+    o.cache = exec.cache;
+    o.cacheBudgetBytes = exec.cacheBudgetBytes;
+    o.runDir = folder;
+    return o;
+}
+
+} // namespace
+
+struct RunJob::Impl
+{
+    RunStore &store;
+    JobKind kind = JobKind::New;
+    std::int64_t runId = -1;
+    std::string name;
+    TrainMode mode = TrainMode::Greedy;
+    std::int64_t parentRun = -1;
+    int lockedStages = 0;
+    TrainOptions options;
+    std::vector<std::string> warnings; ///< found while preparing, logged when the run starts
+    RunRecorder recorder;
+    ObserverFanOut fanOut;
+    std::unique_ptr<Trainer> trainer; ///< training jobs; probes run without one
+    bool executed = false;
+
+    Impl(RunStore &s, std::int64_t id)
+        : store(s)
+        , runId(id)
+        , recorder(s, id)
+    {
+        fanOut.add(&recorder);
+    }
+
+    Result<RunSummary> train()
+    {
+        trainer = std::make_unique<Trainer>(options, &fanOut);
+        for (const auto &w : warnings)
+            fanOut.log(LogLevel::Warning, w);
+        Result<RunSummary> result = kind == JobKind::Resume ? trainer->resume() : trainer->run();
+        if (!result) // set-up failures end before any event: the run did not start
+            (void)store.setStatus(runId, RunStatus::Failed, result.message());
+        (void)recorder.flush();
+        return result;
+    }
+
+    Result<RunSummary> probe()
+    {
+        configureRuntime(options.threads);
+        auto probes = probeRun(options.runDir, options.spec, mode, options.device, &fanOut);
+        if (!probes)
+            return fail(runName(runId) + ": " + probes.message());
+        RunSummary summary;
+        summary.status = RunStatus::Finished;
+        summary.probes = std::move(*probes);
+        return summary;
+    }
+};
+
+RunJob::RunJob(std::unique_ptr<Impl> impl)
+    : d(std::move(impl))
+{}
+
+RunJob::~RunJob() = default;
+
+void RunJob::addObserver(TrainObserver *observer)
+{
+    d->fanOut.add(observer);
+}
+
+Result<RunSummary> RunJob::execute()
+{
+    if (d->executed)
+        return fail(runName(d->runId) + ": this job has already run");
+    d->executed = true;
+    try {
+        return d->kind == JobKind::Probe ? d->probe() : d->train();
+    } catch (const std::exception &e) {
+        const std::string message = std::string("training failed: ") + e.what();
+        if (d->kind != JobKind::Probe)
+            (void)d->store.setStatus(d->runId, RunStatus::Failed, message);
+        return fail(message);
+    }
+}
+
+void RunJob::pause()
+{
+    if (d->trainer)
+        d->trainer->pause();
+}
+
+void RunJob::resumeTraining()
+{
+    if (d->trainer)
+        d->trainer->resumeTraining();
+}
+
+void RunJob::cancel()
+{
+    if (d->trainer)
+        d->trainer->cancel();
+}
+
+bool RunJob::paused() const
+{
+    return d->trainer && d->trainer->paused();
+}
+
+JobKind RunJob::kind() const
+{
+    return d->kind;
+}
+
+std::int64_t RunJob::runId() const
+{
+    return d->runId;
+}
+
+const std::string &RunJob::name() const
+{
+    return d->name;
+}
+
+const Spec &RunJob::spec() const
+{
+    return d->options.spec;
+}
+
+TrainMode RunJob::mode() const
+{
+    return d->mode;
+}
+
+std::int64_t RunJob::parentRun() const
+{
+    return d->parentRun;
+}
+
+int RunJob::lockedStages() const
+{
+    return d->lockedStages;
+}
+
+const std::string &RunJob::folder() const
+{
+    return d->options.runDir;
+}
+
+std::string RunJob::storeError() const
+{
+    return d->recorder.ok() ? std::string() : d->recorder.lastError()->message;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+RunService::RunService(RunStore &store)
+    : m_store(store)
+{}
+
+Result<std::unique_ptr<RunJob>> RunService::create(const NewRunRequest &request)
+{
+    const Spec &spec = request.spec;
+    if (auto issues = validateSpec(spec); !issues.empty()) {
+        std::string message = "the spec is invalid:";
+        for (const auto &issue : issues)
+            message += "\n  " + issue.toString();
+        return fail(message);
+    }
+    const int stages = static_cast<int>(spec.stages.size());
+    std::string parentFolder;
+    if (request.parentRun) {
+        const std::int64_t parent = *request.parentRun;
+        const int k = request.lockedStages;
+        if (request.mode != TrainMode::Greedy)
+            return fail("a branch of " + runName(parent) + " trains greedily (stages "
+                        + std::to_string(k + 1) + ".. on top of its frozen stages); "
+                        + modeLabel(request.mode) + " runs cannot branch; choose mode greedy");
+        if (k < 1 || k >= stages)
+            return fail("cannot keep " + std::to_string(k) + " stages of " + runName(parent)
+                        + ": expected 1 to " + std::to_string(stages - 1) + " (the spec has "
+                        + std::to_string(stages) + " stages and at least one must be trained)");
+        if (auto detail = m_store.getRun(parent); !detail)
+            return fail("cannot branch: " + detail.message());
+        RunFolder folder(m_store.runDir(parent));
+        if (!folder.hasStageCheckpoint(k - 1))
+            return fail("cannot branch from " + runName(parent) + ": its checkpoint of stage "
+                        + std::to_string(k) + " is missing (" + folder.stageCheckpointPath(k - 1)
+                        + "); " + runName(parent) + " must have finished stage "
+                        + std::to_string(k));
+        parentFolder = folder.path();
+    }
+
+    NewRun nr;
+    nr.name = request.name.empty() ? (spec.name.empty() ? std::string("run") : spec.name) + " "
+                                         + toString(request.mode)
+                                   : request.name;
+    nr.mode = request.mode;
+    nr.specJson = serializeSpec(spec);
+    nr.recipeJson = serializeRecipe(spec.recipe);
+    nr.specName = request.specName.empty() ? spec.name : request.specName;
+    nr.dataset = spec.recipe.dataset.name;
+    nr.device = request.exec.device;
+    nr.seed = static_cast<std::int64_t>(spec.recipe.seed);
+    nr.torchVersion = runtimeInfo().torchVersion;
+    nr.stages = stages;
+    nr.tags = request.tags;
+    nr.notes = request.notes;
+    if (request.parentRun) {
+        nr.parentRun = request.parentRun;
+        nr.branchStage = request.lockedStages;
+    }
+    if (auto costs = summarizeSpec(spec)) {
+        nr.params = costs->totalParams;
+        nr.macs = costs->totalMacs;
+    }
+    auto id = m_store.createRun(nr);
+    if (!id)
+        return id.error();
+
+    auto impl = std::make_unique<RunJob::Impl>(m_store, *id);
+    impl->kind = JobKind::New;
+    impl->name = nr.name;
+    impl->mode = request.mode;
+    impl->options = trainOptions(spec, request.mode, request.exec, m_store.runDir(*id));
+    impl->options.probes = request.probes;
+    if (request.parentRun) {
+        impl->parentRun = *request.parentRun;
+        impl->lockedStages = request.lockedStages;
+        impl->options.branchFrom = parentFolder;
+        impl->options.lockedStages = request.lockedStages;
+        // The locked stages are the parent's blocks and heads: so are their results.
+        if (auto r = m_store.inheritStages(*request.parentRun, *id, request.lockedStages); !r)
+            impl->warnings.push_back("the results of the stages taken from "
+                                     + runName(*request.parentRun)
+                                     + " were not copied: " + r.message());
+    }
+    return std::unique_ptr<RunJob>(new RunJob(std::move(impl)));
+}
+
+std::string RunService::resumeProblem(std::int64_t id) const
+{
+    auto detail = m_store.getRun(id);
+    if (!detail)
+        return detail.message();
+    if (detail->run.status == RunStatus::Finished)
+        return runName(id) + " is finished; there is nothing to resume";
+    if (m_store.isLive(id))
+        return runName(id) + " is being trained by another process";
+    RunFolder folder(m_store.runDir(id));
+    if (!folder.hasState())
+        return runName(id) + " has no checkpoint yet (" + folder.statePath()
+               + "); start it again instead";
+    return {};
+}
+
+Result<std::unique_ptr<RunJob>> RunService::resume(std::int64_t id, const ExecOptions &exec)
+{
+    if (std::string problem = resumeProblem(id); !problem.empty())
+        return fail(problem);
+    auto detail = m_store.getRun(id);
+    if (!detail)
+        return detail.error();
+    auto spec = parseSpec(detail->specJson);
+    if (!spec)
+        return fail(runName(id) + ": its stored spec is invalid: " + spec.message());
+    auto impl = std::make_unique<RunJob::Impl>(m_store, id);
+    impl->kind = JobKind::Resume;
+    impl->name = detail->run.name;
+    impl->mode = detail->run.mode;
+    impl->parentRun = detail->run.parentRun.value_or(-1);
+    impl->lockedStages = detail->run.parentRun ? detail->run.branchStage : 0;
+    impl->options = trainOptions(*spec, detail->run.mode, exec, m_store.runDir(id));
+    return std::unique_ptr<RunJob>(new RunJob(std::move(impl)));
+}
+
+Result<std::unique_ptr<RunJob>> RunService::probe(std::int64_t id, const ExecOptions &exec)
+{
+    auto detail = m_store.getRun(id);
+    if (!detail)
+        return detail.error();
+    auto spec = parseSpec(detail->specJson);
+    if (!spec)
+        return fail(runName(id) + ": its stored spec is invalid: " + spec.message());
+    RunFolder folder(m_store.runDir(id));
+    if (!folder.hasState())
+        return fail(runName(id) + " has no checkpoint to probe (" + folder.statePath() + ")");
+    auto impl = std::make_unique<RunJob::Impl>(m_store, id);
+    impl->kind = JobKind::Probe;
+    impl->name = detail->run.name;
+    impl->mode = detail->run.mode;
+    impl->parentRun = detail->run.parentRun.value_or(-1);
+    impl->lockedStages = detail->run.parentRun ? detail->run.branchStage : 0;
+    impl->options = trainOptions(*spec, detail->run.mode, exec, folder.path());
+    impl->options.cache = FeatureCache::Off;
+    return std::unique_ptr<RunJob>(new RunJob(std::move(impl)));
+}
+
+} // namespace lw

@@ -1,0 +1,130 @@
+#pragma once
+
+// A run's lifecycle, the one implementation every front-end calls: the CLI, the GUI's session
+// and (next) the workers of a multi-process run. Front-ends parse, wire and call:
+//
+//     RunService service(store);
+//     auto job = service.create(request);          // or resume(id, exec), probe(id, exec)
+//     if (!job) show(job.message());
+//     (*job)->addObserver(&console);
+//     auto summary = (*job)->execute();           // blocks: call it on a worker thread
+//
+// A job records into the store through its RunRecorder and reports every engine event to its
+// observers through one ObserverFanOut.
+
+#include "core/events/observer.h"
+#include "core/spec/spec.h"
+#include "core/train/trainer.h"
+#include "core/util/result.h"
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace lw {
+
+class RunStore;
+
+/// Where and how a run executes; not part of the run's recipe (a resumed run may change them).
+struct ExecOptions
+{
+    std::string device = "auto"; ///< auto | cpu | cuda | cuda:N
+    int threads = 0;             ///< 0: all cores
+    int loaderThreads = 2;
+    FeatureCache cache = FeatureCache::Auto;
+    std::int64_t cacheBudgetBytes = 0; ///< 0: 40% of RAM
+};
+
+/// A new run: from scratch, or a branch of a stored run.
+struct NewRunRequest
+{
+    Spec spec; ///< with the recipe as it will train (front-ends apply their overrides first)
+    TrainMode mode = TrainMode::Greedy;
+    std::string name;     ///< empty: "<spec name> <mode>"
+    std::string specName; ///< preset or file name; empty: the spec's name
+    bool probes = false;  ///< probe every layer after its stage
+    ExecOptions exec;
+    /// Branch: stages 1..lockedStages come from `parentRun` (its checkpoint of stage
+    /// lockedStages) and stay frozen; the others train greedily.
+    std::optional<std::int64_t> parentRun;
+    int lockedStages = 0;
+    std::vector<std::string> tags;
+    std::string notes;
+};
+
+enum class JobKind { New, Resume, Probe };
+
+/// One run of the store, prepared (rows, folder, checks done) and ready to execute once.
+/// pause(), resumeTraining() and cancel() are thread-safe and take effect between batches.
+class RunJob
+{
+public:
+    ~RunJob();
+    RunJob(const RunJob &) = delete;
+    RunJob &operator=(const RunJob &) = delete;
+
+    /// Adds an observer of the engine's events (after the store's recorder). Call before
+    /// execute(); `observer` must outlive the job.
+    void addObserver(TrainObserver *observer);
+
+    /// Trains (or probes) and records. Blocks; call once. A set-up failure (unreadable data, bad
+    /// device) returns an Error and marks a training run failed in the store; a run that starts
+    /// returns its summary (status Finished, Failed for a diverging loss, Cancelled).
+    Result<RunSummary> execute();
+
+    void pause();
+    void resumeTraining();
+    void cancel();
+    bool paused() const;
+
+    JobKind kind() const;
+    std::int64_t runId() const;
+    const std::string &name() const;
+    const Spec &spec() const;
+    TrainMode mode() const;
+    /// -1 when the run is not a branch.
+    std::int64_t parentRun() const;
+    /// Stages taken from the parent (0 when not a branch).
+    int lockedStages() const;
+    /// The run's folder (checkpoints).
+    const std::string &folder() const;
+    /// Writes to the store that failed while the run went on (shown as a warning); empty when
+    /// every event was recorded.
+    std::string storeError() const;
+
+private:
+    friend class RunService;
+    struct Impl;
+    explicit RunJob(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> d;
+};
+
+/// Prepares runs of one store. Every failure is an Error with a message a person can act on
+/// (naming the run, the stage 1..N, the file), and leaves the store as it was.
+class RunService
+{
+public:
+    /// `store` must outlive the service and its jobs.
+    explicit RunService(RunStore &store);
+
+    /// Validates the spec (and the branch: greedy mode, the parent in the store, its stage
+    /// checkpoint on disk, fewer locked stages than the spec has), then records the run
+    /// (`running`, its folder, for a branch the parent's results of the locked stages).
+    Result<std::unique_ptr<RunJob>> create(const NewRunRequest &request);
+    /// Continues stored run `id` from its last checkpoint. Fails when it is finished, recorded by
+    /// another live process, or has no checkpoint yet.
+    Result<std::unique_ptr<RunJob>> resume(std::int64_t id, const ExecOptions &exec);
+    /// Linear-separability probes of every trained layer of stored run `id`, recorded in the
+    /// store (an earlier probe of the same layer is replaced). Fails when it has no checkpoint.
+    Result<std::unique_ptr<RunJob>> probe(std::int64_t id, const ExecOptions &exec);
+
+    /// Why stored run `id` cannot be resumed, or empty when it can (for enabling actions).
+    std::string resumeProblem(std::int64_t id) const;
+
+private:
+    RunStore &m_store;
+};
+
+} // namespace lw
