@@ -2,6 +2,7 @@
 
 #include "ui/common/format.h"
 #include "ui/common/plotexport.h"
+#include "ui/common/smoothing.h"
 #include "ui/runs/runformat.h"
 
 #include <qcustomplot.h>
@@ -97,28 +98,6 @@ QPen seriesPen(const QColor &color, RunCompareView::Series s, bool raw)
         c.setAlpha(60);
     QPen pen(c, raw ? 1.0 : 2.0, raw ? Qt::SolidLine : seriesStyle(s));
     return pen;
-}
-
-/// TensorBoard's debiased EMA, restarted where the stage changes; NaN stays NaN.
-QVector<double> smooth(const QVector<double> &v, const QVector<int> &stage, double w)
-{
-    QVector<double> out(v.size());
-    double last = 0;
-    int n = 0;
-    for (int i = 0; i < v.size(); ++i) {
-        if (i > 0 && stage[i] != stage[i - 1]) {
-            last = 0;
-            n = 0;
-        }
-        if (std::isnan(v[i])) {
-            out[i] = kNaN;
-            continue;
-        }
-        last = last * w + (1.0 - w) * v[i];
-        ++n;
-        out[i] = last / (1.0 - std::pow(w, n));
-    }
-    return out;
 }
 
 QPixmap swatch(const QColor &c, int size = 14)
@@ -744,8 +723,8 @@ void RunCompareView::updateRunGraphs(Run &run)
             for (double &x : v)
                 x *= 100.0;
         const bool smoothed = m_smoothing > 0;
-        run.graphs[k]->setData(run.steps[s], smoothed ? smooth(v, run.stages[s], m_smoothing) : v,
-                               true);
+        run.graphs[k]->setData(run.steps[s],
+                               smoothed ? smoothSeries(v, run.stages[s], m_smoothing) : v, true);
         run.rawGraphs[k]->setData(run.steps[s], v, true);
         run.rawGraphs[k]->setVisible(smoothed && !grouped);
         run.graphs[k]->setVisible(!grouped);
@@ -816,7 +795,7 @@ void RunCompareView::rebuildGroups()
                     for (double &x : v)
                         x *= 100.0;
                 if (m_smoothing > 0)
-                    v = smooth(v, r->stages[k], m_smoothing);
+                    v = smoothSeries(v, r->stages[k], m_smoothing);
                 for (int i = 0; i < v.size(); ++i)
                     if (!std::isnan(v[i]))
                         byStep[r->steps[k][i]].push_back(v[i]);

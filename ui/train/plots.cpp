@@ -10,8 +10,7 @@ namespace lw {
 
 namespace {
 
-constexpr int kCoalesceMs = 40;    // at most 25 redraws a second
-constexpr double kSmoothing = 0.6; // EMA weight of the previous value (TensorBoard's default)
+constexpr int kCoalesceMs = 40; // at most 25 redraws a second
 
 QColor stageColor(int stage)
 {
@@ -122,7 +121,7 @@ void TimelinePlot::stageStarted(int stage, double x, bool marker)
         m_loss.x.push_back(x);
         m_loss.y.push_back(std::numeric_limits<double>::quiet_NaN());
         m_loss.smooth.push_back(std::numeric_limits<double>::quiet_NaN());
-        m_loss.ema = std::numeric_limits<double>::quiet_NaN(); // smoothing restarts
+        m_loss.ema.reset(); // smoothing restarts
     }
     if (marker)
         addVerticalMarker(x, tr("stage %1").arg(stage + 1), QColor(110, 110, 110), true);
@@ -156,11 +155,9 @@ void TimelinePlot::addVerticalMarker(double x, const QString &label, const QColo
 
 void TimelinePlot::push(Series &s, double x, double y)
 {
-    s.ema
-        = (s.x.isEmpty() || !std::isfinite(s.ema)) ? y : kSmoothing * s.ema + (1 - kSmoothing) * y;
     s.x.push_back(x);
     s.y.push_back(y);
-    s.smooth.push_back(s.ema);
+    s.smooth.push_back(s.ema.push(y));
     m_maxX = std::max(m_maxX, x);
 }
 

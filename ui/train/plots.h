@@ -2,6 +2,7 @@
 
 #include "core/events/events.h"
 #include "ui/common/plotexport.h"
+#include "ui/common/smoothing.h"
 
 #include <qcustomplot.h>
 
@@ -55,8 +56,8 @@ private:
         QCPGraph *main = nullptr;  ///< raw, or smoothed when smoothing is on
         QCPGraph *faint = nullptr; ///< the raw curve behind a smoothed one
         QVector<double> x, y, smooth;
-        double ema = 0;
-        int flushed = 0; ///< points handed to the graphs
+        DebiasedEma ema{0.6}; ///< TensorBoard's default weight
+        int flushed = 0;      ///< points handed to the graphs
     };
     Series makeSeries(const QString &name, const QColor &color, QCPAxis *valueAxis,
                       Qt::PenStyle style = Qt::SolidLine, bool scatter = true);

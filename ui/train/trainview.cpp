@@ -459,7 +459,7 @@ QWidget *TrainView::buildDashboard()
     auto *tools = new QHBoxLayout;
     m_smooth = new QCheckBox(tr("Smooth curves"), dash);
     m_smooth->setObjectName(QStringLiteral("smoothCheck"));
-    m_smooth->setToolTip(tr("Exponential smoothing (0.6), raw curves drawn faintly behind"));
+    m_smooth->setToolTip(tr("Debiased exponential smoothing (0.6, as TensorBoard), raw curves drawn faintly behind"));
     auto *resetView = new QToolButton(dash);
     resetView->setText(tr("Whole Run"));
     resetView->setToolTip(tr("Reset zoom and pan (or double-click the plot)"));
