@@ -146,7 +146,7 @@ void CostPanel::showCosts(const Spec &spec, const std::optional<SpecSummary> &su
         cumParams += s.blockParams;
         cumMacs += s.blockMacs;
         activations += s.activationBytes;
-        auto *stageItem = cell(QString::number(j));
+        auto *stageItem = cell(QString::number(j + 1));
         stageItem->setTextAlignment(Qt::AlignCenter);
         m_table->setItem(j, ColStage, stageItem);
         m_table->setItem(
@@ -171,17 +171,17 @@ void CostPanel::showCosts(const Spec &spec, const std::optional<SpecSummary> &su
         keys << j;
         uncached << partial.stageEpochUncached[size_t(j)] / 1e9;
         cached << partial.stageEpochCached[size_t(j)] / 1e9;
-        ticker->addTick(j, QString::number(j));
+        ticker->addTick(j, QString::number(j + 1));
     }
 
     if (!summary || known == 0) {
         m_totals->setText(tr("<i>Costs appear once the first stage is valid.</i>"));
     } else if (!valid) {
         m_totals->setText(
-            tr("<b>Stages 0\u2013%1</b> so far: %2 parameters in the trunk, "
+            tr("<b>Stages 1\u2013%1</b> so far: %2 parameters in the trunk, "
                "%3MAC per image. <span style='color:#b3261e'>Fix the marked "
                "problems to see the totals and the training cost.</span>")
-                .arg(known - 1)
+                .arg(known)
                 .arg(groupedText(summary->trunkParams), compactText(double(summary->trunkMacs))));
     } else {
         const TrainingCost &c = *m_cost;

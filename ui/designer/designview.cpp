@@ -441,14 +441,14 @@ bool DesignView::insertBlock(Block block, int index)
             return false;
         StageSpec &stage = next.stages[size_t(index)];
         stage.head = makeHead(block, stage.head);
-        commit(next, tr("Give stage %1 a k = %2 head").arg(index).arg(stage.head.k));
+        commit(next, tr("Give stage %1 a k = %2 head").arg(index + 1).arg(stage.head.k));
         select({DesignSelection::Kind::Head, index});
         return true;
     }
     if (index < m_locked || index > n)
         return false;
     next.stages.insert(next.stages.begin() + index, makeStage(block, m_spec, index));
-    commit(next, tr("Insert %1 at %2").arg(blockTitle(block)).arg(index));
+    commit(next, tr("Insert %1 as stage %2").arg(blockTitle(block)).arg(index + 1));
     select({DesignSelection::Kind::Stage, index});
     return true;
 }
@@ -469,7 +469,7 @@ bool DesignView::duplicateStage(int index)
         return false;
     Spec next = m_spec;
     next.stages.insert(next.stages.begin() + index + 1, m_spec.stages[size_t(index)]);
-    commit(next, tr("Duplicate stage %1").arg(index));
+    commit(next, tr("Duplicate stage %1").arg(index + 1));
     select({DesignSelection::Kind::Stage, index + 1});
     return true;
 }
@@ -481,7 +481,7 @@ bool DesignView::removeStage(int index)
         return false;
     Spec next = m_spec;
     next.stages.erase(next.stages.begin() + index);
-    commit(next, tr("Delete stage %1").arg(index));
+    commit(next, tr("Delete stage %1").arg(index + 1));
     if (n > 1)
         select({DesignSelection::Kind::Stage, std::min(index, n - 2)});
     else
@@ -501,7 +501,7 @@ bool DesignView::moveStage(int from, int to)
         std::rotate(stages.begin() + from, stages.begin() + from + 1, stages.begin() + to + 1);
     else
         std::rotate(stages.begin() + to, stages.begin() + from, stages.begin() + from + 1);
-    commit(next, tr("Move stage %1 to %2").arg(from).arg(to));
+    commit(next, tr("Move stage %1 to %2").arg(from + 1).arg(to + 1));
     select({DesignSelection::Kind::Stage, to});
     return true;
 }
@@ -514,7 +514,7 @@ void DesignView::onStageEdited(int index, const StageSpec &stage, const QString 
     }
     Spec next = m_spec;
     next.stages[size_t(index)] = stage;
-    commit(next, tr("Change %1 of stage %2").arg(field).arg(index),
+    commit(next, tr("Change %1 of stage %2").arg(field).arg(index + 1),
            QStringLiteral("stages[%1].%2").arg(index).arg(field));
 }
 

@@ -128,7 +128,7 @@ StageCard::StageCard(int index, QWidget *parent)
 void StageCard::setIndex(int index)
 {
     m_index = index;
-    m_title->setText(isInputCard() ? tr("Input") : tr("Stage %1").arg(index));
+    m_title->setText(isInputCard() ? tr("Input") : tr("Stage %1").arg(index + 1));
 }
 
 void StageCard::setStage(const StageSpec &stage, const StageCost *cost, int classes)
@@ -209,7 +209,7 @@ void StageCard::setInput(const InputSpec &input, const lw::Shape *firstStageInpu
     m_conv->setText(tr("image, %1 classes").arg(input.classes));
     m_shape->setText(shapeString(lw::Shape{input.channels, input.height, input.width}));
     if (input.downsample != Downsample::None && firstStageInput) {
-        m_params->setText(tr("stage 0 receives %1").arg(shapeString(*firstStageInput)));
+        m_params->setText(tr("stage 1 receives %1").arg(shapeString(*firstStageInput)));
         m_params->show();
     } else {
         m_params->hide();

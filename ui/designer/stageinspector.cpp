@@ -369,7 +369,7 @@ void StageInspector::showStage(int index, const StageSpec &stage, bool locked)
 {
     m_index = index;
     m_stage = stage;
-    m_stageTitle->setText(tr("Stage %1").arg(index));
+    m_stageTitle->setText(tr("Stage %1").arg(index + 1));
     setSilently(m_downsample, int(stage.downsample));
     setSilently(m_width, stage.width);
     setSilently(m_kernel, stage.kernel);
@@ -385,7 +385,7 @@ void StageInspector::showHead(int index, const StageSpec &stage, bool locked)
     m_index = index;
     m_stage = stage;
     const HeadSpec &h = stage.head;
-    m_headTitle->setText(tr("Auxiliary head of stage %1").arg(index));
+    m_headTitle->setText(tr("Auxiliary head of stage %1").arg(index + 1));
     setSilently(m_headKind, int(h.kind));
     setSilently(m_headK, h.k);
     setSilently(m_headWidth, h.width);
