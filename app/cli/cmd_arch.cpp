@@ -52,7 +52,7 @@ void printSummaryText(const Spec &spec, const SpecSummary &summary)
         table.alignRight(col);
     for (std::size_t i = 0; i < summary.stages.size(); ++i) {
         const StageCost &st = summary.stages[i];
-        table.addRow({std::to_string(i), toString(spec.stages[i].downsample), shapeText(st.out),
+        table.addRow({std::to_string(i + 1), toString(spec.stages[i].downsample), shapeText(st.out),
                       formatGrouped(st.blockParams), formatGrouped(st.headParams),
                       humanCount(static_cast<double>(st.blockMacs)),
                       humanCount(static_cast<double>(st.headMacs))});

@@ -4,6 +4,7 @@
 
 #include "core/model/model_p.h"
 #include "core/runtime/runtime.h"
+#include "tests/support/seed_p.h"
 
 #include <QtTest>
 
@@ -177,7 +178,7 @@ void checkNetwork(const Spec &spec, const PaperCount *paper)
     QVERIFY2(summary.ok(), summary.ok() ? "" : summary.message().c_str());
     QCOMPARE(int(summary->stages.size()), int(spec.stages.size()));
 
-    torch::manual_seed(0);
+    test::seedAll(0);
     Network net(spec);
     QCOMPARE(net->stages(), int(spec.stages.size()));
     QCOMPARE(countParameters(*net->stem), std::int64_t(0));
@@ -282,7 +283,7 @@ private Q_SLOTS:
 
     void psiIsABijection()
     {
-        torch::manual_seed(1);
+        test::seedAll(1);
         const auto x = torch::randn({3, 5, 8, 10});
         QVERIFY(torch::equal(psiInverse(psi(x)), x));
         const auto z = torch::randn({2, 12, 3, 4});
@@ -363,7 +364,7 @@ private Q_SLOTS:
         HeadSpec fixed = convHead(1, 8, false);
         HeadSpec adaptive = fixed;
         adaptive.pool = HeadPool::Adaptive;
-        torch::manual_seed(3);
+        test::seedAll(3);
         AuxHead a(fixed, Shape{4, 7, 7}, 5);
         AuxHead b(adaptive, Shape{4, 7, 7}, 5);
         torch::NoGradGuard noGrad;
@@ -441,7 +442,7 @@ private Q_SLOTS:
         // Greedy use: gradients of head j's loss reach block j and head j only when the prefix
         // is computed without gradient.
         Spec spec = zooSpec();
-        torch::manual_seed(4);
+        test::seedAll(4);
         Network net(spec);
         net->train();
         const auto x = torch::randn({4, 3, 30, 30});
@@ -461,7 +462,7 @@ private Q_SLOTS:
 
     void foldBatchNormMatches()
     {
-        torch::manual_seed(5);
+        test::seedAll(5);
         for (bool bias : {false, true}) {
             for (Downsample down : {Downsample::None, Downsample::Psi, Downsample::Stride}) {
                 StageSpec s = stage(24, down, true, bias, convHead(1, 8, true));
