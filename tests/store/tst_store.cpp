@@ -634,6 +634,136 @@ private Q_SLOTS:
         QCOMPARE(store->metrics(id)->size(), std::size_t(6 * kMetricsPerEpoch));
     }
 
+    // The recorder writes lr and images_per_second under split "train"; history(), epochsSince()
+    // and both exports must give back the engine's values, lr included.
+    void historyAndExportCarryLr()
+    {
+        const std::string path = freshPath();
+        auto store = openOrFail(path);
+        QVERIFY(store);
+        auto id = store->createRun(newRun("lr"));
+        QVERIFY(id);
+        const double lrs[] = {0.1, 0.02, 0.004, 0.05, 0.01};
+        std::vector<lw::EpochMetrics> sent;
+        {
+            lw::RunRecorder rec(*store, *id, lw::RecorderOptions{0.0});
+            std::int64_t step = 0;
+            for (int s = 0; s < 2; ++s) {
+                lw::StageStarted ss;
+                ss.stage = s;
+                ss.epochs = s == 0 ? 3 : 2;
+                rec.stageStarted(ss);
+                for (int e = 1; e <= ss.epochs; ++e) {
+                    lw::EpochMetrics m = epochValues(s, e, ++step);
+                    m.lr = lrs[step - 1];
+                    rec.epochFinished(m);
+                    sent.push_back(m);
+                }
+                lw::StageFinished sf;
+                sf.stage = s;
+                sf.epochs = ss.epochs;
+                rec.stageFinished(sf);
+            }
+            lw::RunEnded end;
+            end.status = lw::RunStatus::Finished;
+            rec.runEnded(end);
+            QVERIFY2(rec.ok(), rec.ok() ? "" : rec.lastError()->message.c_str());
+        }
+
+        // Stored under "train", as docs/store-schema.md says.
+        auto rows = store->metrics(*id);
+        QVERIFY(rows);
+        std::vector<double> storedLr;
+        for (const auto &r : *rows) {
+            if (r.metric == "lr" || r.metric == "images_per_second")
+                QCOMPARE(r.split, std::string("train"));
+            if (r.metric == "lr")
+                storedLr.push_back(r.value);
+        }
+        QCOMPARE(storedLr.size(), sent.size());
+
+        auto h = store->history(*id);
+        QVERIFY2(h, h ? "" : h.message().c_str());
+        QCOMPARE(h->epochs.size(), sent.size());
+        for (std::size_t i = 0; i < sent.size(); ++i) {
+            const auto &got = h->epochs[i];
+            const auto &want = sent[i];
+            QCOMPARE(got.stage, want.stage);
+            QCOMPARE(got.epoch, want.epoch);
+            QCOMPARE(got.step, want.step);
+            QVERIFY2(sameBits(got.lr, want.lr), std::to_string(got.lr).c_str());
+            QVERIFY(sameBits(got.imagesPerSecond, want.imagesPerSecond));
+            QVERIFY(sameBits(got.seconds, want.seconds));
+            QVERIFY(sameBits(got.trainLoss, want.trainLoss));
+            QVERIFY(sameBits(got.testAcc, want.testAcc));
+            QVERIFY(sameBits(got.ensembleAcc, want.ensembleAcc));
+        }
+        QCOMPARE(h->stages.size(), std::size_t(2));
+        QCOMPARE(h->epochsOf(1).size(), std::size_t(2));
+        QVERIFY(sameBits(h->epochsOf(1).back().lr, 0.01));
+
+        // Polling from a cursor gives the later epochs only, lr included.
+        auto first = store->epochsSince(*id, 0);
+        QVERIFY(first);
+        QCOMPARE(first->cursor, h->cursor);
+        const std::int64_t afterThird = (*rows)[3 * kMetricsPerEpoch - 1].rowId;
+        auto later = store->epochsSince(*id, afterThird);
+        QVERIFY(later);
+        QCOMPARE(later->epochs.size(), std::size_t(2));
+        QVERIFY(sameBits(later->epochs[0].lr, 0.05));
+        QCOMPARE(later->cursor, h->cursor);
+        auto none = store->epochsSince(*id, later->cursor);
+        QVERIFY(none);
+        QVERIFY(none->epochs.empty());
+        QCOMPARE(none->cursor, later->cursor);
+
+        // CSV: each epoch's lr row carries the value sent.
+        auto csv = store->exportCsv({*id});
+        QVERIFY(csv);
+        std::istringstream in(*csv);
+        std::string line;
+        std::getline(in, line);
+        QCOMPARE(line, std::string("run,stage,epoch,split,metric,value"));
+        std::vector<double> csvLr;
+        while (std::getline(in, line)) {
+            std::vector<std::string> f;
+            std::stringstream ls(line);
+            std::string cell;
+            while (std::getline(ls, cell, ','))
+                f.push_back(cell);
+            QCOMPARE(f.size(), std::size_t(6));
+            if (f[4] != "lr")
+                continue;
+            QCOMPARE(f[3], std::string("train"));
+            const auto &want = sent[csvLr.size()];
+            QCOMPARE(std::stoi(f[1]), want.stage);
+            QCOMPARE(std::stoi(f[2]), want.epoch);
+            csvLr.push_back(std::strtod(f[5].c_str(), nullptr));
+            QVERIFY2(sameBits(csvLr.back(), want.lr), line.c_str());
+        }
+        QCOMPARE(csvLr.size(), sent.size());
+
+        // JSON: the same values.
+        auto json = store->exportJson({*id});
+        QVERIFY(json);
+        const auto metrics = QJsonDocument::fromJson(QByteArray::fromStdString(*json))
+                                 .array()
+                                 .at(0)
+                                 .toObject()["metrics"]
+                                 .toArray();
+        std::vector<double> jsonLr;
+        for (const auto &v : metrics) {
+            const auto o = v.toObject();
+            if (o["metric"].toString() == "lr") {
+                QCOMPARE(o["split"].toString(), QString("train"));
+                jsonLr.push_back(o["value"].toDouble());
+            }
+        }
+        QCOMPARE(jsonLr.size(), sent.size());
+        for (std::size_t i = 0; i < sent.size(); ++i)
+            QVERIFY(sameBits(jsonLr[i], sent[i].lr));
+    }
+
     void listFilterAndEdit()
     {
         const std::string path = freshPath();
@@ -883,6 +1013,14 @@ private Q_SLOTS:
         QVERIFY(!w);
         QVERIFY2(w.message().find("locked by another process") != std::string::npos,
                  w.message().c_str());
+        // Messages name stages as people count them: stage index 0 is "stage 1".
+        lw::StageStarted ss;
+        ss.stage = 0;
+        auto stage = store->beginStage(id, ss);
+        QVERIFY(!stage);
+        QVERIFY2(stage.message().find("recording stage 1 of run " + std::to_string(id))
+                     != std::string::npos,
+                 stage.message().c_str());
         // Readers are not blocked by the writer (WAL).
         auto r = store->getRun(id);
         QVERIFY(r);

@@ -1,0 +1,137 @@
+// Liveness of runs: the process recording a run holds an flock on runs/<id>/.lock until the run
+// gets a final status or the process dies. Runs left `running` without a holder are interrupted.
+#include "core/store/runstore_p.h"
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <filesystem>
+#include <sys/file.h>
+#include <tuple>
+#include <unistd.h>
+#include <utility>
+
+namespace fs = std::filesystem;
+
+namespace lw {
+
+namespace {
+
+class FdGuard
+{
+public:
+    explicit FdGuard(int fd)
+        : m_fd(fd)
+    {}
+    ~FdGuard()
+    {
+        if (m_fd >= 0)
+            ::close(m_fd);
+    }
+    int get() const { return m_fd; }
+    int release() { return std::exchange(m_fd, -1); }
+
+private:
+    int m_fd;
+};
+
+} // namespace
+
+RunStore::Impl::~Impl()
+{
+    for (auto &[id, fd] : locks)
+        ::close(fd);
+}
+
+/// Takes the run's liveness lock (creating runs/<id>/). Fails when another process holds it.
+Result<void> RunStore::Impl::acquireLock(std::int64_t id)
+{
+    if (locks.count(id))
+        return {};
+    std::error_code ec;
+    fs::create_directories(runDir(id), ec);
+    if (ec)
+        return fail("cannot create the run folder '" + runDir(id) + "': " + ec.message());
+    const std::string lp = lockPath(id);
+    FdGuard fd(::open(lp.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+    if (fd.get() < 0)
+        return fail("cannot create the lock file '" + lp + "': " + std::strerror(errno));
+    if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+        if (errno == EWOULDBLOCK)
+            return fail("run " + std::to_string(id)
+                        + " is being recorded by another live process (it holds '" + lp + "')");
+        return fail("cannot lock '" + lp + "': " + std::strerror(errno));
+    }
+    locks[id] = fd.release();
+    return {};
+}
+
+void RunStore::Impl::releaseLock(std::int64_t id)
+{
+    auto it = locks.find(id);
+    if (it == locks.end())
+        return;
+    ::close(it->second);
+    locks.erase(it);
+}
+
+/// Someone (this store or another process) holds the run's lock.
+bool RunStore::Impl::lockHeld(std::int64_t id) const
+{
+    if (locks.count(id))
+        return true;
+    const std::string lp = lockPath(id);
+    FdGuard fd(::open(lp.c_str(), O_RDONLY | O_CLOEXEC));
+    if (fd.get() < 0)
+        return false;
+    if (::flock(fd.get(), LOCK_EX | LOCK_NB) == 0) {
+        ::flock(fd.get(), LOCK_UN);
+        return false;
+    }
+    return errno == EWOULDBLOCK;
+}
+
+Result<std::vector<std::int64_t>> RunStore::markInterruptedRuns()
+{
+    if (auto w = m->checkWritable("mark interrupted runs"); !w)
+        return w.error();
+    LW_STORE_GUARD("marking interrupted runs", {
+        std::vector<std::int64_t> marked;
+        {
+            // Cheap check first: most opens find no running run and take no write lock.
+            SQLite::Statement any(*m->db, "SELECT 1 FROM runs WHERE status = 'running' LIMIT 1");
+            if (!any.executeStep())
+                return marked;
+        }
+        // Probe the locks inside the write transaction: a live writer cannot commit its final
+        // status (and then drop its lock) between our probe and our update.
+        SQLite::Transaction tx(*m->db, SQLite::TransactionBehavior::IMMEDIATE);
+        SQLite::Statement sel(*m->db, "SELECT id, pid, host FROM runs WHERE status = 'running'");
+        std::vector<std::tuple<std::int64_t, std::int64_t, std::string>> dead;
+        while (sel.executeStep()) {
+            const std::int64_t id = sel.getColumn(0).getInt64();
+            if (!m->lockHeld(id))
+                dead.emplace_back(id, sel.getColumn(1).getInt64(), text(sel.getColumn(2)));
+        }
+        SQLite::Statement upd(*m->db, "UPDATE runs SET status = 'interrupted', message = ?, "
+                                      "ended = updated WHERE id = ? AND status = 'running'");
+        for (const auto &[id, pid, host] : dead) {
+            upd.bind(1, "the process recording it (pid " + std::to_string(pid) + " on " + host
+                            + ") ended without finishing it");
+            upd.bind(2, static_cast<std::int64_t>(id));
+            upd.exec();
+            upd.reset();
+            marked.push_back(id);
+        }
+        tx.commit();
+        return marked;
+    });
+}
+
+bool RunStore::isLive(std::int64_t id) const
+{
+    std::lock_guard<std::recursive_mutex> guard(m->mutex);
+    return m->lockHeld(id);
+}
+
+} // namespace lw

@@ -1,0 +1,171 @@
+#pragma once
+
+// The run store's inside, shared by its parts (schema.cpp, open.cpp, locking.cpp, recording.cpp,
+// edits.cpp, queries.cpp, export.cpp). Private to core/store: it exposes SQLiteCpp,
+// which lw_store links privately. No torch.
+#include "core/store/runstore.h"
+
+#include <SQLiteCpp/SQLiteCpp.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <exception>
+#include <filesystem>
+#include <limits>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unistd.h>
+#include <variant>
+#include <vector>
+
+namespace lw {
+
+// ---- small helpers --------------------------------------------------------------------------
+
+inline double nowSeconds()
+{
+    using namespace std::chrono;
+    return duration<double>(system_clock::now().time_since_epoch()).count();
+}
+
+inline std::string hostName()
+{
+    char buf[256] = {};
+    if (::gethostname(buf, sizeof buf - 1) != 0)
+        return "unknown";
+    return buf;
+}
+
+/// SQLite stores a NaN as NULL; read NULL back as NaN where a value must be a number.
+inline void bindReal(SQLite::Statement &st, int index, double value)
+{
+    if (std::isnan(value))
+        st.bind(index);
+    else
+        st.bind(index, value);
+}
+
+inline void bindOptReal(SQLite::Statement &st, int index, const std::optional<double> &value)
+{
+    if (value)
+        bindReal(st, index, *value);
+    else
+        st.bind(index);
+}
+
+inline double realOrNan(const SQLite::Column &c)
+{
+    return c.isNull() ? std::numeric_limits<double>::quiet_NaN() : c.getDouble();
+}
+
+inline double realOr0(const SQLite::Column &c)
+{
+    return c.isNull() ? 0.0 : c.getDouble();
+}
+
+inline std::optional<double> optReal(const SQLite::Column &c)
+{
+    if (c.isNull())
+        return std::nullopt;
+    return c.getDouble();
+}
+
+inline std::string text(const SQLite::Column &c)
+{
+    return c.isNull() ? std::string() : c.getString();
+}
+
+/// Relative path that stays inside its folder: no root, no "..", not empty.
+inline bool isContainedRelative(const std::string &rel)
+{
+    if (rel.empty() || rel.size() > 4096)
+        return false;
+    std::filesystem::path p(rel);
+    if (p.is_absolute() || p.has_root_name() || p.has_root_directory())
+        return false;
+    for (const auto &part : p)
+        if (part == "..")
+            return false;
+    return rel.find('\0') == std::string::npos;
+}
+
+/// Every tag cleaned (trimmed, 1 to 100 characters, no control characters), or the first
+/// problem. In edits.cpp.
+Result<std::vector<std::string>> cleanTags(const std::vector<std::string> &raw);
+
+// ---- Impl -----------------------------------------------------------------------------------
+
+struct RunStore::Impl
+{
+    std::string path;
+    std::string absDir;
+    OpenMode mode = OpenMode::ReadWrite;
+    StoreOptions options;
+    bool readOnly = false;
+    int schema = 0;
+    std::unique_ptr<SQLite::Database> db;
+    std::map<std::int64_t, int> locks; ///< run id -> fd holding flock on runs/<id>/.lock
+    mutable std::recursive_mutex mutex;
+
+    ~Impl(); // releases the locks (locking.cpp)
+
+    // open.cpp
+    /// Translates an exception from SQLite (or the file system) into a message for a person.
+    Error error(const std::string &doing, const std::exception &e) const;
+    Result<void> checkWritable(const std::string &doing) const;
+
+    std::string runsRoot() const { return (std::filesystem::path(absDir) / "runs").string(); }
+    std::string runDir(std::int64_t id) const
+    {
+        return (std::filesystem::path(absDir) / "runs" / std::to_string(id)).string();
+    }
+    std::string lockPath(std::int64_t id) const { return runDir(id) + "/.lock"; }
+
+    // locking.cpp
+    /// Takes the run's liveness lock (creating runs/<id>/). Fails when another process holds it.
+    Result<void> acquireLock(std::int64_t id);
+    void releaseLock(std::int64_t id);
+    /// Someone (this store or another process) holds the run's lock.
+    bool lockHeld(std::int64_t id) const;
+
+    // schema.cpp
+    int readSchemaVersion();
+    bool hasOtherTables();
+    void migrate();
+
+    // recording.cpp
+    void touchRun(std::int64_t id);
+
+    // queries.cpp
+    bool runExists(std::int64_t id);
+    RunRow readRow(SQLite::Statement &st);
+
+    /// WHERE clause with numbered parameters, and their values in order.
+    struct Where
+    {
+        std::string sql;
+        std::vector<std::variant<std::string, std::int64_t>> values;
+    };
+
+    static Where where(const RunFilter &f);
+    static void bindWhere(SQLite::Statement &st, const Where &w);
+    std::vector<MetricRow> readMetrics(std::int64_t id, std::int64_t since);
+    Result<RunDetail> readDetail(std::int64_t id);
+};
+
+// Runs `body` under the store's mutex, turning any exception into an Error.
+#define LW_STORE_GUARD(doing, ...)                                                                 \
+    do {                                                                                           \
+        std::lock_guard<std::recursive_mutex> guard_(m->mutex);                                    \
+        try {                                                                                      \
+            __VA_ARGS__                                                                            \
+        } catch (const std::exception &e_) {                                                       \
+            return m->error(doing, e_);                                                            \
+        }                                                                                          \
+    } while (false)
+
+} // namespace lw
