@@ -267,8 +267,8 @@ int runShow(const RunsOptions &o)
     line("best test", dash(r.bestTestAcc));
     line("tags", joined(r.tags, ", "));
     if (r.parentRun)
-        line("branched from",
-             "run " + std::to_string(*r.parentRun) + " at stage " + std::to_string(r.branchStage));
+        line("branched from", "run " + std::to_string(*r.parentRun) + ", keeping its stages 1.."
+                                  + std::to_string(r.branchStage));
     line("notes", r.notes);
     line("folder", store->runDir(r.id));
     if (!d->stages.empty()) {
@@ -279,7 +279,7 @@ int runShow(const RunsOptions &o)
             t.alignRight(c);
         for (const auto &s : d->stages)
             t.addRow(
-                {std::to_string(s.stage),
+                {std::to_string(s.stage + 1),
                  std::to_string(s.epochsDone) + "/" + std::to_string(s.epochs),
                  humanCount(static_cast<double>(s.blockParams)),
                  humanCount(static_cast<double>(s.headParams)),
@@ -294,14 +294,14 @@ int runShow(const RunsOptions &o)
         for (int c = 0; c < 4; ++c)
             t.alignRight(c);
         for (const auto &p : d->probes)
-            t.addRow({std::to_string(p.afterStage), std::to_string(p.layer), dash(p.trainAcc),
-                      dash(p.testAcc)});
+            t.addRow({std::to_string(p.afterStage + 1), std::to_string(p.layer + 1),
+                      dash(p.trainAcc), dash(p.testAcc)});
         std::cout << t.render();
     }
     if (!d->artifacts.empty()) {
         std::cout << "\nCheckpoints\n";
         for (const auto &a : d->artifacts)
-            std::printf("  stage %d epoch %d  %-16s %s\n", a.stage, a.epoch, a.kind.c_str(),
+            std::printf("  stage %d epoch %d  %-16s %s\n", a.stage + 1, a.epoch, a.kind.c_str(),
                         a.path.c_str());
     }
     return ExitOk;
@@ -474,7 +474,7 @@ int runCompare(const RunsOptions &o)
     for (std::size_t c = 0; c < header.size(); ++c)
         t.alignRight(static_cast<int>(c));
     for (int l = 0; l < layers; ++l) {
-        std::vector<std::string> row = {std::to_string(l)};
+        std::vector<std::string> row = {std::to_string(l + 1)};
         for (std::size_t i = 0; i < runs.size(); ++i) {
             const auto &c = cells[i][static_cast<std::size_t>(l)];
             row.push_back(dash(c.test));
