@@ -27,10 +27,10 @@ namespace lw {
 
 /// Compares runs side by side: curves on one stage timeline (x = step), accuracy by depth
 /// (head / ensemble / probe per layer), the config fields that differ and a summary table.
-/// The data come from a CompareModel; this class draws them (compareplots.h) and holds the
-/// display options. Each run keeps a stable Okabe-Ito colour for the session (setRunColor
-/// overrides it). refresh() reads only epochs recorded since the last read and keeps the
-/// user's zoom. GUI thread only.
+/// The data come from a CompareModel; this class draws them (compareplots.h, comparetables.h)
+/// and holds the display options. Each run keeps a stable Okabe-Ito colour for the session
+/// (setRunColor overrides it). refresh() reads only epochs recorded since the last read and
+/// keeps the user's zoom. GUI thread only.
 class RunCompareView : public QWidget
 {
     Q_OBJECT
