@@ -1,7 +1,9 @@
 // The Runs view (ui/runs): sorting, filtering, lazy fetching, tags, delete, the comparison of a
-// greedy and an end-to-end run (curves, depth, config diff, summary, seed groups, export) and
-// live refresh from a second process, on stores filled through RunStore's API.
+// greedy and an end-to-end run (curves, depth, config diff, summary, seed groups, export), the
+// widget-free compare model's numbers (seed bands, accuracy by depth, summary, a resumed run)
+// and live refresh from a second process, on stores filled through RunStore's API.
 #include "tests/runsview/fakeruns.h"
+#include "ui/runs/comparemodel.h"
 #include "ui/runs/compareview.h"
 #include "ui/runs/configdiff.h"
 #include "ui/runs/runstablemodel.h"
@@ -24,6 +26,7 @@
 
 #include <cstring>
 #include <iostream>
+#include <limits>
 #include <thread>
 
 using namespace lw;
@@ -522,6 +525,169 @@ private Q_SLOTS:
         QCOMPARE(bands, 2); // test and ensemble
         cmp->setGroupSeeds(false);
         QCOMPARE(cmp->summaryTable()->rowCount(), 3);
+    }
+
+    /// Two runs that differ only by seed, with known accuracies: the model's seed band, depth
+    /// and summary numbers, new epochs by refresh() and a resumed run read again.
+    void compareModelNumbers()
+    {
+        const QString path = newDbPath();
+        QDir().mkpath(QFileInfo(path).path());
+        std::shared_ptr<RunStore> store = openStore(path);
+        QVERIFY(store);
+        struct Planned
+        {
+            std::int64_t seed;
+            double acc[4]; ///< test accuracy of steps 1..4 (stage 0: 1-2, stage 1: 3-4)
+            double ens[4];
+            double ips;
+            std::vector<std::pair<int, double>> probes[2]; ///< after stage k: (layer, acc)
+        };
+        const Planned planned[] = {
+            {0,
+             {0.80, 0.84, 0.86, 0.88},
+             {0.80, 0.84, 0.87, 0.89},
+             1000,
+             {{{0, 0.75}}, {{0, 0.78}, {1, 0.82}}}},
+            {1, {0.70, 0.76, 0.90, 0.92}, {0.70, 0.76, 0.91, 0.93}, 3000, {{}, {}}},
+        };
+        qint64 ids[2] = {};
+        for (int r = 0; r < 2; ++r) {
+            const Planned &p = planned[r];
+            NewRun nr;
+            nr.name = r == 0 ? "seed 0" : "seed 1";
+            nr.seed = p.seed;
+            nr.stages = 3; // planned: the depth plot spans 3 layers
+            nr.params = 1000 * (r + 1);
+            auto id = store->createRun(nr);
+            if (!id)
+                QFAIL(id.message().c_str());
+            ids[r] = id.value();
+            for (int stage = 0; stage < 2; ++stage) {
+                StageStarted ss;
+                ss.stage = stage;
+                ss.epochs = 2;
+                QVERIFY(store->beginStage(ids[r], ss));
+                std::vector<EpochMetrics> epochs;
+                for (int e = 1; e <= 2; ++e) {
+                    const int step = 2 * stage + e;
+                    EpochMetrics m
+                        = fake::makeEpoch(stage, e, step, p.acc[step - 1], p.ens[step - 1]);
+                    m.imagesPerSecond = p.ips * (r == 0 ? stage + 1 : 1);
+                    epochs.push_back(m);
+                }
+                QVERIFY(store->recordEpochs(ids[r], epochs));
+                StageFinished sf;
+                sf.stage = stage;
+                sf.epochs = 2;
+                sf.testAcc = p.acc[2 * stage + 1];
+                sf.ensembleAcc = p.ens[2 * stage + 1];
+                QVERIFY(store->finishStage(ids[r], sf));
+                for (const auto &[layer, acc] : p.probes[stage]) {
+                    ProbeResult pr;
+                    pr.afterStage = stage;
+                    pr.layer = layer;
+                    pr.testAcc = acc;
+                    QVERIFY(store->recordProbe(ids[r], pr));
+                }
+            }
+            RunEnded end;
+            end.finalTestAcc = p.acc[3];
+            end.seconds = 100.0 * (r + 1);
+            QVERIFY(store->finishRun(ids[r], end));
+        }
+
+        CompareModel model;
+        model.setStore(store);
+        model.setRuns({ids[0], ids[1], 99999}); // an unknown id is skipped
+        QCOMPARE(model.runIds(), QList<qint64>({ids[0], ids[1]}));
+        QVERIFY(model.isLoading());
+        QCOMPARE(model.loadPending(std::numeric_limits<int>::max()),
+                 QList<qint64>({ids[0], ids[1]}));
+        QVERIFY(!model.isLoading());
+
+        // Raw series from the typed history: fractions, one point per epoch, 0-based stages.
+        const SeriesData a = model.find(ids[0])->series(CompareSeries::TestAcc);
+        QCOMPARE(a.steps, QVector<double>({1, 2, 3, 4}));
+        QCOMPARE(a.values, QVector<double>({0.80, 0.84, 0.86, 0.88}));
+        QCOMPARE(a.stages, QVector<int>({0, 0, 1, 1}));
+
+        // One seed group; its band: per step mean, min and max in percent.
+        const auto groups = model.seedGroups();
+        QCOMPARE(groups.size(), 1);
+        QCOMPARE(groups[0], QList<qint64>({ids[0], ids[1]}));
+        QVERIFY(model.inSeedGroup(ids[0]));
+        const SeriesBand band = model.band(groups[0], CompareSeries::TestAcc, 0.0);
+        QCOMPARE(band.steps, QVector<double>({1, 2, 3, 4}));
+        QCOMPARE(band.mean, QVector<double>({75, 80, 88, 90}));
+        QCOMPARE(band.min, QVector<double>({70, 76, 86, 88}));
+        QCOMPARE(band.max, QVector<double>({80, 84, 90, 92}));
+        // Smoothed (w = 0.5, debiased, restarted at each stage): run 0 gives 80, 82.667, 86,
+        // 87.333; run 1 gives 70, 74, 90, 91.333.
+        const SeriesBand smooth = model.band(groups[0], CompareSeries::TestAcc, 0.5);
+        QCOMPARE(smooth.mean.size(), 4);
+        QVERIFY(qAbs(smooth.mean[0] - 75.0) < 1e-9);
+        QVERIFY(qAbs(smooth.mean[1] - (248.0 / 3 + 74.0) / 2) < 1e-9);
+        QVERIFY(qAbs(smooth.mean[2] - 88.0) < 1e-9);
+        QVERIFY(qAbs(smooth.max[3] - 274.0 / 3) < 1e-9);
+
+        // Accuracy by depth: 1-based layers, percent; the latest probe of each layer.
+        const RunDepth d = model.depth(ids[0]);
+        QCOMPARE(d.headLayers, QVector<double>({1, 2}));
+        QCOMPARE(d.head, QVector<double>({84, 88}));
+        QCOMPARE(d.ensembleLayers, QVector<double>({1, 2}));
+        QCOMPARE(d.ensemble, QVector<double>({84, 89}));
+        QCOMPARE(d.probeLayers, QVector<double>({1, 2}));
+        QCOMPARE(d.probe, QVector<double>({78, 82}));
+        QVERIFY(model.depth(ids[1]).probeLayers.isEmpty());
+        QCOMPARE(model.depthLayers(), 3);
+
+        // Summary: one row per run, or the group's mean [min, max].
+        const auto perRun = model.summary(false);
+        QCOMPARE(perRun.size(), 2);
+        QCOMPARE(perRun[0].testAcc.count, 1);
+        QCOMPARE(perRun[0].testAcc.mean, 0.88);
+        QCOMPARE(perRun[0].imagesPerSecond.mean, 1500.0); // 1000, 1000, 2000, 2000
+        const auto grouped = model.summary(true);
+        QCOMPARE(grouped.size(), 1);
+        const SummaryRow &g = grouped[0];
+        QCOMPARE(g.ids, QList<qint64>({ids[0], ids[1]}));
+        QCOMPARE(g.testAcc.count, 2);
+        QCOMPARE(g.testAcc.mean, 0.90);
+        QCOMPARE(g.testAcc.min, 0.88);
+        QCOMPARE(g.testAcc.max, 0.92);
+        QCOMPARE(g.bestAcc.mean, 0.90);
+        QCOMPARE(g.ensembleAcc.mean, 0.91);
+        QCOMPARE(g.imagesPerSecond.mean, 2250.0);
+        QCOMPARE(g.imagesPerSecond.min, 1500.0);
+        QCOMPARE(g.imagesPerSecond.max, 3000.0);
+        QCOMPARE(g.params.mean, 1500.0);
+        QCOMPARE(g.params.min, 1000.0);
+        QCOMPARE(g.wallSeconds.max, 200.0);
+
+        // Nothing new: refresh() reports nothing.
+        auto changes = model.refresh();
+        QVERIFY(changes.data.isEmpty());
+        QVERIFY(!changes.detail);
+
+        // Resume run 0 after stage 1 epoch 1: epoch (1, 2) is recorded again with 0.95; the
+        // model notices the step going back and reads the run again.
+        QVERIFY(store->beginResume(ids[0], 1, 1));
+        QVERIFY(store->recordEpochs(ids[0], {fake::makeEpoch(1, 2, 4, 0.95, 0.96)}));
+        changes = model.refresh();
+        QCOMPARE(changes.data, QList<qint64>{ids[0]});
+        QVERIFY(changes.detail);
+        QCOMPARE(model.find(ids[0])->series(CompareSeries::TestAcc).values,
+                 QVector<double>({0.80, 0.84, 0.86, 0.95}));
+        // Then stage 2 goes on: only the new epoch is read and appended.
+        QVERIFY(store->recordEpochs(ids[0], {fake::makeEpoch(2, 1, 5, 0.96, 0.97)}));
+        changes = model.refresh();
+        QCOMPARE(changes.data, QList<qint64>{ids[0]});
+        const SeriesData grown = model.find(ids[0])->series(CompareSeries::EnsembleAcc);
+        QCOMPARE(grown.steps, QVector<double>({1, 2, 3, 4, 5}));
+        QCOMPARE(grown.values.last(), 0.97);
+        QCOMPARE(grown.stages.last(), 2);
+        QCOMPARE(model.find(ids[0])->stageSteps().size(), std::size_t(3));
     }
 
     void liveRunFromSecondProcess()

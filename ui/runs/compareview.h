@@ -1,6 +1,7 @@
 #pragma once
 
 #include "core/store/runstore.h"
+#include "ui/runs/comparemodel.h"
 #include "ui/runs/configdiff.h"
 
 #include <QColor>
@@ -9,7 +10,6 @@
 #include <QWidget>
 
 #include <memory>
-#include <vector>
 
 class QCPAbstractItem;
 class QCPGraph;
@@ -27,8 +27,9 @@ namespace lw {
 
 /// Compares runs side by side: curves on one stage timeline (x = step), accuracy by depth
 /// (head / ensemble / probe per layer), the config fields that differ and a summary table.
-/// Each run keeps a stable Okabe-Ito colour for the session (setRunColor overrides it).
-/// refresh() reads only new metric rows (RunStore::metrics with the last row id seen) and
+/// The data come from a CompareModel; this class draws them (compareplots.h, comparetables.h)
+/// and holds the display options. Each run keeps a stable Okabe-Ito colour for the session
+/// (setRunColor overrides it). refresh() reads only epochs recorded since the last read and
 /// keeps the user's zoom. GUI thread only.
 class RunCompareView : public QWidget
 {
@@ -38,7 +39,7 @@ public:
     /// What the curves plot shows.
     enum class Curves { TestAndEnsemble, Test, Ensemble, Train, Loss };
     /// A curve of one run (raw values, not smoothed): test/ensemble/train accuracy, losses.
-    enum class Series { TestAcc, EnsembleAcc, TrainAcc, TrainLoss, TestLoss, ImagesPerSecond };
+    using Series = CompareSeries;
 
     explicit RunCompareView(QWidget *parent = nullptr);
     ~RunCompareView() override;
@@ -47,7 +48,9 @@ public:
     /// Compares these runs (in this order); runs already shown keep their data and colour.
     void setRuns(const QList<qint64> &ids);
     QList<qint64> runs() const;
-    /// Reads new metric rows and run summaries of the compared runs; replots what changed.
+    /// The compared runs' data (no widgets).
+    const CompareModel &model() const { return m_model; }
+    /// Reads new epochs and run summaries of the compared runs; replots what changed.
     void refresh();
     /// True while the curves of newly selected runs are still being read: setRuns() reads
     /// for at most kSyncLoadMs, then goes on in small slices from the event loop so that the
@@ -96,16 +99,19 @@ Q_SIGNALS:
     void runColorChanged(qint64 id, const QColor &color);
 
 private:
-    struct Run;
-    Run *findRun(qint64 id) const;
-    bool loadDetail(Run &run);
-    bool loadMetrics(Run &run);
+    /// A run's graphs on the curves plot, one per shown series.
+    struct RunGraphs
+    {
+        QVector<QCPGraph *> graphs; ///< smoothed (or raw when smoothing is off)
+        QVector<QCPGraph *> rawGraphs;
+        bool dirty = true; ///< new data not drawn yet
+    };
     void assignColor(qint64 id);
-    /// Reads pending runs' metrics for about `budgetMs`; returns true when some were read.
+    /// Reads pending runs' history for about `budgetMs`; returns true when some were read.
     bool loadPending(int budgetMs);
     void loadSlice();
     void rebuildCurves();
-    void updateRunGraphs(Run &run);
+    void updateRunGraphs(const CompareModel::Run &run);
     void rebuildGroups();
     void rebuildDepth();
     void rebuildDiff();
@@ -115,10 +121,9 @@ private:
     QList<Series> shownSeries() const;
     void exportChartInteractive(QCustomPlot *plot, const QString &name);
 
-    std::shared_ptr<RunStore> m_store;
-    std::vector<std::unique_ptr<Run>> m_runs;
+    CompareModel m_model;
+    QHash<qint64, RunGraphs> m_graphs;
     QHash<qint64, QColor> m_colors; ///< every colour given this session (stable per run)
-    QHash<qint64, QString> m_groupOf;
     QVector<QCPGraph *> m_groupGraphs;
     QVector<ConfigField> m_fields;
     Curves m_curvesMode = Curves::TestAndEnsemble;

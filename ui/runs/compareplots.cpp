@@ -1,0 +1,221 @@
+#include "ui/runs/compareplots.h"
+
+#include <qcustomplot.h>
+
+#include <QObject>
+#include <QPainter>
+
+#include <algorithm>
+
+namespace lw {
+
+QString seriesLabel(CompareSeries s)
+{
+    switch (s) {
+    case CompareSeries::TestAcc: return QObject::tr("test");
+    case CompareSeries::EnsembleAcc: return QObject::tr("ensemble");
+    case CompareSeries::TrainAcc: return QObject::tr("train");
+    case CompareSeries::TrainLoss: return QObject::tr("train loss");
+    case CompareSeries::TestLoss: return QObject::tr("test loss");
+    case CompareSeries::ImagesPerSecond: return QObject::tr("images/s");
+    }
+    return {};
+}
+
+Qt::PenStyle seriesStyle(CompareSeries s)
+{
+    switch (s) {
+    case CompareSeries::EnsembleAcc: return Qt::DashLine;
+    case CompareSeries::TrainAcc:
+    case CompareSeries::TrainLoss: return Qt::DotLine;
+    default: return Qt::SolidLine;
+    }
+}
+
+QPen seriesPen(const QColor &color, CompareSeries s, bool raw)
+{
+    QColor c = color;
+    if (raw)
+        c.setAlpha(60);
+    QPen pen(c, raw ? 1.0 : 2.0, raw ? Qt::SolidLine : seriesStyle(s));
+    return pen;
+}
+
+QPixmap swatch(const QColor &c, int size)
+{
+    QPixmap pm(size, size);
+    pm.fill(Qt::transparent);
+    QPainter p(&pm);
+    p.setRenderHint(QPainter::Antialiasing);
+    p.setBrush(c);
+    p.setPen(c.darker(130));
+    p.drawRoundedRect(QRectF(1, 1, size - 2, size - 2), 3, 3);
+    return pm;
+}
+
+void stylePlot(QCustomPlot *plot)
+{
+    plot->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
+    plot->setNoAntialiasingOnDrag(true);
+    // The legend (line styles) sits in one row under the axes, never over the data.
+    plot->legend->setVisible(true);
+    plot->legend->setFillOrder(QCPLayoutGrid::foColumnsFirst);
+    plot->legend->setBorderPen(Qt::NoPen);
+    plot->legend->setBrush(Qt::NoBrush);
+    plot->plotLayout()->addElement(1, 0, plot->legend);
+    plot->plotLayout()->setRowStretchFactor(1, 0.001);
+    plot->legend->setMargins(QMargins(0, 0, 0, 0));
+    QSharedPointer<QCPAxisTickerFixed> ticker(new QCPAxisTickerFixed);
+    ticker->setTickStep(1.0);
+    ticker->setScaleStrategy(QCPAxisTickerFixed::ssMultiples);
+    plot->xAxis->setTicker(ticker);
+    QFont f = plot->font();
+    f.setPointSizeF(f.pointSizeF() * 0.9);
+    plot->legend->setFont(f);
+    plot->xAxis->grid()->setPen(QPen(QColor(230, 230, 230)));
+    plot->yAxis->grid()->setPen(QPen(QColor(230, 230, 230)));
+}
+
+QVector<QCPGraph *> addBand(QCustomPlot *plot, const SeriesBand &b, const QColor &c,
+                            CompareSeries s, const QString &name)
+{
+    QColor band = c;
+    band.setAlpha(50);
+    QCPGraph *low = plot->addGraph();
+    low->setPen(Qt::NoPen);
+    low->removeFromLegend();
+    low->setData(b.steps, b.min, true);
+    QCPGraph *high = plot->addGraph();
+    high->setPen(Qt::NoPen);
+    high->setBrush(band);
+    high->setChannelFillGraph(low);
+    high->removeFromLegend();
+    high->setData(b.steps, b.max, true);
+    QCPGraph *m = plot->addGraph();
+    m->setPen(seriesPen(c, s, false));
+    m->removeFromLegend();
+    m->setName(name);
+    m->setData(b.steps, b.mean, true);
+    return {low, high, m};
+}
+
+void removeRunItems(QCustomPlot *plot, qint64 id)
+{
+    for (int i = plot->itemCount() - 1; i >= 0; --i) {
+        QCPAbstractItem *item = plot->item(i);
+        if (item->property("runId").toLongLong() == id)
+            plot->removeItem(item);
+    }
+}
+
+void addStageBoundaries(QCustomPlot *plot, const CompareModel::Run &run, const QColor &c, int row)
+{
+    const auto stageSteps = run.stageSteps();
+    for (auto it = stageSteps.begin(); it != stageSteps.end(); ++it) {
+        auto next = std::next(it);
+        if (next == stageSteps.end())
+            break;
+        const double x = double(it->second.second) + 0.5;
+        auto *line = new QCPItemStraightLine(plot);
+        line->setProperty("runId", run.id);
+        QColor lc = c;
+        lc.setAlpha(140);
+        line->setPen(QPen(lc, 1.0, Qt::DashDotLine));
+        line->point1->setCoords(x, 0);
+        line->point2->setCoords(x, 1);
+        line->setSelectable(false);
+        auto *label = new QCPItemText(plot);
+        label->setProperty("runId", run.id);
+        label->setText(QObject::tr("S%1").arg(next->first + 1));
+        label->setColor(c);
+        label->setPositionAlignment(Qt::AlignLeft | Qt::AlignTop);
+        label->position->setTypeX(QCPItemPosition::ptPlotCoords);
+        label->position->setTypeY(QCPItemPosition::ptAxisRectRatio);
+        label->position->setCoords(x + 0.1, 0.01 + 0.05 * row);
+        label->setSelectable(false);
+    }
+}
+
+void fitCurves(QCustomPlot *plot, bool loss)
+{
+    bool found = false;
+    QCPRange x, y;
+    for (int i = 0; i < plot->graphCount(); ++i) {
+        QCPGraph *g = plot->graph(i);
+        if (!g->visible() || g->dataCount() == 0)
+            continue;
+        bool okx = false, oky = false;
+        const QCPRange gx = g->getKeyRange(okx);
+        const QCPRange gy = g->getValueRange(oky);
+        if (!okx || !oky)
+            continue;
+        if (!found) {
+            x = gx;
+            y = gy;
+            found = true;
+        } else {
+            x.expand(gx);
+            y.expand(gy);
+        }
+    }
+    if (!found) {
+        plot->xAxis->setRange(0, 10);
+        plot->yAxis->setRange(0, loss ? 2.5 : 100);
+        return;
+    }
+    plot->xAxis->setRange(std::max(0.0, x.lower - 0.5), x.upper + 0.5);
+    const double pad = std::max(0.5, y.size() * 0.06);
+    double lower = y.lower - pad, upper = y.upper + pad;
+    if (!loss)
+        upper = std::min(upper, 100.0);
+    plot->yAxis->setRange(std::max(0.0, lower), upper);
+}
+
+void drawDepth(QCustomPlot *plot, const CompareModel &model,
+               const std::function<QColor(qint64)> &colorOf)
+{
+    plot->clearGraphs();
+    const Qt::PenStyle styles[] = {Qt::SolidLine, Qt::DashLine, Qt::DotLine};
+    const QCPScatterStyle::ScatterShape shapes[]
+        = {QCPScatterStyle::ssCircle, QCPScatterStyle::ssSquare, QCPScatterStyle::ssTriangle};
+    const QString names[]
+        = {QObject::tr("head"), QObject::tr("ensemble"), QObject::tr("linear probe")};
+    for (int k = 0; k < 3; ++k) {
+        QCPGraph *key = plot->addGraph();
+        key->setPen(QPen(QColor(90, 90, 90), 1.6, styles[k]));
+        key->setScatterStyle(QCPScatterStyle(shapes[k], 6));
+        key->setName(names[k]);
+    }
+    double lo = 100, hi = 0;
+    for (const auto &r : model.runs()) {
+        const QColor c = colorOf(r->id);
+        const RunDepth d = model.depth(r->id);
+        const QVector<double> *x[] = {&d.headLayers, &d.ensembleLayers, &d.probeLayers};
+        const QVector<double> *y[] = {&d.head, &d.ensemble, &d.probe};
+        for (int k = 0; k < 3; ++k) {
+            if (x[k]->isEmpty())
+                continue;
+            QCPGraph *g = plot->addGraph();
+            g->removeFromLegend();
+            g->setPen(QPen(c, 2.0, styles[k]));
+            g->setScatterStyle(QCPScatterStyle(shapes[k], c, k == 2 ? c : Qt::white, 7));
+            g->setName(r->name() + QStringLiteral(" · ") + names[k]);
+            g->setProperty("runId", r->id);
+            g->setData(*x[k], *y[k], true);
+            for (double v : *y[k]) {
+                lo = std::min(lo, v);
+                hi = std::max(hi, v);
+            }
+        }
+    }
+    plot->xAxis->setRange(0.5, model.depthLayers() + 0.5);
+    if (hi >= lo) {
+        const double pad = std::max(1.0, (hi - lo) * 0.08);
+        plot->yAxis->setRange(std::max(0.0, lo - pad), std::min(100.0, hi + pad));
+    } else {
+        plot->yAxis->setRange(0, 100);
+    }
+    plot->replot(QCustomPlot::rpQueuedReplot);
+}
+
+} // namespace lw
