@@ -208,8 +208,8 @@ bool Checker::checkPooling(const HeadSpec &h, const std::string &path, const Sha
 } // namespace spec_detail
 
 using spec_detail::addSat;
-using spec_detail::joinIssues;
 using spec_detail::Checker;
+using spec_detail::joinIssues;
 
 Result<SpecSummary> summarizeSpec(const Spec &spec)
 {
