@@ -286,7 +286,7 @@ void TestSpec::presetCosts_data()
     QTest::addColumn<qint64>("totalMacs");
     QTest::addColumn<double>("totalGMacs"); // the paper's rounded figure, 0 when none
     // Parameter counts from the reference code (METHOD.md); MACs computed by hand from the
-    // shapes: e.g. CIFAR k=2 stage 2 = 16*16 px * 256 out * 512 in * 9.
+    // shapes: e.g. CIFAR k=2 stages[2] = 16*16 px * 256 out * 512 in * 9.
     QTest::newRow("cifar10-k1") << "cifar10-k1" << qint64(33627136) << qint64(33668106)
                                 << qint64(3630956544) << qint64(3630997504) << 3.63;
     QTest::newRow("cifar10-k2") << "cifar10-k2" << qint64(1921920) << qint64(2523018)
@@ -364,7 +364,7 @@ void TestSpec::shapes()
                                       {512, 14, 14},
                                       {512, 14, 14}}));
     QCOMPARE(outs("fmnist-k2"), (L{{64, 14, 14}, {128, 14, 14}, {128, 7, 7}}));
-    // Stage 0 of the ImageNet models receives the input after psi.
+    // stages[0] of the ImageNet models receives the input after psi.
     const auto in0 = summarizeSpec(preset("imagenet-k2"))->stages[0].in;
     QCOMPARE((QList<int>{in0.c, in0.h, in0.w}), (QList<int>{12, 112, 112}));
 }
@@ -413,7 +413,7 @@ void TestSpec::downsamplingKinds()
     // Strided conv: MACs at the output resolution.
     QCOMPARE(summary->stages[1].blockMacs, std::int64_t(2 * 2 * 8 * 8 * 25));
     QCOMPARE(summary->stages[0].blockParams, std::int64_t(2 * 8 * 9 + 16));
-    // Psi multiplies the conv's input channels by 4 (fmnist-k1: psi on the input and at stage 2).
+    // Psi multiplies the conv's input channels by 4 (fmnist-k1: psi on the input and at stages[2]).
     const auto p = summarizeSpec(preset("fmnist-k1"));
     QCOMPARE(p->stages[0].blockParams, std::int64_t(4 * 64 * 9 + 128));
     QCOMPARE(p->stages[2].blockParams, std::int64_t(512 * 128 * 9 + 256));
@@ -469,7 +469,7 @@ void TestSpec::malformed_data()
     QTest::newRow("psi on odd side")
         << "input.height=30;input.width=30"
         << "stages[2].downsample"
-        << "psi needs an even height and width, got 128x15x15 (the output of stage 1)" << 2;
+        << "psi needs an even height and width, got 128x15x15 (the output of stage 2)" << 2;
     QTest::newRow("input psi on odd side")
         << "input.downsample=\"psi\";input.height=27"
         << "input.downsample"
@@ -478,7 +478,7 @@ void TestSpec::malformed_data()
         << "input.height=4;input.width=4;stages[0].head.pooled=1;stages[1].downsample="
            "\"maxpool\";stages[1].head.pooled=1;stages[2].downsample=\"maxpool\""
         << "stages[2].downsample"
-        << "maxpool (2x2, stride 2) would take 128x1x1 (the output of stage 1) below 1 pixel" << 2;
+        << "maxpool (2x2, stride 2) would take 128x1x1 (the output of stage 2) below 1 pixel" << 2;
     QTest::newRow("head pooled larger than input")
         << "stages[2].head.pooled=8"
         << "stages[2].head.pooled"
@@ -635,12 +635,12 @@ void TestSpec::validateInMemory()
 {
     Spec s = preset("cifar10-k2");
     QVERIFY(validateSpec(s).empty());
-    s.stages[1].downsample = Downsample::Psi; // 32 -> 16, stage 2's psi -> 8
-    for (int i = 0; i < 3; ++i) {             // stages 4, 5, 6 at 4, 2 and 1 pixels
+    s.stages[1].downsample = Downsample::Psi; // 32 -> 16, stages[2]'s psi -> 8
+    for (int i = 0; i < 3; ++i) {             // stages[4..6] at 4, 2 and 1 pixels
         s.stages.push_back(s.stages[3]);
         s.stages.back().downsample = Downsample::Psi;
     }
-    QVERIFY2(validateSpec(s).empty() == false, "stage 6's 2x2 pooling on 1x1");
+    QVERIFY2(validateSpec(s).empty() == false, "stages[6]'s 2x2 pooling on 1x1");
     s.stages[3].head.k = 4;
     s.stages[5].width = 0;
     const auto issues = validateSpec(s);
