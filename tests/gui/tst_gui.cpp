@@ -1,7 +1,8 @@
 // The main window and the Train view, driven as a user would: short greedy runs on synthetic
 // data started by simulated clicks, pause and continue, stop and resume from the store, a
-// reopened run's recorded history (its learning rates), a diverging recipe, the event loop's responsiveness while a stage trains, exports and
-// screenshots of the real window (saved under the build folder).
+// reopened run's recorded history (its learning rates), a diverging recipe, the event loop's
+// responsiveness while a stage trains, exports and screenshots of the real window (saved under
+// the build folder).
 
 #include "core/runtime/runtime.h"
 #include "core/store/runstore.h"
