@@ -96,27 +96,21 @@ MainWindow::MainWindow(const MainWindowOptions &options, QWidget *parent)
             QMessageBox::warning(this, tr("Probe Run"), m_train->errorString());
     });
     connect(m_train, &TrainView::probesFinished, m_runs, &RunsView::refreshNow);
-    connect(m_runs, &RunsView::openSpecRequested, this, [this](const QString &json) {
-        auto spec = parseSpec(json.toStdString());
-        if (!spec) {
-            QMessageBox::warning(this, tr("Open Spec"), q(spec.message()));
-            return;
-        }
+    connect(m_runs, &RunsView::openSpecRequested, this, [this](const Spec &spec) {
         if (!m_design->maybeSave())
             return;
-        m_design->setSpec(*spec, q(spec->name));
+        m_design->setSpec(spec, q(spec.name));
         showPlace(Place::Design);
     });
     connect(m_runs, &RunsView::branchRequested, this,
-            [this](qint64 id, int stage, const QString &json) {
-                auto spec = parseSpec(json.toStdString());
-                if (!spec || !m_design->maybeSave())
+            [this](qint64 id, int stage, const Spec &spec) {
+                if (!m_design->maybeSave())
                     return;
-                m_design->setSpec(*spec, tr("branch of run %1").arg(id));
+                m_design->setSpec(spec, tr("branch of run %1").arg(id));
                 m_design->setLockedStages(stage);
                 m_branchParent = id;
                 m_branchStage = stage;
-                m_branchSpecJson = json;
+                m_branchSpec = spec;
                 showPlace(Place::Design);
                 statusBar()->showMessage(
                     tr("Stages 1\u2013%1 come from run %2 and are locked; design the rest.")
@@ -298,7 +292,7 @@ void MainWindow::updateTitle()
     setWindowTitle(doc.isEmpty() ? tr("Layerwise") : tr("Layerwise \u2014 %1").arg(doc));
 }
 
-void MainWindow::onTrainRequested(const QString &specJson)
+void MainWindow::onTrainRequested(const Spec &spec)
 {
     if (m_train->isRunning()) {
         QMessageBox::information(this, tr("Train This"),
@@ -315,22 +309,17 @@ void MainWindow::onTrainRequested(const QString &specJson)
     bool branch = false;
     QString why;
     if (m_branchParent >= 0 && m_branchStage > 0 && m_design->lockedStages() == m_branchStage) {
-        auto parent = parseSpec(m_branchSpecJson.toStdString());
-        auto child = parseSpec(specJson.toStdString());
+        const Spec &parent = m_branchSpec;
         const auto k = static_cast<std::size_t>(m_branchStage);
-        branch = parent && child && parent->stages.size() >= k && child->stages.size() > k
-                 && parent->input == child->input
-                 && std::equal(parent->stages.begin(), parent->stages.begin() + k,
-                               child->stages.begin());
+        branch
+            = parent.stages.size() >= k && spec.stages.size() > k && parent.input == spec.input
+              && std::equal(parent.stages.begin(), parent.stages.begin() + k, spec.stages.begin());
         if (!branch)
             why = tr("The locked stages no longer match run %1 (or no stage is left to train): "
                      "this architecture trains from scratch.")
                       .arg(m_branchParent);
     }
-    if (!m_train->setSpecJson(specJson, name)) {
-        QMessageBox::warning(this, tr("Train This"), m_train->errorString());
-        return;
-    }
+    m_train->setSpec(spec, name);
     if (branch && !m_train->setBranch(m_branchParent, m_branchStage)) {
         why = tr("Cannot branch from run %1: %2 It trains from scratch.")
                   .arg(m_branchParent)

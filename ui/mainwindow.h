@@ -1,5 +1,7 @@
 #pragma once
 
+#include "core/spec/spec.h"
+
 #include <QMainWindow>
 #include <QString>
 
@@ -65,7 +67,7 @@ private:
     void saveSettings() const;
     void applyOptions(const MainWindowOptions &options);
     void about();
-    void onTrainRequested(const QString &specJson);
+    void onTrainRequested(const Spec &spec);
 
     std::shared_ptr<RunStore> m_store;
     QString m_storePath;
@@ -86,7 +88,7 @@ private:
     /// parent's spec (the locked stages must still match it when "Train this" is pressed).
     qint64 m_branchParent = -1;
     int m_branchStage = 0;
-    QString m_branchSpecJson;
+    Spec m_branchSpec;
     bool m_closeWhenStopped = false;
     bool m_startPending = false;
 };

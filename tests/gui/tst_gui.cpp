@@ -1,7 +1,8 @@
 // The main window and the Train view, driven as a user would: short greedy runs on synthetic
 // data started by simulated clicks, pause and continue, stop and resume from the store, a
-// diverging recipe, the event loop's responsiveness while a stage trains, exports and
-// screenshots of the real window (saved under the build folder).
+// reopened run's recorded history (its learning rates), a diverging recipe, the event loop's
+// responsiveness while a stage trains, exports and screenshots of the real window (saved under
+// the build folder).
 
 #include "core/runtime/runtime.h"
 #include "core/store/runstore.h"
@@ -420,8 +421,7 @@ private Q_SLOTS:
 
         // The Runs view's "Branch from stage 2": the Design view locks stage 1; a wider last
         // stage is designed; "Train this".
-        emit m_window->runsView()->branchRequested(parentId, 1,
-                                                   QString::fromStdString(parent.specJson));
+        emit m_window->runsView()->branchRequested(parentId, 1, *parseSpec(parent.specJson));
         DesignView *design = m_window->designView();
         QCOMPARE(m_window->place(), MainWindow::Place::Design);
         QCOMPARE(design->lockedStages(), 1);
@@ -521,6 +521,53 @@ private Q_SLOTS:
         design->setSpec(tinySpec(), QStringLiteral("tiny"));
         design->trainAction()->trigger();
         QCOMPARE(m_view->branchParent(), qint64(-1));
+    }
+
+    void reopenedRunShowsItsRecordedLearningRates()
+    {
+        // A greedy run whose learning rate decays after every epoch of a stage.
+        Spec spec = tinySpec();
+        spec.recipe.lr.every = 1;
+        prepare(spec);
+        QSignalSpy live(m_view->session(), &TrainSession::epochFinished);
+        const auto [id, status] = clickStartAndWait();
+        QCOMPARE(QString(lw::toString(status)), QString(lw::toString(RunStatus::Finished)));
+        std::vector<EpochMetrics> epochs;
+        for (const auto &args : live)
+            epochs.push_back(args.at(0).value<EpochMetrics>());
+        QCOMPARE(int(epochs.size()), 6);
+        // A decay within a stage is a learning-rate mark on the timeline.
+        int decays = 0;
+        for (std::size_t i = 1; i < epochs.size(); ++i)
+            if (epochs[i].stage == epochs[i - 1].stage && epochs[i].lr < epochs[i - 1].lr * 0.999)
+                ++decays;
+        QVERIFY(decays > 0);
+        m_view->timeline()->flush();
+        const auto lrMarks = [this] {
+            return int(
+                m_view->timeline()->markerLabels().filter(QRegularExpression("^lr ")).size());
+        };
+        QCOMPARE(lrMarks(), decays);
+
+        // Reopen it (the Runs view's "Run probes"): the dashboard redraws the stored history.
+        QSignalSpy probed(m_view, &TrainView::probesFinished);
+        QVERIFY2(m_view->probeStoredRun(id), qPrintable(m_view->errorString()));
+        m_view->timeline()->flush();
+        QCOMPARE(m_view->timeline()->stageCount(), 3);
+        QCOMPARE(lrMarks(), decays);
+        // The CSV export's lr column holds the recorded rates, not zeros.
+        const QStringList csv
+            = m_view->timeline()->toCsv().split(QLatin1Char('\n'), Qt::SkipEmptyParts);
+        QCOMPARE(csv.size(), 1 + int(epochs.size()));
+        const int lrColumn = csv.first().split(QLatin1Char(',')).indexOf(QStringLiteral("lr"));
+        QVERIFY(lrColumn >= 0);
+        for (std::size_t i = 0; i < epochs.size(); ++i) {
+            const double lr = csv[int(i) + 1].split(QLatin1Char(','))[lrColumn].toDouble();
+            QVERIFY2(lr > 0 && qAbs(lr - epochs[i].lr) <= 1e-9 * epochs[i].lr,
+                     qPrintable(csv[int(i) + 1]));
+        }
+        QVERIFY(probed.wait(120000));
+        QCOMPARE(probed.first().at(1).toString(), QString());
     }
 
     void divergingRecipeShowsTheError()

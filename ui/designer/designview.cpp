@@ -98,7 +98,7 @@ void DesignView::createActions()
     m_trainAction->setToolTip(tr("Hand this architecture to the Train view (Ctrl+Return)"));
     connect(m_trainAction, &QAction::triggered, this, [this] {
         if (isValid())
-            emit trainRequested(QString::fromStdString(serializeSpec(m_spec)));
+            emit trainRequested(m_spec);
     });
 
     m_addAction = new QAction(tr("Add Stage"), this);

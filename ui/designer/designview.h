@@ -116,8 +116,8 @@ Q_SIGNALS:
     void modifiedChanged(bool modified);
     void documentTitleChanged(const QString &title);
     void selectionChanged(const lw::DesignSelection &selection);
-    /// "Train this": the spec as JSON (serializeSpec), emitted only when valid.
-    void trainRequested(const QString &specJson);
+    /// "Train this": the spec, emitted only when valid.
+    void trainRequested(const lw::Spec &spec);
 
 private:
     void createActions();

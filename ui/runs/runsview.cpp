@@ -700,7 +700,15 @@ void RunsView::branchInteractive()
         QMessageBox::warning(this, tr("Branch"), QString::fromStdString(detail.message()));
         return;
     }
-    Q_EMIT branchRequested(run->id, k, QString::fromStdString(detail->specJson));
+    auto spec = parseSpec(detail->specJson);
+    if (!spec) {
+        QMessageBox::warning(this, tr("Branch"),
+                             tr("Run %1: its stored spec is invalid: %2")
+                                 .arg(run->id)
+                                 .arg(QString::fromStdString(spec.message())));
+        return;
+    }
+    Q_EMIT branchRequested(run->id, k, *spec);
 }
 
 void RunsView::openSpecSelected()
@@ -713,7 +721,15 @@ void RunsView::openSpecSelected()
         QMessageBox::warning(this, tr("Open spec"), QString::fromStdString(detail.message()));
         return;
     }
-    Q_EMIT openSpecRequested(QString::fromStdString(detail->specJson));
+    auto spec = parseSpec(detail->specJson);
+    if (!spec) {
+        QMessageBox::warning(this, tr("Open spec"),
+                             tr("Run %1: its stored spec is invalid: %2")
+                                 .arg(run->id)
+                                 .arg(QString::fromStdString(spec.message())));
+        return;
+    }
+    Q_EMIT openSpecRequested(*spec);
 }
 
 void RunsView::showHeaderMenu(const QPoint &pos)

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "core/spec/spec.h"
 #include "core/store/runstore.h"
 
 #include <QList>
@@ -93,10 +94,10 @@ Q_SIGNALS:
     /// Run linear-separability probes on a finished run.
     void probeRequested(qint64 runId);
     /// Branch from run `runId`: stages 0..stage-1 come from the run, the designer opens
-    /// `specJson` to design stage `stage` onwards (0-based).
-    void branchRequested(qint64 runId, int stage, const QString &specJson);
+    /// `spec` (the run's) to design stage `stage` onwards (0-based).
+    void branchRequested(qint64 runId, int stage, const lw::Spec &spec);
     /// Open the run's spec in the designer.
-    void openSpecRequested(const QString &specJson);
+    void openSpecRequested(const lw::Spec &spec);
     /// The selection changed (ids in table order).
     void selectionChanged(const QList<qint64> &ids);
     /// A store operation failed; the message says which and why.

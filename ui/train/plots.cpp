@@ -274,6 +274,15 @@ int TimelinePlot::pointCount(int stage) const
     return m_stages[stage].main->dataCount();
 }
 
+QStringList TimelinePlot::markerLabels() const
+{
+    QStringList labels;
+    for (int i = 0; i < itemCount(); ++i)
+        if (const auto *text = qobject_cast<const QCPItemText *>(item(i)))
+            labels << text->text();
+    return labels;
+}
+
 QString TimelinePlot::toCsv() const
 {
     QString out = QStringLiteral("stage,epoch,step,train_loss,train_acc,test_loss,test_acc,"

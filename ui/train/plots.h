@@ -7,6 +7,7 @@
 #include <qcustomplot.h>
 
 #include <QString>
+#include <QStringList>
 #include <QTimer>
 #include <QVector>
 
@@ -44,6 +45,8 @@ public:
     /// Test-accuracy points drawn for `stage` (after the pending ones were flushed).
     int pointCount(int stage) const;
     int stageCount() const { return static_cast<int>(m_stages.size()); }
+    /// The labels of the vertical markers, left to right as added: "stage 2", "lr 0.01", ...
+    QStringList markerLabels() const;
     /// Draws buffered points now (tests; normally a 40 ms timer does it).
     void flush();
     /// The epochs behind the plot: stage,epoch,step,train_loss,train_acc,test_loss,test_acc,

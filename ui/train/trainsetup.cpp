@@ -1,0 +1,712 @@
+#include "ui/train/trainsetup.h"
+
+#include "core/runtime/runtime.h"
+#include "core/store/runstore.h"
+#include "ui/common/format.h"
+#include "ui/train/datacheck.h"
+#include "ui/train/lastfolders.h"
+
+#include <QAction>
+#include <QCheckBox>
+#include <QComboBox>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QFormLayout>
+#include <QGroupBox>
+#include <QHBoxLayout>
+#include <QLabel>
+#include <QLineEdit>
+#include <QMessageBox>
+#include <QScrollBar>
+#include <QSpinBox>
+#include <QStandardItemModel>
+#include <QToolButton>
+#include <QVBoxLayout>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+namespace lw {
+
+namespace {
+
+constexpr int kMaxSpin = 1 << 30;
+
+QString q(const std::string &s)
+{
+    return QString::fromStdString(s);
+}
+
+QLabel *makeErrorLabel(QWidget *parent)
+{
+    auto *label = new QLabel(parent);
+    label->setWordWrap(true);
+    label->setStyleSheet(QStringLiteral("color: #c62828;"));
+    label->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    label->hide();
+    return label;
+}
+
+} // namespace
+
+TrainSetup::TrainSetup(RunStore *store, LastFolders *folders, const TrainSetupActions &actions,
+                       QWidget *parent)
+    : QScrollArea(parent)
+    , m_store(store)
+    , m_folders(folders)
+{
+    QScrollArea *scroll = this;
+    m_check = new DataCheck([this] { return effectiveSpec(); }, this);
+    connect(m_check, &DataCheck::started, this, [this] {
+        m_dataStatus->setStyleSheet(QStringLiteral("color: palette(dark);"));
+        m_dataStatus->setText(tr("Checking the data\u2026"));
+    });
+    connect(m_check, &DataCheck::finished, this, &TrainSetup::onDataChecked);
+
+    scroll->setObjectName(QStringLiteral("setupPanel"));
+    scroll->setWidgetResizable(true);
+    scroll->setFrameShape(QFrame::NoFrame);
+    auto *panel = new QWidget;
+    auto *outer = new QVBoxLayout(panel);
+    outer->setContentsMargins(8, 8, 8, 8);
+
+    m_form = new QWidget(panel);
+    auto *formLayout = new QVBoxLayout(m_form);
+    formLayout->setContentsMargins(0, 0, 0, 0);
+
+    // Architecture.
+    auto *specBox = new QGroupBox(tr("Architecture"), m_form);
+    auto *specForm = new QFormLayout(specBox);
+    m_specCombo = new QComboBox(specBox);
+    m_specCombo->setObjectName(QStringLiteral("specCombo"));
+    for (const PresetInfo &p : listPresets()) {
+        m_specCombo->addItem(q(p.name), QStringLiteral("preset:") + q(p.name));
+        m_specCombo->setItemData(m_specCombo->count() - 1, q(p.description), Qt::ToolTipRole);
+    }
+    auto *openButton = new QToolButton(specBox);
+    openButton->setText(tr("Open\u2026"));
+    openButton->setToolTip(actions.openSpec->toolTip());
+    connect(openButton, &QToolButton::clicked, this, &TrainSetup::browseSpec);
+    auto *specRow = new QHBoxLayout;
+    specRow->addWidget(m_specCombo, 1);
+    specRow->addWidget(openButton);
+    specForm->addRow(tr("Spec"), specRow);
+    m_specInfo = new QLabel(specBox);
+    m_specInfo->setWordWrap(true);
+    m_specInfo->setStyleSheet(QStringLiteral("color: palette(dark);"));
+    specForm->addRow(m_specInfo);
+    m_specError = makeErrorLabel(specBox);
+    specForm->addRow(m_specError);
+    m_branchBox = new QWidget(specBox);
+    m_branchBox->setObjectName(QStringLiteral("branchBox"));
+    auto *branchRow = new QHBoxLayout(m_branchBox);
+    branchRow->setContentsMargins(0, 0, 0, 0);
+    m_branchLabel = new QLabel(m_branchBox);
+    m_branchLabel->setObjectName(QStringLiteral("branchLabel"));
+    m_branchLabel->setWordWrap(true);
+    m_branchLabel->setStyleSheet(QStringLiteral("color: #1565c0; font-weight: bold;"));
+    m_clearBranch = new QToolButton(m_branchBox);
+    m_clearBranch->setObjectName(QStringLiteral("clearBranchButton"));
+    m_clearBranch->setText(tr("Train from scratch"));
+    m_clearBranch->setToolTip(
+        tr("Forget the branch: train every stage of this spec from scratch instead"));
+    connect(m_clearBranch, &QToolButton::clicked, this, [this] {
+        clearBranch();
+        emit statusMessage(tr("The branch was cleared: Start trains every stage from scratch."));
+    });
+    branchRow->addWidget(m_branchLabel, 1);
+    branchRow->addWidget(m_clearBranch, 0, Qt::AlignTop);
+    m_branchBox->hide();
+    specForm->addRow(m_branchBox);
+    connect(m_specCombo, &QComboBox::activated, this, &TrainSetup::onSpecComboChanged);
+    formLayout->addWidget(specBox);
+
+    // Data.
+    auto *dataBox = new QGroupBox(tr("Data"), m_form);
+    auto *dataForm = new QFormLayout(dataBox);
+    m_datasetCombo = new QComboBox(dataBox);
+    m_datasetCombo->setObjectName(QStringLiteral("datasetCombo"));
+    for (const std::string &name : datasetNames())
+        m_datasetCombo->addItem(q(name), q(name));
+    dataForm->addRow(tr("Dataset"), m_datasetCombo);
+    m_dataPath = new QLineEdit(dataBox);
+    m_dataPath->setObjectName(QStringLiteral("dataPath"));
+    m_dataPath->setClearButtonEnabled(true);
+    auto *browse = new QToolButton(dataBox);
+    browse->setText(QStringLiteral("\u2026"));
+    browse->setToolTip(tr("Choose the folder holding the dataset's files"));
+    connect(browse, &QToolButton::clicked, this, &TrainSetup::browseData);
+    auto *pathRow = new QHBoxLayout;
+    pathRow->addWidget(m_dataPath, 1);
+    pathRow->addWidget(browse);
+    dataForm->addRow(tr("Folder"), pathRow);
+    m_trainLimit = new QSpinBox(dataBox);
+    m_trainLimit->setRange(0, kMaxSpin);
+    m_trainLimit->setSpecialValueText(tr("all"));
+    m_trainLimit->setToolTip(tr("A seeded, class-balanced subset of the training split"));
+    m_testLimit = new QSpinBox(dataBox);
+    m_testLimit->setRange(0, kMaxSpin);
+    m_testLimit->setSpecialValueText(tr("all"));
+    auto *limits = new QHBoxLayout;
+    limits->addWidget(new QLabel(tr("train"), dataBox));
+    limits->addWidget(m_trainLimit, 1);
+    limits->addWidget(new QLabel(tr("test"), dataBox));
+    limits->addWidget(m_testLimit, 1);
+    dataForm->addRow(tr("Subset"), limits);
+    m_dataStatus = new QLabel(dataBox);
+    m_dataStatus->setObjectName(QStringLiteral("dataStatus"));
+    m_dataStatus->setWordWrap(true);
+    m_dataStatus->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    dataForm->addRow(m_dataStatus);
+    formLayout->addWidget(dataBox);
+
+    // Recipe.
+    auto *recipeBox = new QGroupBox(tr("Training"), m_form);
+    auto *recipeForm = new QFormLayout(recipeBox);
+    m_modeCombo = new QComboBox(recipeBox);
+    m_modeCombo->setObjectName(QStringLiteral("modeCombo"));
+    m_modeCombo->addItem(tr("Greedy layerwise"), QStringLiteral("greedy"));
+    m_modeCombo->addItem(tr("End-to-end"), QStringLiteral("e2e"));
+    m_modeCombo->addItem(tr("Decoupled (DGL)"), QStringLiteral("dgl"));
+    recipeForm->addRow(tr("Mode"), m_modeCombo);
+    m_epochs = new QSpinBox(recipeBox);
+    m_epochs->setObjectName(QStringLiteral("epochsSpin"));
+    m_epochs->setRange(1, 100000);
+    m_epochsLabel = new QLabel(tr("Epochs / stage"), recipeBox);
+    recipeForm->addRow(m_epochsLabel, m_epochs);
+    m_epochsHint = new QLabel(recipeBox);
+    m_epochsHint->setWordWrap(true);
+    m_epochsHint->setStyleSheet(QStringLiteral("color: palette(dark);"));
+    m_epochsHint->hide();
+    recipeForm->addRow(m_epochsHint);
+    m_batch = new QSpinBox(recipeBox);
+    m_batch->setObjectName(QStringLiteral("batchSpin"));
+    m_batch->setRange(1, 65536);
+    recipeForm->addRow(tr("Batch size"), m_batch);
+    m_lr = new QLineEdit(recipeBox);
+    m_lr->setObjectName(QStringLiteral("lrEdit"));
+    m_lr->setToolTip(tr("Initial learning rate (the schedule's decays follow the spec)"));
+    recipeForm->addRow(tr("Learning rate"), m_lr);
+    m_lrError = makeErrorLabel(recipeBox);
+    m_lrError->setObjectName(QStringLiteral("lrError"));
+    recipeForm->addRow(m_lrError);
+    m_augment = new QCheckBox(tr("Random crop and flip"), recipeBox);
+    m_augment->setObjectName(QStringLiteral("augmentCheck"));
+    recipeForm->addRow(tr("Augmentation"), m_augment);
+    m_cache = new QComboBox(recipeBox);
+    m_cache->setObjectName(QStringLiteral("cacheCombo"));
+    m_cache->addItem(tr("Auto (on when augmentation is off)"), QStringLiteral("auto"));
+    m_cache->addItem(tr("On"), QStringLiteral("on"));
+    m_cache->addItem(tr("Off (recompute the frozen prefix)"), QStringLiteral("off"));
+    m_cache->setToolTip(tr("Greedy runs: train stage j on cached outputs of the frozen stages"));
+    recipeForm->addRow(tr("Feature cache"), m_cache);
+    m_precision = new QComboBox(recipeBox);
+    m_precision->setObjectName(QStringLiteral("precisionCombo"));
+    const QString bf16Isa = q(cpuBf16Instructions());
+    m_precision->addItem(tr("fp32"), QStringLiteral("fp32"));
+    m_precision->addItem(bf16Isa.isEmpty()
+                             ? tr("bf16 (CUDA; emulated on this CPU: slower)")
+                             : tr("bf16 (about 2x faster on this CPU: %1)").arg(bf16Isa),
+                         QStringLiteral("bf16"));
+    m_precision->addItem(tr("fp16 (CUDA only)"), QStringLiteral("fp16"));
+    m_precision->setToolTip(
+        tr("Mixed precision (autocast): bf16 on CUDA and on CPUs with bf16 instructions (AMX, "
+           "AVX512-BF16), fp16 with loss scaling on CUDA. Changes the numbers slightly."));
+    recipeForm->addRow(tr("Precision"), m_precision);
+    m_probes = new QCheckBox(tr("Probe every layer after each stage"), recipeBox);
+    m_probes->setObjectName(QStringLiteral("probesCheck"));
+    m_probes->setToolTip(tr("Linear-separability probes (linear softmax on 2x2-pooled "
+                            "features), shown in the accuracy-by-depth plot"));
+    recipeForm->addRow(tr("Probes"), m_probes);
+    m_seed = new QSpinBox(recipeBox);
+    m_seed->setObjectName(QStringLiteral("seedSpin"));
+    m_seed->setRange(0, std::numeric_limits<int>::max());
+    recipeForm->addRow(tr("Seed"), m_seed);
+    formLayout->addWidget(recipeBox);
+
+    // Machine.
+    auto *machineBox = new QGroupBox(tr("Machine"), m_form);
+    auto *machineForm = new QFormLayout(machineBox);
+    m_device = new QComboBox(machineBox);
+    m_device->setObjectName(QStringLiteral("deviceCombo"));
+    const RuntimeInfo rt = runtimeInfo();
+    m_device->addItem(rt.cudaAvailable ? tr("Auto (cuda:0)") : tr("Auto (CPU)"),
+                      QStringLiteral("auto"));
+    m_device->addItem(tr("CPU"), QStringLiteral("cpu"));
+    for (const std::string &d : rt.cudaDevices) {
+        const QString text = q(d);
+        m_device->addItem(text, text.section(QLatin1Char(' '), 0, 0));
+    }
+    if (!rt.cudaAvailable)
+        m_device->setToolTip(tr("No CUDA device was found (LibTorch %1)").arg(q(rt.torchVersion)));
+    machineForm->addRow(tr("Device"), m_device);
+    m_threads = new QSpinBox(machineBox);
+    m_threads->setObjectName(QStringLiteral("threadsSpin"));
+    m_threads->setRange(0, 1024);
+    m_threads->setSpecialValueText(tr("all cores (%1)").arg(rt.cores));
+    machineForm->addRow(tr("CPU threads"), m_threads);
+    formLayout->addWidget(machineBox);
+
+    // Run.
+    auto *runBox = new QGroupBox(tr("Run"), m_form);
+    auto *runForm = new QFormLayout(runBox);
+    m_name = new QLineEdit(runBox);
+    m_name->setObjectName(QStringLiteral("nameEdit"));
+    m_name->setPlaceholderText(tr("<spec> <mode>"));
+    runForm->addRow(tr("Name"), m_name);
+    formLayout->addWidget(runBox);
+    outer->addWidget(m_form);
+
+    auto makeButton = [&](QAction *action, const QString &name) {
+        auto *b = new QToolButton(panel);
+        b->setObjectName(name);
+        b->setDefaultAction(action);
+        b->setToolButtonStyle(Qt::ToolButtonTextBesideIcon);
+        b->setSizePolicy(QSizePolicy::Expanding, QSizePolicy::Fixed);
+        return b;
+    };
+    m_startButton = makeButton(actions.start, QStringLiteral("startButton"));
+    m_pauseButton = makeButton(actions.pause, QStringLiteral("pauseButton"));
+    m_stopButton = makeButton(actions.stop, QStringLiteral("stopButton"));
+    QFont bold = m_startButton->font();
+    bold.setBold(true);
+    m_startButton->setFont(bold);
+    auto *buttons = new QHBoxLayout;
+    buttons->addWidget(m_startButton);
+    buttons->addWidget(m_pauseButton);
+    buttons->addWidget(m_stopButton);
+    outer->addLayout(buttons);
+    m_startHint = makeErrorLabel(panel);
+    m_startHint->setObjectName(QStringLiteral("startHint"));
+    outer->addWidget(m_startHint);
+    m_resumeButton = makeButton(actions.resumeRun, QStringLiteral("resumeRunButton"));
+    outer->addWidget(m_resumeButton);
+    outer->addStretch(1);
+    scroll->setWidget(panel);
+    scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
+    scroll->setMinimumWidth(panel->minimumSizeHint().width()
+                            + scroll->verticalScrollBar()->sizeHint().width() + 4);
+
+    // Anything edited re-validates; data fields also re-check the data (debounced, off-thread).
+    connect(m_datasetCombo, &QComboBox::currentIndexChanged, this, [this] {
+        updateDataPlaceholder();
+        scheduleDataCheck();
+    });
+    connect(m_dataPath, &QLineEdit::textChanged, this, &TrainSetup::scheduleDataCheck);
+    connect(m_trainLimit, &QSpinBox::valueChanged, this, &TrainSetup::scheduleDataCheck);
+    connect(m_testLimit, &QSpinBox::valueChanged, this, &TrainSetup::scheduleDataCheck);
+    connect(m_seed, &QSpinBox::valueChanged, this, &TrainSetup::scheduleDataCheck);
+    connect(m_modeCombo, &QComboBox::currentIndexChanged, this, &TrainSetup::revalidate);
+    connect(m_epochs, &QSpinBox::valueChanged, this, &TrainSetup::revalidate);
+    connect(m_batch, &QSpinBox::valueChanged, this, &TrainSetup::revalidate);
+    connect(m_lr, &QLineEdit::textChanged, this, &TrainSetup::revalidate);
+    connect(m_augment, &QCheckBox::toggled, this, &TrainSetup::revalidate);
+}
+
+void TrainSetup::setSpec(const Spec &spec, const QString &name)
+{
+    m_spec = spec;
+    m_specName = name.isEmpty() ? (spec.name.empty() ? tr("Untitled") : q(spec.name)) : name;
+    // A spec not from a preset (a file, the Design view) gets its own first entry.
+    if (m_specCombo->itemData(0).toString() == QLatin1String("custom"))
+        m_specCombo->removeItem(0);
+    const int preset = m_specCombo->findData(QStringLiteral("preset:") + m_specName);
+    if (preset >= 0) {
+        m_specCombo->setCurrentIndex(preset);
+    } else {
+        m_specCombo->insertItem(0, m_specName, QStringLiteral("custom"));
+        m_specCombo->setItemData(0, tr("Not a preset: from a file or the Design view"),
+                                 Qt::ToolTipRole);
+        m_specCombo->setCurrentIndex(0);
+    }
+    // A new spec trains from scratch unless the caller branches it again (setBranch).
+    m_branchParent = -1;
+    m_branchStage = 0;
+    updateBranchUi();
+    fillForm(spec);
+    emit specChanged(spec);
+}
+
+bool TrainSetup::setBranch(std::int64_t parentRun, int lockedStages)
+{
+    m_error.clear();
+    if (!m_store) {
+        m_error = tr("No run store is open, so run %1 cannot be branched.").arg(parentRun);
+        return false;
+    }
+    auto exists = m_store->exists(parentRun);
+    if (!exists || !*exists) {
+        m_error
+            = exists ? tr("Run %1 is not in the run store.").arg(parentRun) : q(exists.message());
+        return false;
+    }
+    const int stages = static_cast<int>(m_spec.stages.size());
+    if (lockedStages < 1 || lockedStages >= stages) {
+        m_error = tr("A branch of this %1-stage spec locks 1 to %2 stages, not %3.")
+                      .arg(stages)
+                      .arg(stages - 1)
+                      .arg(lockedStages);
+        return false;
+    }
+    m_branchParent = parentRun;
+    m_branchStage = lockedStages;
+    const int greedy = m_modeCombo->findData(QStringLiteral("greedy"));
+    if (m_modeCombo->currentIndex() != greedy) {
+        m_modeCombo->setCurrentIndex(greedy);
+        emit logMessage(LogLevel::Info,
+                        tr("mode set to greedy layerwise: a branch of run %1 trains "
+                           "its new stages greedily on the frozen ones")
+                            .arg(parentRun));
+    }
+    updateBranchUi();
+    revalidate();
+    return true;
+}
+
+void TrainSetup::clearBranch()
+{
+    if (m_branchParent < 0)
+        return;
+    m_branchParent = -1;
+    m_branchStage = 0;
+    updateBranchUi();
+    revalidate();
+}
+
+void TrainSetup::updateBranchUi()
+{
+    const bool branch = m_branchParent >= 0;
+    if (branch) {
+        const QString locked
+            = m_branchStage == 1 ? tr("stage 1") : tr("stages 1–%1").arg(m_branchStage);
+        m_branchLabel->setText(tr("Branch of run %1 from stage %2: %3 come from run %1's "
+                                  "checkpoint and stay frozen; stages %2.. are trained greedily.")
+                                   .arg(m_branchParent)
+                                   .arg(m_branchStage + 1)
+                                   .arg(locked));
+    } else {
+        m_branchLabel->clear();
+    }
+    m_branchBox->setVisible(branch);
+    // A branch trains greedily: end-to-end and DGL would retrain the frozen stages.
+    if (auto *model = qobject_cast<QStandardItemModel *>(m_modeCombo->model())) {
+        for (int i = 0; i < m_modeCombo->count(); ++i) {
+            const bool greedy = m_modeCombo->itemData(i).toString() == QLatin1String("greedy");
+            if (QStandardItem *item = model->item(i)) {
+                item->setEnabled(greedy || !branch);
+                item->setToolTip(greedy || !branch
+                                     ? QString()
+                                     : tr("A branch trains greedily; clear the branch (Train "
+                                          "from scratch) to use this mode."));
+            }
+        }
+    }
+}
+
+bool TrainSetup::loadPreset(const QString &name)
+{
+    auto spec = lw::loadPreset(name.toStdString());
+    if (!spec) {
+        m_error = q(spec.message());
+        return false;
+    }
+    setSpec(*spec, name);
+    return true;
+}
+
+bool TrainSetup::openSpecFile(const QString &path)
+{
+    auto spec = loadSpecFile(path.toStdString());
+    if (!spec) {
+        m_error = q(spec.message());
+        emit logMessage(LogLevel::Error, m_error);
+        return false;
+    }
+    setSpec(*spec, QFileInfo(path).fileName());
+    return true;
+}
+
+void TrainSetup::setDataset(const QString &name, const QString &path)
+{
+    const int i = m_datasetCombo->findData(name);
+    if (i >= 0)
+        m_datasetCombo->setCurrentIndex(i);
+    m_dataPath->setText(path);
+    scheduleDataCheck();
+}
+
+void TrainSetup::fillForm(const Spec &spec)
+{
+    const RecipeSpec &r = spec.recipe;
+    QSignalBlocker b1(m_datasetCombo), b2(m_dataPath), b3(m_trainLimit), b4(m_testLimit),
+        b5(m_epochs), b6(m_batch), b7(m_lr), b8(m_augment), b9(m_seed), b10(m_precision);
+    int i = m_datasetCombo->findData(q(r.dataset.name));
+    if (i < 0) {
+        m_datasetCombo->addItem(q(r.dataset.name), q(r.dataset.name));
+        i = m_datasetCombo->count() - 1;
+    }
+    m_datasetCombo->setCurrentIndex(i);
+    m_dataPath->setText(q(r.dataset.path));
+    m_trainLimit->setValue(
+        static_cast<int>(std::min<std::int64_t>(r.dataset.trainLimit, kMaxSpin)));
+    m_testLimit->setValue(static_cast<int>(std::min<std::int64_t>(r.dataset.testLimit, kMaxSpin)));
+    m_epochs->setValue(r.epochsPerStage);
+    m_batch->setValue(r.batchSize);
+    m_lr->setText(QString::number(r.lr.initial, 'g', 6));
+    m_augment->setChecked(r.augment.enabled);
+    const int p = m_precision->findData(q(r.precision));
+    m_precision->setCurrentIndex(p >= 0 ? p : 0);
+    m_seed->setValue(static_cast<int>(std::min<std::uint64_t>(r.seed, kMaxSpin)));
+    m_specInfo->setText(q(spec.description));
+    m_specInfo->setVisible(!spec.description.empty());
+    updateDataPlaceholder();
+    scheduleDataCheck();
+}
+
+Spec TrainSetup::effectiveSpec() const
+{
+    Spec s = m_spec;
+    RecipeSpec &r = s.recipe;
+    r.dataset.name = m_datasetCombo->currentData().toString().toStdString();
+    const QString path = m_dataPath->text().trimmed();
+    r.dataset.path
+        = path.isEmpty() ? std::string() : QFileInfo(path).absoluteFilePath().toStdString();
+    r.dataset.trainLimit = m_trainLimit->value();
+    r.dataset.testLimit = m_testLimit->value();
+    r.epochsPerStage = m_epochs->value();
+    r.batchSize = m_batch->value();
+    bool ok = false;
+    const double lr = m_lr->text().trimmed().toDouble(&ok);
+    if (ok && std::isfinite(lr) && lr > 0) {
+        r.lr.initial = lr;
+        r.e2e.lr.initial = lr;
+    }
+    r.augment.enabled = m_augment->isChecked();
+    r.precision = m_precision->currentData().toString().toStdString();
+    r.seed = static_cast<std::uint64_t>(m_seed->value());
+    return s;
+}
+
+void TrainSetup::setFieldError(QLabel *label, const QString &text)
+{
+    label->setText(text);
+    label->setVisible(!text.isEmpty());
+}
+
+void TrainSetup::revalidate()
+{
+    const Spec spec = effectiveSpec();
+    QStringList problems;
+
+    // The spec (its own fields and the recipe's, as the validator names them).
+    QString specProblem;
+    if (spec.stages.empty()) {
+        specProblem = tr("No architecture: choose a preset, open a spec or use the Design view.");
+    } else if (auto issues = validateSpec(spec); !issues.empty()) {
+        QStringList lines;
+        for (std::size_t i = 0; i < issues.size() && i < 4; ++i)
+            lines << q(issues[i].toString());
+        if (issues.size() > 4)
+            lines << tr("(%1 more)").arg(issues.size() - 4);
+        specProblem = lines.join(QLatin1Char('\n'));
+    }
+    setFieldError(m_specError, specProblem);
+    if (!specProblem.isEmpty())
+        problems << tr("the spec is invalid");
+
+    bool ok = false;
+    const QString lrText = m_lr->text().trimmed();
+    const double lr = lrText.toDouble(&ok);
+    QString lrProblem;
+    if (lrText.isEmpty())
+        lrProblem = tr("Enter the initial learning rate, e.g. 0.1.");
+    else if (!ok || !std::isfinite(lr))
+        lrProblem = tr("'%1' is not a number; expected a positive number such as 0.05 or 1e-3.")
+                        .arg(lrText);
+    else if (lr <= 0)
+        lrProblem = tr("The learning rate must be greater than 0.");
+    setFieldError(m_lrError, lrProblem);
+    if (!lrProblem.isEmpty())
+        problems << tr("the learning rate is invalid");
+
+    const TrainMode mode = parseTrainMode(m_modeCombo->currentData().toString().toStdString())
+                               .value_or(TrainMode::Greedy);
+    if (mode == TrainMode::EndToEnd) {
+        m_epochsLabel->setText(tr("Epochs / stage"));
+        const int total = spec.recipe.e2e.epochs > 0
+                              ? spec.recipe.e2e.epochs
+                              : m_epochs->value() * static_cast<int>(spec.stages.size());
+        m_epochsHint->setText(spec.recipe.e2e.epochs > 0
+                                  ? tr("End-to-end: %1 epochs (the spec's e2e.epochs)").arg(total)
+                                  : tr("End-to-end: %1 epochs (epochs per stage \u00d7 %2 stages)")
+                                        .arg(total)
+                                        .arg(spec.stages.size()));
+        m_epochsHint->show();
+    } else {
+        m_epochsHint->hide();
+    }
+    if (m_branchParent >= 0) {
+        if (mode != TrainMode::Greedy)
+            problems << tr("a branch of run %1 trains greedily: choose greedy layerwise or "
+                           "train from scratch")
+                            .arg(m_branchParent);
+        if (static_cast<int>(spec.stages.size()) <= m_branchStage)
+            problems
+                << tr("a branch from stage %1 needs a stage %1 to train").arg(m_branchStage + 1);
+    }
+
+    // The data: the last check must be about what the fields say now, and have passed.
+    m_check->ensureCurrent(); // a field may have changed without its own signal (a new spec)
+    if (checkingData()) {
+        problems << tr("checking the data\u2026");
+    } else if (!m_dataError.isEmpty()) {
+        problems << tr("the data cannot be used");
+    }
+    if (!m_store)
+        problems << (m_storeError.isEmpty() ? tr("no run store is open")
+                                            : tr("run store: %1").arg(m_storeError));
+
+    m_startProblem = problems.isEmpty()
+                         ? QString()
+                         : tr("Cannot start: %1.").arg(problems.join(QStringLiteral("; ")));
+    emit changed();
+}
+
+void TrainSetup::updateDataPlaceholder()
+{
+    const QString name = m_datasetCombo->currentData().toString();
+    m_dataPath->setPlaceholderText(name == QLatin1String("fashion-mnist")
+                                       ? q(defaultFashionMnistPath())
+                                       : (name == QLatin1String("synthetic")
+                                              ? tr("generated, no files")
+                                              : tr("the dataset's default place")));
+}
+
+void TrainSetup::scheduleDataCheck()
+{
+    m_check->schedule();
+    revalidate();
+}
+
+bool TrainSetup::checkingData() const
+{
+    return m_check->pending();
+}
+
+void TrainSetup::onDataChecked()
+{
+    m_dataError = m_check->error();
+    if (const auto &checked = m_check->info()) {
+        const DatasetInfo &info = *checked;
+        if (info.classes > m_spec.input.classes)
+            m_dataError = tr("The dataset has %1 classes but the spec's input has %2 "
+                             "(input.classes): choose a spec made for this dataset.")
+                              .arg(info.classes)
+                              .arg(m_spec.input.classes);
+        else if (info.channels != m_spec.input.channels
+                 && !(info.channels == 1 && m_spec.input.channels == 3))
+            m_dataError = tr("The dataset has %1-channel images but the spec expects %2 "
+                             "(input.channels).")
+                              .arg(info.channels)
+                              .arg(m_spec.input.channels);
+    }
+    if (!m_dataError.isEmpty()) {
+        m_dataStatus->setStyleSheet(QStringLiteral("color: #c62828;"));
+        m_dataStatus->setText(m_dataError);
+    } else {
+        const DatasetInfo &info = *m_check->info();
+        m_dataStatus->setStyleSheet(QStringLiteral("color: #2e7d32;"));
+        m_dataStatus->setText(tr("\u2713 %1\n%2 train / %3 test images, %4\u00d7%5\u00d7%6, %7 "
+                                 "classes")
+                                  .arg(q(info.description))
+                                  .arg(groupedText(info.trainSize))
+                                  .arg(groupedText(info.testSize))
+                                  .arg(info.channels)
+                                  .arg(info.height)
+                                  .arg(info.width)
+                                  .arg(info.classes));
+    }
+    revalidate();
+}
+
+void TrainSetup::browseData()
+{
+    const QString start = m_dataPath->text().isEmpty() ? m_folders->folder(QStringLiteral("data"))
+                                                       : m_dataPath->text();
+    const QString dir = QFileDialog::getExistingDirectory(this, tr("Dataset Folder"), start);
+    if (dir.isEmpty())
+        return;
+    m_folders->setFolder(QStringLiteral("data"), dir);
+    m_dataPath->setText(dir);
+}
+
+void TrainSetup::browseSpec()
+{
+    const QString path = QFileDialog::getOpenFileName(
+        this, tr("Open Spec for Training"), m_folders->folder(QStringLiteral("spec")),
+        tr("Layerwise specs (*.json);;All files (*)"));
+    if (path.isEmpty())
+        return;
+    m_folders->setFolder(QStringLiteral("spec"), QFileInfo(path).absolutePath());
+    if (!openSpecFile(path))
+        QMessageBox::warning(this, tr("Open Spec"), m_error);
+}
+
+void TrainSetup::onSpecComboChanged(int index)
+{
+    const QString data = m_specCombo->itemData(index).toString();
+    if (data.startsWith(QLatin1String("preset:")))
+        loadPreset(data.mid(7));
+}
+TrainSetup::~TrainSetup() = default;
+
+void TrainSetup::setStore(RunStore *store, const QString &storeError)
+{
+    m_store = store;
+    m_storeError = storeError;
+    revalidate();
+}
+
+TrainMode TrainSetup::mode() const
+{
+    return parseTrainMode(m_modeCombo->currentData().toString().toStdString())
+        .value_or(TrainMode::Greedy);
+}
+
+ExecOptions TrainSetup::execOptions() const
+{
+    ExecOptions exec;
+    exec.device = m_device->currentData().toString().toStdString();
+    exec.threads = m_threads->value();
+    const QString cache = m_cache->currentData().toString();
+    exec.cache = cache == QLatin1String("on")    ? FeatureCache::On
+                 : cache == QLatin1String("off") ? FeatureCache::Off
+                                                 : FeatureCache::Auto;
+    return exec;
+}
+
+NewRunRequest TrainSetup::newRunRequest() const
+{
+    NewRunRequest request;
+    request.spec = effectiveSpec();
+    request.mode = mode();
+    request.name = m_name->text().trimmed().toStdString();
+    request.specName = m_specName.toStdString();
+    request.probes = m_probes->isChecked();
+    request.exec = execOptions();
+    if (m_branchParent >= 0) {
+        request.parentRun = m_branchParent;
+        request.lockedStages = m_branchStage;
+    }
+    return request;
+}
+
+void TrainSetup::setRunning(bool running)
+{
+    m_form->setEnabled(!running);
+    m_specCombo->setEnabled(!running);
+    setFieldError(m_startHint, running ? QString() : m_startProblem);
+}
+
+} // namespace lw
