@@ -230,7 +230,7 @@ std::string divergenceMessage(int stage, int epoch, int batch, double loss)
     std::snprintf(buf, sizeof buf,
                   "stage %d, epoch %d, batch %d: the loss is %s; training diverged. Try a lower "
                   "learning rate (recipe.lr.initial) or check the data's normalization.",
-                  stage, epoch, batch, std::isnan(loss) ? "NaN" : "infinite");
+                  stage + 1, epoch, batch, std::isnan(loss) ? "NaN" : "infinite");
     return buf;
 }
 

@@ -95,7 +95,8 @@ private:
     at::ScalarType m_oldType = at::kFloat;
 };
 
-/// Turns a loss value into an error when it is NaN or infinite, naming where it happened.
+/// Turns a loss value into an error when it is NaN or infinite, naming where it happened
+/// (`stage` 0-based; the message counts stages from 1, `epoch` and `batch` are already 1-based).
 std::string divergenceMessage(int stage, int epoch, int batch, double loss);
 
 } // namespace lw::detail

@@ -291,8 +291,8 @@ void TestTrain::cachedTrainingMatchesRecompute()
         saidCache |= l.rfind("feature cache: on", 0) == 0;
     QVERIFY(saidCache);
 
-    // A budget that holds each stage's cache (stage 1: 8x8x8 x 768 samples = 1.5 MiB; stage 2:
-    // 0.75 MiB) but not two at once: stage 2's cache is rebuilt from the images after the old
+    // A budget that holds each stage's cache (stage 2: 8x8x8 x 768 samples = 1.5 MiB; stage 3:
+    // 0.75 MiB) but not two at once: stage 3's cache is rebuilt from the images after the old
     // one is freed, with the same losses.
     auto [s3, tight] = runWith(FeatureCache::On, 2 << 20);
     QCOMPARE(s3, int(RunStatus::Finished));
@@ -365,13 +365,13 @@ void TestTrain::bf16AutocastOnCpu()
     // The cached stage inputs are bf16: half of the fp32 run's cache.
     auto cacheSize = [](const Recorder &r) {
         for (const auto &l : r.logs)
-            if (l.rfind("feature cache: on, stage 1", 0) == 0)
+            if (l.rfind("feature cache: on, stage 2", 0) == 0)
                 return QString::fromStdString(l).section(QStringLiteral(", "), 1, 2);
         return QString();
     };
-    // (stage 1's inputs: 8x8x8 values x (512 + 256) samples)
-    QCOMPARE(cacheSize(fp32), QStringLiteral("stage 1 inputs 8x8x8, 1.5 MB in RAM"));
-    QCOMPARE(cacheSize(cached), QStringLiteral("stage 1 inputs 8x8x8 bf16, 768 KB in RAM"));
+    // (stage 2's inputs: 8x8x8 values x (512 + 256) samples)
+    QCOMPARE(cacheSize(fp32), QStringLiteral("stage 2 inputs 8x8x8, 1.50 MiB in RAM"));
+    QCOMPARE(cacheSize(cached), QStringLiteral("stage 2 inputs 8x8x8 bf16, 768 KiB in RAM"));
 
     // bf16 learns the task as fp32 does; cached and recomputed prefixes agree within bf16's
     // rounding (the same bf16 prefix outputs, computed in other batch sizes).
@@ -407,7 +407,7 @@ void TestTrain::nanStopsTheStage()
     auto r = t.run();
     QVERIFY(r.ok());
     QCOMPARE(int(r->status), int(RunStatus::Failed));
-    QVERIFY2(r->message.find("stage 0, epoch 1, batch ") == 0, r->message.c_str());
+    QVERIFY2(r->message.find("stage 1, epoch 1, batch ") == 0, r->message.c_str());
     QVERIFY(r->message.find("diverged") != std::string::npos);
     QVERIFY(rec.stages.empty());
 }

@@ -1,0 +1,255 @@
+// The run state (where training stands, written next to every checkpoint so a run can resume)
+// and the checkpoints: the rolling one with network and optimizers, one per finished greedy
+// stage. Names and paths come from RunFolder.
+#include "core/train/trainer_p.h"
+#include "core/util/fsutil.h"
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <sstream>
+
+namespace lw {
+
+using detail::Stop;
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+json stageJson(const StageFinished &s)
+{
+    return {{"stage", s.stage},
+            {"epochs", s.epochs},
+            {"train_acc", s.trainAcc},
+            {"test_acc", s.testAcc},
+            {"ensemble_acc", s.ensembleAcc},
+            {"seconds", s.seconds},
+            {"images_per_second", s.imagesPerSecond}};
+}
+
+StageFinished stageFromJson(const json &j)
+{
+    StageFinished s;
+    s.stage = j.at("stage").get<int>();
+    s.epochs = j.at("epochs").get<int>();
+    s.trainAcc = j.at("train_acc").get<double>();
+    s.testAcc = j.at("test_acc").get<double>();
+    s.ensembleAcc = j.at("ensemble_acc").get<double>();
+    s.seconds = j.at("seconds").get<double>();
+    s.imagesPerSecond = j.at("images_per_second").get<double>();
+    return s;
+}
+
+json probeJson(const ProbeResult &p)
+{
+    return {{"after_stage", p.afterStage},
+            {"layer", p.layer},
+            {"train_acc", p.trainAcc},
+            {"test_acc", p.testAcc},
+            {"seconds", p.seconds}};
+}
+
+ProbeResult probeFromJson(const json &j)
+{
+    ProbeResult p;
+    p.afterStage = j.at("after_stage").get<int>();
+    p.layer = j.at("layer").get<int>();
+    p.trainAcc = j.at("train_acc").get<double>();
+    p.testAcc = j.at("test_acc").get<double>();
+    p.seconds = j.value("seconds", 0.0);
+    return p;
+}
+
+} // namespace
+
+Trainer::Impl::json Trainer::Impl::stateJson(int stage, int epochsDone, bool stageDone,
+                                             const std::string &checkpoint) const
+{
+    json stages = json::array();
+    for (const auto &s : summary.stages)
+        stages.push_back(stageJson(s));
+    json probes = json::array();
+    for (const auto &p : summary.probes)
+        probes.push_back(probeJson(p));
+    return {{"format", "layerwise-run-state"},
+            {"version", 1},
+            {"mode", toString(opt.mode)},
+            {"stage", stage},
+            {"epoch", epochsDone},
+            {"stage_done", stageDone},
+            {"step", step},
+            {"seconds", elapsed()},
+            {"checkpoint", checkpoint},
+            {"current",
+             {{"train_acc", current.trainAcc},
+              {"train_seconds", current.trainSeconds},
+              {"train_images", current.trainImages},
+              {"seconds", current.seconds}}},
+            {"stages", stages},
+            {"probes", probes},
+            {"spec", json::parse(serializeSpec(spec))}};
+}
+
+void Trainer::Impl::saveState(int stage, int epochsDone, bool stageDone)
+{
+    if (folder.empty())
+        return;
+    const auto state = stateJson(stage, epochsDone, stageDone, lastCheckpoint).dump(2);
+    if (auto r = writeFileAtomic(folder.statePath(), state); !r)
+        throw Stop{RunStatus::Failed, "run state not written: " + r.message()};
+}
+
+void Trainer::Impl::saveCheckpoint(int stage, int epochsDone, bool stageDone,
+                                   const std::vector<StageOptimizer *> &optimizers)
+{
+    if (folder.empty())
+        return;
+    std::error_code ec;
+    fs::create_directories(folder.path(), ec);
+    const std::string name = RunFolder::checkpointName(stage, epochsDone, stageDone);
+    std::ostringstream bytes;
+    try {
+        torch::serialize::OutputArchive archive;
+        net->save(archive);
+        for (std::size_t i = 0; i < optimizers.size(); ++i) {
+            torch::serialize::OutputArchive oa;
+            optimizers[i]->save(oa);
+            archive.write("optimizer" + std::to_string(i), oa);
+        }
+        archive.save_to(bytes);
+    } catch (const c10::Error &e) {
+        throw Stop{RunStatus::Failed,
+                   std::string("cannot serialize the checkpoint: ") + e.what_without_backtrace()};
+    }
+    if (stageDone && opt.mode == TrainMode::Greedy) {
+        const std::string stageName = RunFolder::stageCheckpointName(stage);
+        if (auto r = writeFileAtomic(folder.file(stageName), bytes.str()); !r)
+            throw Stop{RunStatus::Failed, "stage checkpoint not written, the run stops here "
+                                          "(the last good checkpoint is kept): "
+                                              + r.message()};
+        obs->checkpointSaved({stage, epochsDone, stageName, true});
+    }
+    if (auto r = writeFileAtomic(folder.file(name), bytes.str()); !r)
+        throw Stop{RunStatus::Failed, "checkpoint not written, the run stops here (the last "
+                                      "good checkpoint is kept): "
+                                          + r.message()};
+    const std::string previous = lastCheckpoint;
+    lastCheckpoint = name;
+    saveState(stage, epochsDone, stageDone);
+    if (!previous.empty() && previous != name)
+        fs::remove(folder.file(previous), ec);
+    obs->checkpointSaved({stage, epochsDone, name, false});
+}
+
+Result<Trainer::Impl::json> Trainer::Impl::readState() const
+{
+    const std::string path = folder.statePath();
+    auto text = readFile(path, 256ull << 20);
+    if (!text)
+        return fail("cannot resume: " + text.message());
+    try {
+        auto state = json::parse(*text);
+        if (!state.is_object() || state.value("format", "") != "layerwise-run-state")
+            return fail("cannot resume: '" + path + "' is not a Layerwise run state");
+        if (state.value("version", 0) != 1)
+            return fail("cannot resume: '" + path + "' has version "
+                        + std::to_string(state.value("version", 0)) + ", expected 1");
+        return state;
+    } catch (const std::exception &e) {
+        return fail("cannot resume: '" + path + "' is damaged: " + e.what());
+    }
+}
+
+Trainer::Impl::ResumePoint Trainer::Impl::restoreProgress(const json &state)
+{
+    ResumePoint at;
+    at.stage = state.at("stage").get<int>();
+    at.epoch = state.at("epoch").get<int>();
+    at.stageDone = state.at("stage_done").get<bool>();
+    step = state.at("step").get<std::int64_t>();
+    elapsedBefore = state.at("seconds").get<double>();
+    at.checkpoint = state.at("checkpoint").get<std::string>();
+    const auto &cur = state.at("current");
+    current.trainAcc = cur.at("train_acc").get<double>();
+    current.trainSeconds = cur.at("train_seconds").get<double>();
+    current.trainImages = cur.at("train_images").get<std::int64_t>();
+    current.seconds = cur.at("seconds").get<double>();
+    for (const auto &s : state.at("stages"))
+        summary.stages.push_back(stageFromJson(s));
+    for (const auto &p : state.at("probes"))
+        summary.probes.push_back(probeFromJson(p));
+    if (!summary.stages.empty())
+        summary.finalTestAcc = summary.stages.back().testAcc;
+    return at;
+}
+
+Result<void> Trainer::Impl::loadNetwork(const RunFolder &from, const std::string &file,
+                                        int stagesToLoad)
+{
+    // A checkpoint names a file inside the run folder only.
+    auto path = from.resolve(file);
+    if (!path)
+        return fail("cannot load the checkpoint: " + path.message());
+    std::vector<std::pair<std::string, std::vector<std::int64_t>>> expected;
+    for (const auto &item : net->named_parameters())
+        expected.emplace_back(item.key(), item.value().sizes().vec());
+    for (const auto &item : net->named_buffers())
+        expected.emplace_back(item.key(), item.value().sizes().vec());
+    try {
+        torch::serialize::InputArchive archive;
+        archive.load_from(*path, device);
+        if (stagesToLoad < 0) {
+            net->load(archive);
+        } else {
+            for (int j = 0; j < stagesToLoad; ++j) {
+                torch::serialize::InputArchive block, head;
+                archive.read("block" + std::to_string(j), block);
+                archive.read("head" + std::to_string(j), head);
+                net->blocks[j]->load(block);
+                net->heads[j]->load(head);
+            }
+        }
+    } catch (const c10::Error &e) {
+        return fail("checkpoint '" + *path
+                    + "' cannot be loaded into this network: " + e.what_without_backtrace());
+    }
+    auto now = net->named_parameters();
+    auto buffers = net->named_buffers();
+    for (const auto &[name, sizes] : expected) {
+        const torch::Tensor *t = now.find(name);
+        if (!t)
+            t = buffers.find(name);
+        if (t && t->sizes().vec() != sizes)
+            return fail("checkpoint '" + *path + "': " + name + " has shape " + c10::str(t->sizes())
+                        + ", this spec needs " + c10::str(c10::IntArrayRef(sizes))
+                        + " (the stages taken from it must be the same)");
+    }
+    if (channelsLast)
+        toChannelsLast(*net);
+    folded.clear();
+    return {};
+}
+
+Result<void> Trainer::Impl::loadOptimizers(const std::string &file,
+                                           const std::vector<StageOptimizer *> &optimizers)
+{
+    auto path = folder.resolve(file);
+    if (!path)
+        return fail("cannot resume: " + path.message());
+    try {
+        torch::serialize::InputArchive archive;
+        archive.load_from(*path, device);
+        for (std::size_t i = 0; i < optimizers.size(); ++i) {
+            torch::serialize::InputArchive oa;
+            archive.read("optimizer" + std::to_string(i), oa);
+            optimizers[i]->load(oa);
+        }
+    } catch (const c10::Error &e) {
+        return fail("cannot resume: the optimizer state in '" + *path
+                    + "' cannot be read: " + e.what_without_backtrace());
+    }
+    return {};
+}
+
+} // namespace lw

@@ -1,0 +1,143 @@
+// Decoupled greedy training (DGL): all stages train at once on every batch, each block on the
+// detached output of the one before it, each with its own optimizer and head.
+#include "core/train/trainer_p.h"
+
+namespace lw {
+
+using detail::ParamGroupImpl;
+using detail::secondsSince;
+using detail::Stop;
+
+void Trainer::Impl::runDecoupled(int startEpoch, bool resuming, const std::string &ckpt)
+{
+    const int stages = net->stages();
+    const int epochs = spec.recipe.epochsPerStage;
+    std::vector<std::shared_ptr<ParamGroupImpl>> groups;
+    std::vector<std::unique_ptr<StageOptimizer>> optimizers;
+    std::vector<StageOptimizer *> optPtrs;
+    for (int j = 0; j < stages; ++j) {
+        auto g = std::make_shared<ParamGroupImpl>();
+        g->add("block", net->blocks[j].ptr());
+        g->add("head", net->heads[j].ptr());
+        optimizers.push_back(std::make_unique<StageOptimizer>(
+            g->parameters(), spec.recipe.optimizer, spec.recipe.lr));
+        optPtrs.push_back(optimizers.back().get());
+        groups.push_back(g);
+    }
+    if (resuming && startEpoch > 0) {
+        if (auto r = loadOptimizers(ckpt, optPtrs); !r)
+            throw Stop{RunStatus::Failed, r.message()};
+    } else {
+        current = {};
+    }
+    for (int j = 0; j < stages; ++j) {
+        const auto &c = costs.stages[j];
+        obs->stageStarted({j, epochs, c.blockParams, c.headParams, c.blockMacs, c.headMacs, false});
+    }
+    auto loader = makeLoader(true, true, spec.recipe.batchSize);
+    std::vector<EvalResult> evals(stages);
+    std::vector<double> trainAcc(stages, 0.0);
+    for (int e = startEpoch; e < epochs; ++e) {
+        const auto epochStart = Clock::now();
+        for (auto &o : optimizers)
+            if (o->startEpoch(e) && o.get() == optPtrs.front())
+                log(LogLevel::Info, "epoch " + std::to_string(e + 1) + ": learning rate "
+                                        + std::to_string(o->lr()) + ", optimizers rebuilt");
+        torch::manual_seed(spec.recipe.seed * 7919 + std::uint64_t(e));
+        net->train();
+        loader->startEpoch(e);
+        data::Batch b;
+        std::vector<std::int64_t> correct(stages, 0);
+        std::vector<double> lossSum(stages, 0.0);
+        std::int64_t seen = 0;
+        int batch = 0;
+        const int batches = static_cast<int>(loader->batchesPerEpoch());
+        auto lastReport = Clock::now();
+        while (true) {
+            checkControls();
+            if (!loader->next(b))
+                break;
+            auto x = net->stem->forward(toDevice(b.images));
+            auto y = b.labels.to(device, cuda);
+            ++batch;
+            for (int j = 0; j < stages; ++j) {
+                torch::Tensor out;
+                auto fwd = [&](const torch::Tensor &in) {
+                    out = net->blocks[j]->forward(in);
+                    return net->heads[j]->forward(out);
+                };
+                bool finite = true;
+                const double loss
+                    = trainStep(*optimizers[j], *groups[j], x, y, fwd, correct[j], finite);
+                if (!finite)
+                    throw Stop{RunStatus::Failed, detail::divergenceMessage(j, e + 1, batch, loss)};
+                lossSum[j] += loss * double(y.size(0));
+                x = out.detach();
+            }
+            seen += y.size(0);
+            if (secondsSince(lastReport) >= 0.1) {
+                lastReport = Clock::now();
+                obs->batchProgress({stages - 1, e + 1, batch, batches,
+                                    lossSum.back() / double(seen),
+                                    double(seen) / secondsSince(epochStart)});
+            }
+        }
+        const double epochTrainSeconds = secondsSince(epochStart);
+        auto [logits, losses] = evaluateHeads(stages - 1, true);
+        headTestOutputs.clear();
+        ++step;
+        for (int j = 0; j < stages; ++j) {
+            evals[j] = finishEval(j, logits[j], losses[j]);
+            headTestOutputs.push_back(evals[j].outputs);
+            trainAcc[j] = double(correct[j]) / double(std::max<std::int64_t>(seen, 1));
+            EpochMetrics m;
+            m.stage = j;
+            m.epoch = e + 1;
+            m.step = step;
+            m.trainLoss = lossSum[j] / double(std::max<std::int64_t>(seen, 1));
+            m.trainAcc = trainAcc[j];
+            m.testLoss = evals[j].loss;
+            m.testAcc = evals[j].acc;
+            m.ensembleAcc = evals[j].ensembleAcc;
+            m.lr = optimizers[j]->lr();
+            m.imagesPerSecond = double(seen) / std::max(epochTrainSeconds, 1e-9);
+            m.seconds = secondsSince(epochStart);
+            obs->epochFinished(m);
+        }
+        current.trainAcc = trainAcc.back();
+        current.trainSeconds += epochTrainSeconds;
+        current.trainImages += seen;
+        current.seconds += secondsSince(epochStart);
+        saveCheckpoint(stages - 1, e + 1, false, optPtrs);
+    }
+    if (startEpoch >= epochs) {
+        auto [logits, losses] = evaluateHeads(stages - 1, true);
+        headTestOutputs.clear();
+        for (int j = 0; j < stages; ++j) {
+            evals[j] = finishEval(j, logits[j], losses[j]);
+            headTestOutputs.push_back(evals[j].outputs);
+        }
+    }
+    for (int j = 0; j < stages; ++j) {
+        StageFinished sf;
+        sf.stage = j;
+        sf.epochs = epochs;
+        sf.trainAcc = trainAcc[j];
+        sf.testAcc = evals[j].acc;
+        sf.ensembleAcc = evals[j].ensembleAcc;
+        sf.seconds = current.seconds;
+        sf.imagesPerSecond
+            = current.trainSeconds > 0 ? double(current.trainImages) / current.trainSeconds : 0;
+        summary.stages.push_back(sf);
+        obs->stageFinished(sf);
+    }
+    summary.finalTestAcc = evals.back().acc;
+    saveCheckpoint(stages - 1, epochs, true, {});
+    if (opt.probes) {
+        for (int j = 0; j < stages; ++j)
+            probeLayer(j, stages - 1);
+        saveState(stages - 1, epochs, true);
+    }
+}
+
+} // namespace lw

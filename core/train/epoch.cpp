@@ -1,0 +1,116 @@
+// Training steps and epochs, shared by the three modes: one optimizer step (with fp16 loss
+// scaling), one epoch over a stage's inputs with the divergence check, and its report.
+#include "core/train/trainer_p.h"
+
+#include <cmath>
+
+namespace lw {
+
+using detail::secondsSince;
+using detail::Stop;
+
+double Trainer::Impl::trainStep(StageOptimizer &sopt, torch::nn::Module &params,
+                                const torch::Tensor &x, const torch::Tensor &y,
+                                const std::function<torch::Tensor(const torch::Tensor &)> &fwd,
+                                std::int64_t &correct, bool &finite)
+{
+    auto &sgd = sopt.sgd();
+    sgd.zero_grad();
+    torch::Tensor logits;
+    {
+        detail::AutocastScope ac(amp, ampType, cuda);
+        logits = fwd(x);
+    }
+    auto loss = torch::nn::functional::cross_entropy(logits.to(torch::kFloat32), y);
+    const double value = loss.item<double>();
+    finite = std::isfinite(value);
+    if (!finite)
+        return value;
+    const bool scaled = amp && ampType == at::kHalf;
+    if (scaled) {
+        (loss * lossScale).backward();
+        bool overflow = false;
+        {
+            torch::NoGradGuard guard;
+            for (auto &p : params.parameters()) {
+                if (!p.grad().defined())
+                    continue;
+                p.grad().div_(lossScale);
+                if (!overflow && !torch::isfinite(p.grad()).all().item<bool>())
+                    overflow = true;
+            }
+        }
+        if (overflow) {
+            lossScale /= 2;
+            goodSteps = 0;
+        } else {
+            sgd.step();
+            if (++goodSteps >= 2000) {
+                lossScale *= 2;
+                goodSteps = 0;
+            }
+        }
+    } else {
+        loss.backward();
+        sgd.step();
+    }
+    correct += logits.argmax(1).eq(y).sum().item<std::int64_t>();
+    return value;
+}
+
+Trainer::Impl::EpochTotals
+Trainer::Impl::trainEpoch(int stage, int epoch, int batches, Clock::time_point epochStart,
+                          const std::function<bool(torch::Tensor &, torch::Tensor &)> &next,
+                          StageOptimizer &sopt, torch::nn::Module &params,
+                          const std::function<torch::Tensor(const torch::Tensor &)> &fwd)
+{
+    EpochTotals t;
+    torch::Tensor x, y;
+    int batch = 0;
+    auto lastReport = Clock::now();
+    while (true) {
+        checkControls();
+        if (!next(x, y))
+            break;
+        bool finite = true;
+        const double loss = trainStep(sopt, params, x, y, fwd, t.correct, finite);
+        ++batch;
+        if (!finite)
+            throw Stop{RunStatus::Failed, detail::divergenceMessage(stage, epoch, batch, loss)};
+        t.lossSum += loss * double(y.size(0));
+        t.seen += y.size(0);
+        if (secondsSince(lastReport) >= 0.1) {
+            lastReport = Clock::now();
+            obs->batchProgress({stage, epoch, batch, batches, t.lossSum / double(t.seen),
+                                double(t.seen) / secondsSince(epochStart)});
+        }
+    }
+    t.trainSeconds = secondsSince(epochStart);
+    return t;
+}
+
+void Trainer::Impl::finishEpoch(int stage, int epoch, Clock::time_point epochStart,
+                                const EpochTotals &t, const EvalResult &eval, double lr)
+{
+    ++step;
+    const double seen = double(std::max<std::int64_t>(t.seen, 1));
+    EpochMetrics m;
+    m.stage = stage;
+    m.epoch = epoch;
+    m.step = step;
+    m.trainLoss = t.lossSum / seen;
+    m.trainAcc = double(t.correct) / seen;
+    m.testLoss = eval.loss;
+    m.testAcc = eval.acc;
+    m.ensembleAcc = eval.ensembleAcc;
+    m.lr = lr;
+    m.imagesPerSecond = double(t.seen) / std::max(t.trainSeconds, 1e-9);
+    m.seconds = secondsSince(epochStart);
+    current.trainAcc = m.trainAcc;
+    current.trainSeconds += t.trainSeconds;
+    current.trainImages += t.seen;
+    current.seconds += m.seconds;
+    obs->epochFinished(m);
+}
+
+} // namespace lw

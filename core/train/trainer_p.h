@@ -1,0 +1,255 @@
+#pragma once
+
+// Internal to core/train (includes torch): the training engine behind Trainer. Its parts live in
+// files named after their jobs: trainer.cpp (public API, set-up, the run's course),
+// stageinput.cpp (stage inputs: frozen prefix and feature cache), epoch.cpp (training steps and
+// epochs), evaluation.cpp (test evaluation, ensembles, probes), checkpoints.cpp (run state and
+// checkpoints), greedy.cpp, endtoend.cpp and decoupled.cpp (one per training mode).
+
+#include "core/data/loader_p.h"
+#include "core/model/model_p.h"
+#include "core/run/runfolder.h"
+#include "core/train/engine_p.h"
+#include "core/train/trainer.h"
+
+#include <nlohmann/json_fwd.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace lw {
+
+namespace detail {
+
+using Clock = std::chrono::steady_clock;
+
+inline double secondsSince(Clock::time_point t)
+{
+    return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+/// Observer that ignores everything (when the caller passes none).
+class NullObserver : public TrainObserver
+{};
+
+/// Thrown inside the engine (never out of the public API) to stop a run with a status.
+struct Stop
+{
+    RunStatus status;
+    std::string message;
+};
+
+/// A module grouping the parameters one optimizer trains (no forward of its own).
+struct ParamGroupImpl : torch::nn::Module
+{
+    void add(const std::string &name, const std::shared_ptr<torch::nn::Module> &m)
+    {
+        register_module(name, m);
+    }
+};
+
+} // namespace detail
+
+struct Trainer::Impl
+{
+    using Clock = detail::Clock;
+    using StageOptimizer = detail::StageOptimizer;
+    using json = nlohmann::json;
+
+    TrainOptions opt;
+    RunFolder folder; // opt.runDir
+    TrainObserver *obs = nullptr;
+    detail::NullObserver nullObserver;
+
+    std::atomic<bool> cancelFlag{false};
+    std::atomic<bool> pauseFlag{false};
+    std::mutex pauseMutex;
+    std::condition_variable pauseCv;
+
+    Spec spec;
+    SpecSummary costs;
+    torch::Device device{torch::kCPU};
+    bool cuda = false;
+    bool channelsLast = false;
+    bool amp = false;
+    at::ScalarType ampType = at::kBFloat16;
+    double lossScale = 65536.0; // fp16 only
+    int goodSteps = 0;
+
+    std::shared_ptr<data::Dataset> dataset;
+    std::vector<float> mean, stdev;
+    model::Network net{nullptr};
+    torch::Tensor trainLabels, testLabels; // int64, CPU
+
+    bool useCache = false;
+    std::unique_ptr<detail::FeatureCache> trainCache, testCache; // inputs of block `cacheStage`
+    int cacheStage = -1;
+
+    std::vector<torch::Tensor> headTestOutputs; // per finished head: logits or softmax (CPU)
+    /// Frozen blocks with BN folded into the conv, for the prefix's forward passes.
+    std::vector<model::StageBlock> folded;
+
+    RunSummary summary;
+    std::int64_t step = 0;
+    double elapsedBefore = 0; // seconds from earlier sessions of a resumed run
+    Clock::time_point sessionStart;
+    std::string lastCheckpoint;
+
+    /// Progress of the stage in training, kept in the run state so a resumed stage reports the
+    /// same totals as an uninterrupted one.
+    struct CurrentStage
+    {
+        double trainAcc = 0;
+        double trainSeconds = 0;
+        std::int64_t trainImages = 0;
+        double seconds = 0;
+    } current;
+
+    Impl(TrainOptions o, TrainObserver *observer);
+
+    void log(LogLevel level, const std::string &text) { obs->log(level, text); }
+    double elapsed() const { return elapsedBefore + detail::secondsSince(sessionStart); }
+
+    /// Between batches: blocks while paused; throws Stop when cancelled.
+    void checkControls();
+
+    // --- set-up and the run's course (trainer.cpp) ------------------------------------------
+
+    Result<void> setUp();
+    Result<RunSummary> execute(bool resuming);
+
+    static torch::Tensor labelsOf(const data::Split &split);
+    static void toChannelsLast(torch::nn::Module &module);
+    data::TransformOptions transformOptions(bool train) const;
+    std::unique_ptr<data::Loader> makeLoader(bool train, bool shuffle, int batch) const;
+    torch::Tensor toDevice(const torch::Tensor &x) const;
+
+    // --- stage inputs: frozen prefix and feature cache (stageinput.cpp) ----------------------
+
+    /// Stem and frozen blocks 0..stage-1, no autograd (BN folded into the convs).
+    torch::Tensor prefix(const torch::Tensor &images, int stage);
+    /// Block j for inference once it is frozen: a BN-folded copy, built on first use.
+    model::StageBlock &frozenBlock(int j);
+
+    /// 40% of the machine's RAM.
+    static std::int64_t autoCacheBudget();
+    std::string spillDir() const;
+    /// Fills the caches with the inputs of block `stage` (from the cache of stage-1 when it is
+    /// there, else from the images through the prefix).
+    void buildCache(int stage);
+    /// bf16 autocast makes the prefix's outputs bf16: caching them as such halves the cache
+    /// and its memory traffic and changes nothing the stage sees.
+    torch::ScalarType cacheType() const;
+    void fillCache(detail::FeatureCache &dst, detail::FeatureCache *prev, bool train, int stage);
+
+    /// Iterates a split as inputs of block `stage`: from the cache, or images through the prefix.
+    class StageInput
+    {
+    public:
+        StageInput(Impl &impl, int stage, bool train, int batch);
+        std::int64_t batches() const;
+        void start(int epochKey);
+        bool next(torch::Tensor &x, torch::Tensor &y);
+
+    private:
+        Impl &m_impl;
+        int m_stage;
+        bool m_train;
+        int m_batch;
+        detail::FeatureCache *m_cache = nullptr;
+        std::unique_ptr<data::Loader> m_loader;
+        torch::Tensor m_labels, m_order;
+        std::int64_t m_pos = 0;
+    };
+
+    // --- training steps and epochs (epoch.cpp) -----------------------------------------------
+
+    struct EvalResult
+    {
+        double loss = 0, acc = 0, ensembleAcc = 0;
+        torch::Tensor outputs; // CPU logits or softmax of the evaluated head
+    };
+
+    struct EpochTotals
+    {
+        std::int64_t correct = 0, seen = 0;
+        double lossSum = 0, trainSeconds = 0;
+    };
+
+    /// Per-batch training step on block `stage` + head `stage`; returns the loss and counts
+    /// correct predictions.
+    double trainStep(StageOptimizer &opt, torch::nn::Module &params, const torch::Tensor &x,
+                     const torch::Tensor &y,
+                     const std::function<torch::Tensor(const torch::Tensor &)> &fwd,
+                     std::int64_t &correct, bool &finite);
+    /// One training epoch: a step per batch that `next` yields, the divergence check, throttled
+    /// batch progress. Throws Stop on NaN/Inf or cancel.
+    EpochTotals trainEpoch(int stage, int epoch, int batches, Clock::time_point epochStart,
+                           const std::function<bool(torch::Tensor &, torch::Tensor &)> &next,
+                           StageOptimizer &sopt, torch::nn::Module &params,
+                           const std::function<torch::Tensor(const torch::Tensor &)> &fwd);
+    /// Reports a finished epoch and adds it to the current stage's totals.
+    void finishEpoch(int stage, int epoch, Clock::time_point epochStart, const EpochTotals &t,
+                     const EvalResult &eval, double lr);
+
+    // --- evaluation and probes (evaluation.cpp) ----------------------------------------------
+
+    /// Test-set evaluation of head `stage` over block `stage` inputs; ensemble with earlier heads.
+    EvalResult evaluateStage(int stage);
+    EvalResult finishEval(int stage, const torch::Tensor &logits, double lossSum);
+    /// Test-set logits (CPU, fp32) of heads 0..upTo through the whole network, and their
+    /// summed losses.
+    std::pair<std::vector<torch::Tensor>, std::vector<double>> evaluateHeads(int upTo, bool all);
+    EvalResult evaluateFull(int stage);
+    void recomputeHeadOutputs(int stages);
+    void probeLayer(int layer, int afterStage);
+
+    // --- run state and checkpoints (checkpoints.cpp) -----------------------------------------
+
+    json stateJson(int stage, int epochsDone, bool stageDone, const std::string &checkpoint) const;
+    void saveState(int stage, int epochsDone, bool stageDone);
+    /// Saves the whole network and the optimizers, then the run state pointing at it (both
+    /// atomically), then removes the previous checkpoint. At a greedy stage end the network is
+    /// also kept as a stage checkpoint (for branching and probes). Throws Stop on a write failure.
+    void saveCheckpoint(int stage, int epochsDone, bool stageDone,
+                        const std::vector<StageOptimizer *> &optimizers);
+    Result<json> readState() const;
+    /// Where a resumed run continues: after `epoch` epochs of `stage` (0-based), from `checkpoint`.
+    struct ResumePoint
+    {
+        int stage = 0, epoch = 0;
+        bool stageDone = false;
+        std::string checkpoint;
+    };
+    /// Takes where the run stands from a resumed run's state: step, time, the current stage's
+    /// totals, finished stages and probes. Throws a json exception on a damaged state.
+    ResumePoint restoreProgress(const json &state);
+    /// Loads the network's parameters and buffers; `stagesToLoad` < 0 loads everything, else only
+    /// blocks and heads 0..stagesToLoad-1 (branching; the stem has no parameters). Every tensor
+    /// must keep the shape this spec gives it (LibTorch would silently take another).
+    Result<void> loadNetwork(const RunFolder &from, const std::string &file, int stagesToLoad = -1);
+    Result<void> loadOptimizers(const std::string &file,
+                                const std::vector<StageOptimizer *> &optimizers);
+
+    // --- the three modes (greedy.cpp, endtoend.cpp, decoupled.cpp) ---------------------------
+
+    void runGreedy(int startStage, int startEpoch, bool resuming, const std::string &ckpt);
+    void runEndToEnd(int startEpoch, bool resuming, const std::string &ckpt);
+    void runDecoupled(int startEpoch, bool resuming, const std::string &ckpt);
+
+    int e2eEpochs() const
+    {
+        return spec.recipe.e2e.epochs > 0
+                   ? spec.recipe.e2e.epochs
+                   : spec.recipe.epochsPerStage * static_cast<int>(spec.stages.size());
+    }
+};
+
+} // namespace lw
