@@ -6,6 +6,7 @@
 
 #include "core/runtime/runtime.h"
 #include "core/store/runstore.h"
+#include "tests/support/support.h"
 #include "ui/designer/designview.h"
 #include "ui/mainwindow.h"
 #include "ui/runs/runsview.h"
@@ -39,36 +40,6 @@
 using namespace lw;
 
 namespace {
-
-/// 1x8x8 inputs, 4 classes, three stages of width 8/16/32 (the last after a psi), k = 1 heads;
-/// synthetic data with 512 training and 256 test images, 2 epochs per stage, no augmentation.
-Spec tinySpec()
-{
-    Spec s;
-    s.name = "tiny";
-    s.input = {1, 8, 8, 4, Downsample::None};
-    for (int w : {8, 16, 32}) {
-        StageSpec st;
-        st.width = w;
-        st.head.k = 1;
-        st.head.pool = HeadPool::Adaptive;
-        s.stages.push_back(st);
-    }
-    s.stages[2].downsample = Downsample::Psi;
-    s.stages[2].width = 32;
-    auto &r = s.recipe;
-    r.dataset.name = "synthetic";
-    r.dataset.trainLimit = 512;
-    r.dataset.testLimit = 256;
-    r.epochsPerStage = 2;
-    r.batchSize = 64;
-    r.testBatchSize = 256;
-    r.lr.initial = 0.05;
-    r.lr.every = 0;
-    r.augment.enabled = false;
-    r.seed = 7;
-    return s;
-}
 
 QString screenshotDir()
 {
@@ -186,7 +157,7 @@ private Q_SLOTS:
     void precisionFollowsTheSpecAndFeedsTheRun()
     {
         // The recipe's precision shows in the Train view; the choice goes into the run's spec.
-        Spec spec = tinySpec();
+        Spec spec = test::tinySpec();
         spec.recipe.precision = "bf16";
         m_view->setSpec(spec, QStringLiteral("tiny"));
         QComboBox *precision = m_view->precisionCombo();
@@ -201,13 +172,13 @@ private Q_SLOTS:
                  qPrintable(bf16Text));
         precision->setCurrentIndex(precision->findData(QStringLiteral("fp32")));
         QCOMPARE(m_view->effectiveSpec().recipe.precision, std::string("fp32"));
-        m_view->setSpec(tinySpec(), QStringLiteral("tiny"));
+        m_view->setSpec(test::tinySpec(), QStringLiteral("tiny"));
         QCOMPARE(precision->currentData().toString(), QStringLiteral("fp32"));
     }
 
     void invalidInputDisablesStart()
     {
-        m_view->setSpec(tinySpec(), QStringLiteral("tiny"));
+        m_view->setSpec(test::tinySpec(), QStringLiteral("tiny"));
         QTRY_VERIFY_WITH_TIMEOUT(m_view->startButton()->isEnabled(), 20000);
 
         m_view->lrEdit()->selectAll();
@@ -235,7 +206,7 @@ private Q_SLOTS:
 
     void greedyRunFromClicks()
     {
-        prepare(tinySpec());
+        prepare(test::tinySpec());
         TrainSession *session = m_view->session();
 
         // The GUI thread's event loop must keep answering while a stage trains.
@@ -333,7 +304,7 @@ private Q_SLOTS:
 
     void pauseThenContinue()
     {
-        Spec spec = tinySpec();
+        Spec spec = test::tinySpec();
         spec.recipe.dataset.trainLimit = 8192; // long enough to be paused mid-run
         prepare(spec);
         TrainSession *session = m_view->session();
@@ -369,7 +340,7 @@ private Q_SLOTS:
 
     void stopThenResumeFromStore()
     {
-        Spec spec = tinySpec();
+        Spec spec = test::tinySpec();
         spec.recipe.dataset.trainLimit = 4096;
         spec.recipe.batchSize = 32;
         spec.recipe.epochsPerStage = 4;
@@ -413,7 +384,7 @@ private Q_SLOTS:
     void branchFromStageTwoTrainsOnlyTheNewStages()
     {
         // The parent: a finished greedy run of the tiny spec.
-        prepare(tinySpec());
+        prepare(test::tinySpec());
         const auto [parentId, parentStatus] = clickStartAndWait();
         QCOMPARE(QString(lw::toString(parentStatus)), QString(lw::toString(RunStatus::Finished)));
         const RunDetail parent = stored(parentId);
@@ -518,7 +489,7 @@ private Q_SLOTS:
         QVERIFY(model->item(mode->findData(QStringLiteral("e2e")))->isEnabled());
 
         // A plain "Train this" (a document without locked stages) trains from scratch.
-        design->setSpec(tinySpec(), QStringLiteral("tiny"));
+        design->setSpec(test::tinySpec(), QStringLiteral("tiny"));
         design->trainAction()->trigger();
         QCOMPARE(m_view->branchParent(), qint64(-1));
     }
@@ -526,7 +497,8 @@ private Q_SLOTS:
     void reopenedRunShowsItsRecordedLearningRates()
     {
         // A greedy run whose learning rate decays after every epoch of a stage.
-        Spec spec = tinySpec();
+        Spec spec = test::tinySpec();
+        spec.recipe.lr.milestones.clear();
         spec.recipe.lr.every = 1;
         prepare(spec);
         QSignalSpy live(m_view->session(), &TrainSession::epochFinished);
@@ -572,7 +544,7 @@ private Q_SLOTS:
 
     void divergingRecipeShowsTheError()
     {
-        prepare(tinySpec(), QStringLiteral("1e30"));
+        prepare(test::tinySpec(), QStringLiteral("1e30"));
         const int errorsBefore = m_view->errorCount();
         const auto [id, status] = clickStartAndWait();
         QCOMPARE(QString(lw::toString(status)), QString(lw::toString(RunStatus::Failed)));

@@ -3,6 +3,7 @@
 // widget-free compare model's numbers (seed bands, accuracy by depth, summary, a resumed run)
 // and live refresh from a second process, on stores filled through RunStore's API.
 #include "tests/runsview/fakeruns.h"
+#include "tests/support/support.h"
 #include "ui/runs/comparemodel.h"
 #include "ui/runs/compareview.h"
 #include "ui/runs/configdiff.h"
@@ -32,16 +33,6 @@
 using namespace lw;
 
 namespace {
-
-std::unique_ptr<RunStore> openStore(const QString &path)
-{
-    auto s = RunStore::open(path.toStdString());
-    if (!s) {
-        qWarning("%s", s.message().c_str());
-        return nullptr;
-    }
-    return std::move(s.value());
-}
 
 QStringList namesInOrder(const RunsTableModel &model)
 {
@@ -116,7 +107,7 @@ private:
     {
         const QString path = newDbPath();
         QDir().mkpath(QFileInfo(path).path());
-        auto store = openStore(path);
+        auto store = test::openStore(path.toStdString());
         struct R
         {
             const char *name;
@@ -271,7 +262,7 @@ private Q_SLOTS:
         const QString path = newDbPath();
         QDir().mkpath(QFileInfo(path).path());
         {
-            auto store = openStore(path);
+            auto store = test::openStore(path.toStdString());
             for (int i = 0; i < 450; ++i) {
                 NewRun nr;
                 nr.name = "bulk-" + std::to_string(i);
@@ -398,7 +389,7 @@ private Q_SLOTS:
         QDir().mkpath(QFileInfo(path).path());
         qint64 greedy = 0, e2e = 0, greedy2 = 0;
         {
-            auto store = openStore(path);
+            auto store = test::openStore(path.toStdString());
             fake::FakeRun g;
             g.name = "fmnist-k1 greedy";
             g.specJson = m_spec;
@@ -533,7 +524,7 @@ private Q_SLOTS:
     {
         const QString path = newDbPath();
         QDir().mkpath(QFileInfo(path).path());
-        std::shared_ptr<RunStore> store = openStore(path);
+        std::shared_ptr<RunStore> store = test::openStore(path.toStdString());
         QVERIFY(store);
         struct Planned
         {

@@ -2,6 +2,7 @@
 // models, presets, and the `layerwise-cli presets / arch` commands.
 
 #include "core/spec/spec.h"
+#include "tests/support/support.h"
 
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -97,26 +98,6 @@ QString issuesText(const std::vector<SpecIssue> &issues)
     for (const auto &i : issues)
         lines << QString::fromStdString(i.toString());
     return lines.join('\n');
-}
-
-struct CliResult
-{
-    int exitCode = -1;
-    QString out;
-    QString err;
-};
-
-CliResult runCli(const QStringList &args)
-{
-    QProcess p;
-    p.start(QStringLiteral(LW_CLI_PATH), args);
-    CliResult r;
-    if (!p.waitForFinished(60000) || p.exitStatus() != QProcess::NormalExit)
-        return r;
-    r.exitCode = p.exitCode();
-    r.out = QString::fromUtf8(p.readAllStandardOutput());
-    r.err = QString::fromUtf8(p.readAllStandardError());
-    return r;
 }
 
 } // namespace
@@ -694,7 +675,7 @@ void TestSpec::loadSpecFileErrors()
 
 void TestSpec::cliPresets()
 {
-    const auto r = runCli({"presets"});
+    const auto r = test::runCli({"presets"});
     QCOMPARE(r.exitCode, 0);
     for (const QString &name : kPresetNames) {
         bool found = false;
@@ -707,7 +688,7 @@ void TestSpec::cliPresets()
 
 void TestSpec::cliSummaryJson()
 {
-    const auto r = runCli({"arch", "summary", "--preset", "cifar10-k2", "--json"});
+    const auto r = test::runCli({"arch", "summary", "--preset", "cifar10-k2", "--json"});
     QCOMPARE(r.exitCode, 0);
     QJsonParseError error;
     const auto doc = QJsonDocument::fromJson(r.out.toUtf8(), &error);
@@ -731,12 +712,12 @@ void TestSpec::cliSummaryJson()
     }
     QCOMPARE(stages[2].toObject().value("out_shape").toArray(), (QJsonArray{256, 16, 16}));
 
-    const auto unknown = runCli({"arch", "summary", "--preset", "nope", "--json"});
+    const auto unknown = test::runCli({"arch", "summary", "--preset", "nope", "--json"});
     QCOMPARE(unknown.exitCode, 2);
     QVERIFY2(unknown.err.contains("unknown preset \"nope\""), qPrintable(unknown.err));
     QVERIFY(unknown.out.isEmpty());
 
-    const auto neither = runCli({"arch", "summary"});
+    const auto neither = test::runCli({"arch", "summary"});
     QCOMPARE(neither.exitCode, 2);
     QVERIFY2(neither.err.contains("--preset NAME or --spec FILE"), qPrintable(neither.err));
 }
@@ -749,7 +730,7 @@ void TestSpec::cliSummaryText()
     QVERIFY(f.open(QIODevice::WriteOnly));
     f.write(QByteArray::fromStdString(serializeSpec(preset("vgg11-greedy"))));
     f.close();
-    const auto r = runCli({"arch", "summary", "--spec", file});
+    const auto r = test::runCli({"arch", "summary", "--spec", file});
     QCOMPARE(r.exitCode, 0);
     QVERIFY2(r.out.contains("9,225,984"), qPrintable(r.out));
     QVERIFY2(r.out.contains("132,868,840"), qPrintable(r.out));
@@ -765,7 +746,7 @@ void TestSpec::cliValidate()
     QVERIFY(g.open(QIODevice::WriteOnly));
     g.write(QByteArray::fromStdString(serializeSpec(preset("cifar10-k3"))));
     g.close();
-    const auto ok = runCli({"arch", "validate", good});
+    const auto ok = test::runCli({"arch", "validate", good});
     QCOMPARE(ok.exitCode, 0);
     QVERIFY2(ok.out.contains(good + ": valid"), qPrintable(ok.out));
 
@@ -774,7 +755,7 @@ void TestSpec::cliValidate()
     QVERIFY(b.open(QIODevice::WriteOnly));
     b.write(mutated("stages[2].head.k=7;recipe.lr.initial=-1;stages[0].hed={}"));
     b.close();
-    const auto r = runCli({"arch", "validate", bad});
+    const auto r = test::runCli({"arch", "validate", bad});
     QCOMPARE(r.exitCode, 2);
     const QStringList lines = r.err.trimmed().split('\n');
     QCOMPARE(lines, (QStringList{bad
@@ -784,11 +765,11 @@ void TestSpec::cliValidate()
                                  bad + ": recipe.lr.initial: must be > 0, got -1.0"}));
     QVERIFY(r.out.isEmpty());
 
-    const auto summary = runCli({"arch", "summary", "--spec", bad});
+    const auto summary = test::runCli({"arch", "summary", "--spec", bad});
     QCOMPARE(summary.exitCode, 2);
     QVERIFY(summary.err.contains("stages[2].head.k: must be 1, 2 or 3, got 7"));
 
-    const auto missing = runCli({"arch", "validate", dir.filePath("missing.json")});
+    const auto missing = test::runCli({"arch", "validate", dir.filePath("missing.json")});
     QCOMPARE(missing.exitCode, 2);
     QVERIFY2(missing.err.contains("missing.json"), qPrintable(missing.err));
 }

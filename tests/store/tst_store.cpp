@@ -104,24 +104,28 @@ lw::EpochMetrics epochValues(int stage, int epoch, std::int64_t step)
     return m;
 }
 
+/// Where each stored (split, metric) row comes from (docs/store-schema.md), written out here
+/// independently of the store's own mapping.
 double valueOf(const lw::EpochMetrics &m, const std::string &split, const std::string &metric)
 {
-    if (split == "train" && metric == "loss")
-        return m.trainLoss;
-    if (split == "train" && metric == "acc")
-        return m.trainAcc;
-    if (split == "test" && metric == "loss")
-        return m.testLoss;
-    if (split == "test" && metric == "acc")
-        return m.testAcc;
-    if (split == "ensemble" && metric == "acc")
-        return m.ensembleAcc;
-    if (split == "train" && metric == "lr")
-        return m.lr;
-    if (split == "train" && metric == "images_per_second")
-        return m.imagesPerSecond;
-    if (split == "epoch" && metric == "seconds")
-        return m.seconds;
+    struct Field
+    {
+        const char *split, *metric;
+        double lw::EpochMetrics::*value;
+    };
+    static const Field fields[] = {
+        {"train", "loss", &lw::EpochMetrics::trainLoss},
+        {"train", "acc", &lw::EpochMetrics::trainAcc},
+        {"test", "loss", &lw::EpochMetrics::testLoss},
+        {"test", "acc", &lw::EpochMetrics::testAcc},
+        {"ensemble", "acc", &lw::EpochMetrics::ensembleAcc},
+        {"train", "lr", &lw::EpochMetrics::lr},
+        {"train", "images_per_second", &lw::EpochMetrics::imagesPerSecond},
+        {"epoch", "seconds", &lw::EpochMetrics::seconds},
+    };
+    for (const Field &f : fields)
+        if (split == f.split && metric == f.metric)
+            return m.*f.value;
     return std::numeric_limits<double>::quiet_NaN();
 }
 

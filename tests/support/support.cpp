@@ -92,7 +92,7 @@ CliResult runCli(const QStringList &args, const QStringList &extraEnv, int timeo
         r.err = QStringLiteral("layerwise-cli did not finish in %1 ms").arg(timeoutMs);
         return r;
     }
-    r.code = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
+    r.exitCode = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
     r.out = QString::fromUtf8(p.readAllStandardOutput());
     r.err = QString::fromUtf8(p.readAllStandardError());
     return r;

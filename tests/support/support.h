@@ -76,7 +76,7 @@ struct EventLog : TrainObserver
 /// What `layerwise-cli` printed and returned.
 struct CliResult
 {
-    int code = -1;
+    int exitCode = -1;
     QString out, err;
 };
 

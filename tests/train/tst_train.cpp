@@ -4,6 +4,7 @@
 #include "core/train/engine_p.h"
 #include "core/train/probe_p.h"
 #include "core/train/trainer.h"
+#include "tests/support/support.h"
 
 #include <QtTest>
 
@@ -20,75 +21,17 @@ using namespace lw;
 
 namespace {
 
-/// A small 3-stage network on 1x8x8 synthetic images; a few seconds per run on 2 cores.
-Spec tinySpec(int epochs = 2)
-{
-    Spec s;
-    s.name = "tiny";
-    s.input = {1, 8, 8, 4, Downsample::None};
-    for (int j = 0; j < 3; ++j) {
-        StageSpec st;
-        st.width = 8 << j;
-        st.downsample = j == 0 ? Downsample::None : Downsample::Psi;
-        st.bn = true;
-        st.bias = false;
-        st.head.k = j == 1 ? 2 : 1;
-        st.head.width = 8;
-        st.head.pool = HeadPool::Adaptive;
-        s.stages.push_back(st);
-    }
-    auto &r = s.recipe;
-    r.dataset.name = "synthetic";
-    r.dataset.trainLimit = 512;
-    r.dataset.testLimit = 256;
-    r.epochsPerStage = epochs;
-    r.batchSize = 64;
-    r.testBatchSize = 128;
-    r.lr = {0.05, 5.0, 0, {1}, true};
-    r.e2e.epochs = 3;
-    r.e2e.lr = {0.05, 5.0, 0, {2}, true};
-    r.augment.enabled = false;
-    r.normalize.mean = {0.5};
-    r.normalize.std = {0.25};
-    r.seed = 3;
-    return s;
-}
-
-/// Collects the engine's events.
-struct Recorder : TrainObserver
-{
-    std::vector<EpochMetrics> epochs;
-    std::vector<StageFinished> stages;
-    std::vector<ProbeResult> probes;
-    std::vector<std::string> logs;
-    std::function<void(const EpochMetrics &)> onEpoch;
-    std::function<void(const BatchProgress &)> onBatch;
-    void epochFinished(const EpochMetrics &m) override
-    {
-        epochs.push_back(m);
-        if (onEpoch)
-            onEpoch(m);
-    }
-    void batchProgress(const BatchProgress &b) override
-    {
-        if (onBatch)
-            onBatch(b);
-    }
-    void stageFinished(const StageFinished &s) override { stages.push_back(s); }
-    void probeFinished(const ProbeResult &p) override { probes.push_back(p); }
-    void log(LogLevel, const std::string &t) override { logs.push_back(t); }
-};
-
 /// Trains `spec` on one thread with the given feature cache (and budget, 0: automatic): the run's
 /// final status (-1 when it was refused) and every event it reported.
-std::pair<int, Recorder> runOneThread(const Spec &spec, FeatureCache cache, std::int64_t budget = 0)
+std::pair<int, test::EventLog> runOneThread(const Spec &spec, FeatureCache cache,
+                                            std::int64_t budget = 0)
 {
     TrainOptions o;
     o.spec = spec;
     o.cache = cache;
     o.cacheBudgetBytes = budget;
     o.threads = 1;
-    Recorder rec;
+    test::EventLog rec;
     Trainer t(o, &rec);
     auto r = t.run();
     return {r.ok() ? int(r->status) : -1, rec};
@@ -195,10 +138,10 @@ void TestTrain::greedyRunReportsEveryEpoch()
 {
     QTemporaryDir dir;
     TrainOptions o;
-    o.spec = tinySpec(2);
+    o.spec = test::tinySpec(2);
     o.runDir = dir.path().toStdString();
     o.threads = 2;
-    Recorder rec;
+    test::EventLog rec;
     Trainer t(o, &rec);
     auto r = t.run();
     QVERIFY2(r.ok(), r.ok() ? "" : r.message().c_str());
@@ -226,12 +169,12 @@ void TestTrain::frozenStagesStayBitIdentical()
 {
     // Train stages 0 and 1, snapshot stage 0, train stage 2 from the checkpoint, compare.
     QTemporaryDir dir;
-    Spec spec = tinySpec(2);
+    Spec spec = test::tinySpec(2);
     TrainOptions o;
     o.spec = spec;
     o.runDir = dir.path().toStdString();
     o.threads = 2;
-    Recorder rec;
+    test::EventLog rec;
     std::unique_ptr<Trainer> trainer;
     rec.onEpoch = [&](const EpochMetrics &m) {
         if (m.stage == 1 && m.epoch == 2)
@@ -253,7 +196,7 @@ void TestTrain::frozenStagesStayBitIdentical()
         return block;
     };
     const auto before = loadStage0("stage1.pt");
-    Recorder rec2;
+    test::EventLog rec2;
     TrainOptions o2 = o;
     Trainer again(o2, &rec2);
     auto second = again.resume();
@@ -271,7 +214,7 @@ void TestTrain::frozenStagesStayBitIdentical()
 void TestTrain::cachedTrainingMatchesRecompute()
 {
     auto runWith = [](FeatureCache cache, std::int64_t budget = 0) {
-        return runOneThread(tinySpec(2), cache, budget);
+        return runOneThread(test::tinySpec(2), cache, budget);
     };
     auto [s1, cached] = runWith(FeatureCache::On);
     auto [s2, recomputed] = runWith(FeatureCache::Off);
@@ -340,7 +283,7 @@ void TestTrain::bf16AutocastOnCpu()
     QCOMPARE((*c16)->tensor().scalar_type(), torch::kBFloat16);
 
     auto runWith = [](const std::string &precision, FeatureCache cache) {
-        Spec spec = tinySpec(2);
+        Spec spec = test::tinySpec(2);
         spec.recipe.precision = precision;
         return runOneThread(spec, cache);
     };
@@ -353,7 +296,7 @@ void TestTrain::bf16AutocastOnCpu()
     QCOMPARE(s16r, int(RunStatus::Finished));
     QCOMPARE(sh, int(RunStatus::Finished));
 
-    auto said = [](const Recorder &r, const std::string &text) {
+    auto said = [](const test::EventLog &r, const std::string &text) {
         for (const auto &l : r.logs)
             if (l.find(text) != std::string::npos)
                 return true;
@@ -363,7 +306,7 @@ void TestTrain::bf16AutocastOnCpu()
     QVERIFY(said(cached, "precision bf16"));
     QVERIFY(!said(fp32, "precision bf16"));
     // The cached stage inputs are bf16: half of the fp32 run's cache.
-    auto cacheSize = [](const Recorder &r) {
+    auto cacheSize = [](const test::EventLog &r) {
         for (const auto &l : r.logs)
             if (l.rfind("feature cache: on, stage 2", 0) == 0)
                 return QString::fromStdString(l).section(QStringLiteral(", "), 1, 2);
@@ -399,10 +342,10 @@ void TestTrain::nanStopsTheStage()
 {
     QTemporaryDir dir;
     TrainOptions o;
-    o.spec = tinySpec(2);
+    o.spec = test::tinySpec(2);
     o.spec.recipe.lr = {1e30, 5.0, 0, {}, true};
     o.runDir = dir.path().toStdString();
-    Recorder rec;
+    test::EventLog rec;
     Trainer t(o, &rec);
     auto r = t.run();
     QVERIFY(r.ok());
@@ -416,9 +359,9 @@ void TestTrain::cancelThenResumeCompletes()
 {
     QTemporaryDir dir;
     TrainOptions o;
-    o.spec = tinySpec(2);
+    o.spec = test::tinySpec(2);
     o.runDir = dir.path().toStdString();
-    Recorder rec;
+    test::EventLog rec;
     std::unique_ptr<Trainer> trainer;
     int batches = 0;
     rec.onBatch = [&](const BatchProgress &b) {
@@ -438,7 +381,7 @@ void TestTrain::cancelThenResumeCompletes()
     const int doneBefore = int(rec.epochs.size());
     QVERIFY(doneBefore >= 2 && doneBefore <= 3);
 
-    Recorder rec2;
+    test::EventLog rec2;
     Trainer again(o, &rec2);
     auto second = again.resume();
     QVERIFY2(second.ok(), second.ok() ? "" : second.message().c_str());
@@ -453,7 +396,7 @@ void TestTrain::killDuringTrainingThenResume()
     QTemporaryDir dir;
     const QString db = dir.filePath("runs.sqlite");
     const QString specPath = dir.filePath("tiny.json");
-    Spec spec = tinySpec(6);
+    Spec spec = test::tinySpec(6);
     spec.recipe.dataset.trainLimit = 2048;
     {
         std::ofstream f(specPath.toStdString());
@@ -502,37 +445,13 @@ void TestTrain::killDuringTrainingThenResume()
     QCOMPARE(run["status"].get<std::string>(), std::string("finished"));
 }
 
-namespace {
-
-struct CliResult
-{
-    int exitCode = -1;
-    QString out, err;
-};
-
-CliResult runCli(const QStringList &args)
-{
-    QProcess p;
-    p.setProcessChannelMode(QProcess::SeparateChannels);
-    p.start(LW_CLI_PATH, args);
-    CliResult r;
-    if (!p.waitForFinished(300000))
-        return r;
-    r.exitCode = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
-    r.out = QString::fromUtf8(p.readAllStandardOutput());
-    r.err = QString::fromUtf8(p.readAllStandardError());
-    return r;
-}
-
-} // namespace
-
 void TestTrain::cliBranchFromStoredRun()
 {
     QTemporaryDir dir;
     const QString db = dir.filePath("runs.sqlite");
     const QString parentPath = dir.filePath("tiny.json");
     const QString branchPath = dir.filePath("tiny-wide.json");
-    Spec spec = tinySpec(2);
+    Spec spec = test::tinySpec(2);
     Spec wide = spec;
     wide.stages[2].width = 48; // a different last stage on the same first two
     {
@@ -540,38 +459,40 @@ void TestTrain::cliBranchFromStoredRun()
         std::ofstream(branchPath.toStdString()) << serializeSpec(wide);
     }
     const QStringList common = {"--db", db, "--threads", "1", "--json"};
-    CliResult parent = runCli(QStringList{"train", "--spec", parentPath} + common);
+    test::CliResult parent = test::runCli(QStringList{"train", "--spec", parentPath} + common);
     QVERIFY2(parent.exitCode == 0, qPrintable(parent.err));
     const auto pout = nlohmann::json::parse(parent.out.toStdString());
     const std::int64_t parentId = pout["run_id"].get<std::int64_t>();
 
     // Bad branches fail before a run is made, saying why.
-    CliResult unknown = runCli(
+    test::CliResult unknown = test::runCli(
         QStringList{"train", "--spec", branchPath, "--branch-from", "99", "--locked-stages", "1"}
         + common);
     QVERIFY(unknown.exitCode != 0);
     QVERIFY2(unknown.err.contains("99") && unknown.err.contains("not found"),
              qPrintable(unknown.err));
-    CliResult e2e
-        = runCli(QStringList{"train", "--spec", branchPath, "--branch-from",
-                             QString::number(parentId), "--locked-stages", "1", "--mode", "e2e"}
-                 + common);
+    test::CliResult e2e = test::runCli(QStringList{"train", "--spec", branchPath, "--branch-from",
+                                                   QString::number(parentId), "--locked-stages",
+                                                   "1", "--mode", "e2e"}
+                                       + common);
     QVERIFY(e2e.exitCode != 0);
     QVERIFY2(e2e.err.contains("greedy"), qPrintable(e2e.err));
-    CliResult tooMany = runCli(QStringList{"train", "--spec", branchPath, "--branch-from",
-                                           QString::number(parentId), "--locked-stages", "3"}
-                               + common);
+    test::CliResult tooMany
+        = test::runCli(QStringList{"train", "--spec", branchPath, "--branch-from",
+                                   QString::number(parentId), "--locked-stages", "3"}
+                       + common);
     QVERIFY(tooMany.exitCode != 0);
     QVERIFY2(tooMany.err.contains("--locked-stages 3"), qPrintable(tooMany.err));
-    CliResult alone
-        = runCli(QStringList{"train", "--spec", branchPath, "--branch-from", "1"} + common);
+    test::CliResult alone
+        = test::runCli(QStringList{"train", "--spec", branchPath, "--branch-from", "1"} + common);
     QVERIFY(alone.exitCode != 0);
     QVERIFY2(alone.err.contains("--locked-stages"), qPrintable(alone.err));
 
     // Branch from stage 1: stage 0 is the parent's, stages 1 and 2 are trained.
-    CliResult branch = runCli(QStringList{"train", "--spec", branchPath, "--branch-from",
-                                          QString::number(parentId), "--locked-stages", "1"}
-                              + common);
+    test::CliResult branch
+        = test::runCli(QStringList{"train", "--spec", branchPath, "--branch-from",
+                                   QString::number(parentId), "--locked-stages", "1"}
+                       + common);
     QVERIFY2(branch.exitCode == 0, qPrintable(branch.err));
     QVERIFY2(branch.err.contains("branched from"), qPrintable(branch.err));
     const auto bout = nlohmann::json::parse(branch.out.toStdString());
@@ -581,13 +502,14 @@ void TestTrain::cliBranchFromStoredRun()
     QCOMPARE(bout["stages"][1]["stage"].get<int>(), 2);
     const std::int64_t branchId = bout["run_id"].get<std::int64_t>();
 
-    CliResult show = runCli({"runs", "show", QString::number(branchId), "--db", db, "--json"});
+    test::CliResult show
+        = test::runCli({"runs", "show", QString::number(branchId), "--db", db, "--json"});
     QVERIFY2(show.exitCode == 0, qPrintable(show.err));
     const auto run = nlohmann::json::parse(show.out.toStdString());
     QCOMPARE(run["parent_run"].get<std::int64_t>(), parentId);
     QCOMPARE(run["branch_stage"].get<int>(), 1);
-    CliResult showParent
-        = runCli({"runs", "show", QString::number(parentId), "--db", db, "--json"});
+    test::CliResult showParent
+        = test::runCli({"runs", "show", QString::number(parentId), "--db", db, "--json"});
     const auto prun = nlohmann::json::parse(showParent.out.toStdString());
     QCOMPARE(int(run["stages"].size()), 3);
     QCOMPARE(run["stages"][0]["test_acc"].get<double>(),
@@ -597,9 +519,10 @@ void TestTrain::cliBranchFromStoredRun()
 
     // The parent's stage checkpoint gone: a clear error naming the file.
     QVERIFY(QFile::remove(dir.filePath(QStringLiteral("runs/%1/stage1.pt").arg(parentId))));
-    CliResult missing = runCli(QStringList{"train", "--spec", branchPath, "--branch-from",
-                                           QString::number(parentId), "--locked-stages", "2"}
-                               + common);
+    test::CliResult missing
+        = test::runCli(QStringList{"train", "--spec", branchPath, "--branch-from",
+                                   QString::number(parentId), "--locked-stages", "2"}
+                       + common);
     QVERIFY(missing.exitCode != 0);
     QVERIFY2(missing.err.contains("stage1.pt") && missing.err.contains("missing"),
              qPrintable(missing.err));
@@ -609,9 +532,9 @@ void TestTrain::endToEndAndDecoupled()
 {
     {
         TrainOptions o;
-        o.spec = tinySpec(2);
+        o.spec = test::tinySpec(2);
         o.mode = TrainMode::EndToEnd;
-        Recorder rec;
+        test::EventLog rec;
         Trainer t(o, &rec);
         auto r = t.run();
         QVERIFY(r.ok());
@@ -626,9 +549,9 @@ void TestTrain::endToEndAndDecoupled()
     }
     {
         TrainOptions o;
-        o.spec = tinySpec(2);
+        o.spec = test::tinySpec(2);
         o.mode = TrainMode::Decoupled;
-        Recorder rec;
+        test::EventLog rec;
         Trainer t(o, &rec);
         auto r = t.run();
         QVERIFY(r.ok());
@@ -661,9 +584,9 @@ void TestTrain::probeOnSeparableFeatures()
 void TestTrain::probesAfterEachStage()
 {
     TrainOptions o;
-    o.spec = tinySpec(1);
+    o.spec = test::tinySpec(1);
     o.probes = true;
-    Recorder rec;
+    test::EventLog rec;
     Trainer t(o, &rec);
     auto r = t.run();
     QVERIFY(r.ok());
@@ -678,7 +601,7 @@ void TestTrain::probesAfterEachStage()
 void TestTrain::badSpecAndDevice()
 {
     TrainOptions o;
-    o.spec = tinySpec(1);
+    o.spec = test::tinySpec(1);
     o.spec.stages[0].head.k = 7;
     Trainer t(o, nullptr);
     auto r = t.run();
@@ -686,7 +609,7 @@ void TestTrain::badSpecAndDevice()
     QVERIFY2(r.message().find("stages[0].head.k") != std::string::npos, r.message().c_str());
 
     TrainOptions d;
-    d.spec = tinySpec(1);
+    d.spec = test::tinySpec(1);
     d.device = "tpu";
     Trainer t2(d, nullptr);
     auto r2 = t2.run();
@@ -702,7 +625,7 @@ void TestTrain::resumeRejectsForeignCheckpoint()
         f << R"({"format":"layerwise-run-state","version":1,"mode":"greedy","stage":0,"epoch":1,)"
           << R"("stage_done":false,"step":1,"seconds":1,"checkpoint":"../../etc/passwd",)"
           << R"("current":{"train_acc":0,"train_seconds":0,"train_images":0,"seconds":0},)"
-          << R"("stages":[],"probes":[],"spec":)" << serializeSpec(tinySpec(1)) << "}";
+          << R"("stages":[],"probes":[],"spec":)" << serializeSpec(test::tinySpec(1)) << "}";
     }
     TrainOptions o;
     o.runDir = dir.path().toStdString();
@@ -726,14 +649,14 @@ void TestTrain::branchWithDifferentLockedStageFails()
     // Guards against LibTorch silently taking a parent's tensor of another shape.
     QTemporaryDir parentDir, childDir;
     TrainOptions parent;
-    parent.spec = tinySpec(1);
+    parent.spec = test::tinySpec(1);
     parent.runDir = parentDir.path().toStdString();
     Trainer p(parent, nullptr);
     auto r = p.run();
     QVERIFY(r.ok() && r->status == RunStatus::Finished);
 
     TrainOptions child;
-    child.spec = tinySpec(1);
+    child.spec = test::tinySpec(1);
     child.spec.stages[0].width = 12; // the locked stage no longer matches the parent's
     child.runDir = childDir.path().toStdString();
     child.branchFrom = parent.runDir;

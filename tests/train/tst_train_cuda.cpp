@@ -4,6 +4,7 @@
 // prefix agreeing, and CPU and CUDA runs of one spec reaching the same accuracy.
 
 #include "core/train/trainer.h"
+#include "tests/support/support.h"
 
 #include <torch/torch.h>
 
@@ -18,31 +19,21 @@ namespace {
 /// CIFAR-shaped synthetic data, a two-stage network: seconds on any GPU.
 Spec cudaSpec(const std::string &precision = "fp32")
 {
-    Spec s;
+    Spec s = test::tinySpec(3);
     s.name = "cuda-small";
     s.input = {3, 32, 32, 10, Downsample::None};
+    s.stages.resize(2);
     for (int j = 0; j < 2; ++j) {
-        StageSpec st;
-        st.width = 32 << j;
-        st.downsample = j == 0 ? Downsample::None : Downsample::Psi;
-        st.bn = true;
-        st.bias = false;
-        st.head.k = 2;
-        st.head.width = 32;
-        st.head.pool = HeadPool::Adaptive;
-        s.stages.push_back(st);
+        s.stages[size_t(j)].width = 32 << j;
+        s.stages[size_t(j)].head.k = 2;
+        s.stages[size_t(j)].head.width = 32;
     }
     auto &r = s.recipe;
-    r.dataset.name = "synthetic";
     r.dataset.trainLimit = 2048;
     r.dataset.testLimit = 512;
-    r.epochsPerStage = 3;
     r.batchSize = 128;
     r.testBatchSize = 256;
-    r.lr = {0.05, 5.0, 0, {2}, true};
-    r.e2e.epochs = 3;
-    r.e2e.lr = {0.05, 5.0, 0, {2}, true};
-    r.augment.enabled = false;
+    r.lr.milestones = {2};
     r.normalize.mean = {0.5, 0.5, 0.5};
     r.normalize.std = {0.25, 0.25, 0.25};
     r.precision = precision;
@@ -50,18 +41,8 @@ Spec cudaSpec(const std::string &precision = "fp32")
     return s;
 }
 
-struct Logs : TrainObserver
-{
-    std::vector<std::string> lines;
-    std::vector<EpochMetrics> epochs;
-    std::string device;
-    void runStarted(const RunStarted &e) override { device = e.device; }
-    void epochFinished(const EpochMetrics &m) override { epochs.push_back(m); }
-    void log(LogLevel, const std::string &t) override { lines.push_back(t); }
-};
-
 RunSummary train(Spec spec, TrainMode mode, const std::string &device,
-                 FeatureCache cache = FeatureCache::Auto, Logs *logs = nullptr)
+                 FeatureCache cache = FeatureCache::Auto, test::EventLog *logs = nullptr)
 {
     TrainOptions o;
     o.spec = std::move(spec);
@@ -101,19 +82,21 @@ void TestTrainCuda::initTestCase()
 
 void TestTrainCuda::greedyStagesTrainOnCuda()
 {
-    Logs logs;
+    test::EventLog logs;
     auto s = train(cudaSpec(), TrainMode::Greedy, "cuda", FeatureCache::Auto, &logs);
     QCOMPARE(s.status, RunStatus::Finished);
     QCOMPARE(int(s.stages.size()), 2);
     QCOMPARE(int(logs.epochs.size()), 6);
     // Synthetic classes are separable: far above chance (10%) after three epochs per stage.
     QVERIFY2(s.finalTestAcc > 0.5, qPrintable(QString::number(s.finalTestAcc)));
-    QVERIFY2(logs.device.rfind("cuda", 0) == 0, logs.device.c_str());
+    QVERIFY(!logs.starts.empty());
+    const std::string &device = logs.starts.back().device;
+    QVERIFY2(device.rfind("cuda", 0) == 0, device.c_str());
     for (const auto &st : s.stages)
         QVERIFY(st.imagesPerSecond > 0);
     // Auto keeps the host-memory feature cache off on CUDA (recomputing on the GPU is faster).
     bool recomputes = false;
-    for (const auto &l : logs.lines)
+    for (const auto &l : logs.logs)
         recomputes |= l.rfind("feature cache: off (auto: on CUDA", 0) == 0;
     QVERIFY(recomputes);
 }
