@@ -59,6 +59,18 @@ HeadSpec convHead(int k, int width, bool bn, int padding = 1)
     return h;
 }
 
+/// An MLP head: pooling to pooled x pooled, then k linear layers of `width` with dropout.
+HeadSpec mlpHead(int k, int width, int pooled, double dropout)
+{
+    HeadSpec h;
+    h.kind = HeadKind::Mlp;
+    h.k = k;
+    h.width = width;
+    h.pooled = pooled;
+    h.dropout = dropout;
+    return h;
+}
+
 constexpr Downsample N = Downsample::None;
 constexpr Downsample P = Downsample::Psi;
 constexpr Downsample M = Downsample::MaxPool;
@@ -109,12 +121,8 @@ Spec paperSpec(const std::string &name)
             spec.stages.push_back(
                 stage(widths[j], downs[j], true, true, convHead(3, widths[j], true, 0)));
         HeadSpec &last = spec.stages.back().head;
-        last.kind = HeadKind::Mlp;
-        last.k = 3;
-        last.width = 4096;
-        last.pooled = 7;
+        last = mlpHead(3, 4096, 7, 0.5);
         last.pool = HeadPool::Adaptive;
-        last.dropout = 0.5;
         last.maxpoolFirst = true;
     }
     return spec;
@@ -143,12 +151,7 @@ Spec zooSpec()
     auto single = fixed;
     single.pooled = 1;
     spec.stages.push_back(stage(24, M, false, true, single)); // 24@3 -> 1x1
-    HeadSpec mlp;
-    mlp.kind = HeadKind::Mlp;
-    mlp.k = 2;
-    mlp.width = 32;
-    mlp.pooled = 2;
-    mlp.dropout = 0.25;
+    HeadSpec mlp = mlpHead(2, 32, 2, 0.25);
     mlp.pool = HeadPool::Adaptive;
     spec.stages.push_back(stage(20, N, true, false, mlp)); // 20@3
     return spec;
@@ -396,12 +399,7 @@ private Q_SLOTS:
         AuxHead head(convHead(3, 256, true), Shape{256, 16, 16}, 10);
         QCOMPARE(countParameters(*head), std::int64_t(2 * (589'824 + 512) + 512 + 10'250));
         // VGG's classifier on 512@14 with the last max-pool: 25088 -> 4096 -> 4096 -> 1000.
-        HeadSpec mlp;
-        mlp.kind = HeadKind::Mlp;
-        mlp.k = 3;
-        mlp.width = 4096;
-        mlp.pooled = 7;
-        mlp.dropout = 0.5;
+        HeadSpec mlp = mlpHead(3, 4096, 7, 0.5);
         mlp.maxpoolFirst = true;
         AuxHead vgg(mlp, Shape{512, 14, 14}, 1000);
         QCOMPARE(countParameters(*vgg), std::int64_t(123'642'856));

@@ -37,6 +37,18 @@ std::pair<int, test::EventLog> runOneThread(const Spec &spec, FeatureCache cache
     return {r.ok() ? int(r->status) : -1, rec};
 }
 
+/// Trains the tiny spec (2 epochs per stage) in `mode`: its result and every event it reported.
+std::pair<Result<RunSummary>, test::EventLog> trainIn(TrainMode mode)
+{
+    TrainOptions o;
+    o.spec = test::tinySpec(2);
+    o.mode = mode;
+    test::EventLog rec;
+    Trainer t(o, &rec);
+    auto r = t.run();
+    return {std::move(r), std::move(rec)};
+}
+
 std::vector<torch::Tensor> stateOf(torch::nn::Module &m)
 {
     std::vector<torch::Tensor> out;
@@ -531,13 +543,8 @@ void TestTrain::cliBranchFromStoredRun()
 void TestTrain::endToEndAndDecoupled()
 {
     {
-        TrainOptions o;
-        o.spec = test::tinySpec(2);
-        o.mode = TrainMode::EndToEnd;
-        test::EventLog rec;
-        Trainer t(o, &rec);
-        auto r = t.run();
-        QVERIFY(r.ok());
+        auto [r, rec] = trainIn(TrainMode::EndToEnd);
+        QVERIFY2(r.ok(), r.ok() ? "" : r.message().c_str());
         QCOMPARE(int(r->status), int(RunStatus::Finished));
         QCOMPARE(int(rec.epochs.size()), 3); // e2e.epochs
         for (const auto &m : rec.epochs) {
@@ -548,13 +555,8 @@ void TestTrain::endToEndAndDecoupled()
         QVERIFY(r->finalTestAcc > 0.5);
     }
     {
-        TrainOptions o;
-        o.spec = test::tinySpec(2);
-        o.mode = TrainMode::Decoupled;
-        test::EventLog rec;
-        Trainer t(o, &rec);
-        auto r = t.run();
-        QVERIFY(r.ok());
+        auto [r, rec] = trainIn(TrainMode::Decoupled);
+        QVERIFY2(r.ok(), r.ok() ? "" : r.message().c_str());
         QCOMPARE(int(r->status), int(RunStatus::Finished));
         QCOMPARE(int(rec.epochs.size()), 6); // 3 stages x 2 epochs, all stages each epoch
         QCOMPARE(rec.epochs[0].stage, 0);
