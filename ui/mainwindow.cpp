@@ -57,14 +57,14 @@ MainWindow::MainWindow(const MainWindowOptions &options, QWidget *parent)
     createActions();
     createMenus();
 
-    m_storeLabel = new QLabel(this);
-    m_storeLabel->setTextInteractionFlags(Qt::TextSelectableByMouse);
-    m_storeLabel->setText(m_store ? tr("Run store: %1").arg(m_storePath)
-                                  : tr("<span style=\"color:#c62828\">Run store: %1</span>")
-                                        .arg(m_storeError.toHtmlEscaped()));
+    auto *storeLabel = new QLabel(this);
+    storeLabel->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    storeLabel->setText(m_store ? tr("Run store: %1").arg(m_storePath)
+                                : tr("<span style=\"color:#c62828\">Run store: %1</span>")
+                                      .arg(m_storeError.toHtmlEscaped()));
     m_stateLabel = new QLabel(tr("Ready"), this);
     statusBar()->addWidget(m_stateLabel, 1);
-    statusBar()->addPermanentWidget(m_storeLabel);
+    statusBar()->addPermanentWidget(storeLabel);
 
     connect(m_design, &DesignView::trainRequested, this, &MainWindow::onTrainRequested);
     connect(m_design, &DesignView::documentTitleChanged, this, &MainWindow::updateTitle);
@@ -149,33 +149,24 @@ void MainWindow::openStore(const QString &db)
 
 void MainWindow::createActions()
 {
-    m_places = new QActionGroup(this);
-    m_places->setExclusive(true);
+    auto *places = new QActionGroup(this);
+    places->setExclusive(true);
     auto place = [&](const QString &text, const QString &name, const QString &key, Place p) {
         auto *a = new QAction(text, this);
         a->setObjectName(name);
         a->setCheckable(true);
         a->setShortcut(QKeySequence(key));
         a->setToolTip(QStringLiteral("%1 (%2)").arg(QString(text).remove(QLatin1Char('&')), key));
-        m_places->addAction(a);
+        places->addAction(a);
         connect(a, &QAction::triggered, this, [this, p] { showPlace(p); });
         return a;
     };
-    m_designAction = place(tr("&Design"), QStringLiteral("designPlace"), QStringLiteral("Ctrl+1"),
-                           Place::Design);
-    m_trainAction
-        = place(tr("&Train"), QStringLiteral("trainPlace"), QStringLiteral("Ctrl+2"), Place::Train);
-    m_runsAction
-        = place(tr("&Runs"), QStringLiteral("runsPlace"), QStringLiteral("Ctrl+3"), Place::Runs);
-
-    m_quitAction = new QAction(tr("&Quit"), this);
-    m_quitAction->setShortcut(QKeySequence(QStringLiteral("Ctrl+Q")));
-    m_quitAction->setMenuRole(QAction::QuitRole);
-    connect(m_quitAction, &QAction::triggered, this, &QWidget::close);
-
-    m_aboutAction = new QAction(tr("&About Layerwise"), this);
-    m_aboutAction->setMenuRole(QAction::AboutRole);
-    connect(m_aboutAction, &QAction::triggered, this, &MainWindow::about);
+    // In Place order: placeAction() indexes the list.
+    m_placeActions = {
+        place(tr("&Design"), QStringLiteral("designPlace"), QStringLiteral("Ctrl+1"),
+              Place::Design),
+        place(tr("&Train"), QStringLiteral("trainPlace"), QStringLiteral("Ctrl+2"), Place::Train),
+        place(tr("&Runs"), QStringLiteral("runsPlace"), QStringLiteral("Ctrl+3"), Place::Runs)};
 }
 
 void MainWindow::createMenus()
@@ -191,7 +182,9 @@ void MainWindow::createMenus()
     file->addAction(m_train->exportPlotAction());
     file->addAction(m_train->exportCsvAction());
     file->addSeparator();
-    file->addAction(m_quitAction);
+    QAction *quit = file->addAction(tr("&Quit"), this, &QWidget::close);
+    quit->setShortcut(QKeySequence(QStringLiteral("Ctrl+Q")));
+    quit->setMenuRole(QAction::QuitRole);
     // Opening a spec shows it where it opens.
     connect(m_design->openAction(), &QAction::triggered, this,
             [this] { showPlace(Place::Design); });
@@ -208,7 +201,7 @@ void MainWindow::createMenus()
     edit->addAction(m_design->moveDownAction());
 
     QMenu *view = menuBar()->addMenu(tr("&View"));
-    view->addActions(m_places->actions());
+    view->addActions(m_placeActions);
 
     QMenu *run = menuBar()->addMenu(tr("&Run"));
     run->addAction(m_design->trainAction());
@@ -220,13 +213,14 @@ void MainWindow::createMenus()
     run->addAction(m_train->resumeRunAction());
 
     QMenu *help = menuBar()->addMenu(tr("&Help"));
-    help->addAction(m_aboutAction);
+    help->addAction(tr("&About Layerwise"), this, &MainWindow::about)
+        ->setMenuRole(QAction::AboutRole);
 
     QToolBar *bar = addToolBar(tr("Main"));
     bar->setObjectName(QStringLiteral("mainToolBar"));
     bar->setToolButtonStyle(Qt::ToolButtonTextBesideIcon);
     bar->setMovable(false);
-    bar->addActions(m_places->actions());
+    bar->addActions(m_placeActions);
     bar->addSeparator();
     bar->addAction(m_train->startAction());
     bar->addAction(m_train->pauseAction());
@@ -235,21 +229,11 @@ void MainWindow::createMenus()
 
 void MainWindow::showPlace(Place p)
 {
-    switch (p) {
-    case Place::Design:
-        m_stack->setCurrentWidget(m_design);
-        m_designAction->setChecked(true);
-        break;
-    case Place::Train:
-        m_stack->setCurrentWidget(m_train);
-        m_trainAction->setChecked(true);
-        break;
-    case Place::Runs:
-        m_stack->setCurrentWidget(m_runs);
-        m_runsAction->setChecked(true);
+    QWidget *const views[] = {m_design, m_train, m_runs}; // in Place order
+    m_stack->setCurrentWidget(views[static_cast<int>(p)]);
+    placeAction(p)->setChecked(true);
+    if (p == Place::Runs)
         m_runs->refreshNow();
-        break;
-    }
     updateTitle();
 }
 
@@ -264,12 +248,7 @@ MainWindow::Place MainWindow::place() const
 
 QAction *MainWindow::placeAction(Place p) const
 {
-    switch (p) {
-    case Place::Design: return m_designAction;
-    case Place::Train: return m_trainAction;
-    case Place::Runs: return m_runsAction;
-    }
-    return nullptr;
+    return m_placeActions.value(static_cast<int>(p));
 }
 
 void MainWindow::updateTitle()

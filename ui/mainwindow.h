@@ -2,13 +2,13 @@
 
 #include "core/spec/spec.h"
 
+#include <QList>
 #include <QMainWindow>
 #include <QString>
 
 #include <memory>
 
 class QAction;
-class QActionGroup;
 class QLabel;
 class QStackedWidget;
 
@@ -76,14 +76,8 @@ private:
     DesignView *m_design = nullptr;
     TrainView *m_train = nullptr;
     RunsView *m_runs = nullptr;
-    QLabel *m_storeLabel = nullptr;
     QLabel *m_stateLabel = nullptr;
-    QActionGroup *m_places = nullptr;
-    QAction *m_designAction = nullptr;
-    QAction *m_trainAction = nullptr;
-    QAction *m_runsAction = nullptr;
-    QAction *m_quitAction = nullptr;
-    QAction *m_aboutAction = nullptr;
+    QList<QAction *> m_placeActions; ///< indexed by Place
     /// "Branch from stage k" in progress in the Design view: the parent run, k, and the
     /// parent's spec (the locked stages must still match it when "Train this" is pressed).
     qint64 m_branchParent = -1;

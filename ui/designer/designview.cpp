@@ -61,79 +61,80 @@ DesignView::DesignView(QWidget *parent)
     setTitle(tr("Untitled"));
     refresh();
     m_valid = isValid();
-    m_trainAction->setEnabled(m_valid);
+    m_actions[Train]->setEnabled(m_valid);
 }
 
 DesignView::~DesignView() = default;
 
 void DesignView::createActions()
 {
-    m_newAction = new QAction(tr("&New Architecture"), this);
-    m_newAction->setShortcut(QKeySequence::New);
-    m_newAction->setToolTip(tr("Start an empty architecture"));
-    connect(m_newAction, &QAction::triggered, this, &DesignView::newDocument);
+    m_actions[New] = new QAction(tr("&New Architecture"), this);
+    m_actions[New]->setShortcut(QKeySequence::New);
+    m_actions[New]->setToolTip(tr("Start an empty architecture"));
+    connect(m_actions[New], &QAction::triggered, this, &DesignView::newDocument);
 
-    m_openAction = new QAction(tr("&Open\u2026"), this);
-    m_openAction->setShortcut(QKeySequence::Open);
-    m_openAction->setToolTip(tr("Open an architecture (JSON, the CLI's format)"));
-    connect(m_openAction, &QAction::triggered, this, &DesignView::openInteractive);
+    m_actions[Open] = new QAction(tr("&Open\u2026"), this);
+    m_actions[Open]->setShortcut(QKeySequence::Open);
+    m_actions[Open]->setToolTip(tr("Open an architecture (JSON, the CLI's format)"));
+    connect(m_actions[Open], &QAction::triggered, this, &DesignView::openInteractive);
 
-    m_saveAction = new QAction(tr("&Save"), this);
-    m_saveAction->setShortcut(QKeySequence::Save);
-    connect(m_saveAction, &QAction::triggered, this, [this] { saveInteractive(false); });
+    m_actions[Save] = new QAction(tr("&Save"), this);
+    m_actions[Save]->setShortcut(QKeySequence::Save);
+    connect(m_actions[Save], &QAction::triggered, this, [this] { saveInteractive(false); });
 
-    m_saveAsAction = new QAction(tr("Save &As\u2026"), this);
-    m_saveAsAction->setShortcut(QKeySequence(QStringLiteral("Ctrl+Shift+S")));
-    connect(m_saveAsAction, &QAction::triggered, this, [this] { saveInteractive(true); });
+    m_actions[SaveAs] = new QAction(tr("Save &As\u2026"), this);
+    m_actions[SaveAs]->setShortcut(QKeySequence(QStringLiteral("Ctrl+Shift+S")));
+    connect(m_actions[SaveAs], &QAction::triggered, this, [this] { saveInteractive(true); });
 
-    m_undoAction = m_undo->createUndoAction(this, tr("&Undo"));
-    m_undoAction->setShortcut(QKeySequence::Undo);
-    m_redoAction = m_undo->createRedoAction(this, tr("&Redo"));
-    m_redoAction->setShortcuts(
+    m_actions[Undo] = m_undo->createUndoAction(this, tr("&Undo"));
+    m_actions[Undo]->setShortcut(QKeySequence::Undo);
+    m_actions[Redo] = m_undo->createRedoAction(this, tr("&Redo"));
+    m_actions[Redo]->setShortcuts(
         {QKeySequence(QStringLiteral("Ctrl+Shift+Z")), QKeySequence(QStringLiteral("Ctrl+Y"))});
 
-    m_trainAction = new QAction(tr("Train This"), this);
-    m_trainAction->setObjectName(QStringLiteral("trainAction"));
-    m_trainAction->setShortcut(QKeySequence(QStringLiteral("Ctrl+Return")));
-    m_trainAction->setToolTip(tr("Hand this architecture to the Train view (Ctrl+Return)"));
-    connect(m_trainAction, &QAction::triggered, this, [this] {
+    m_actions[Train] = new QAction(tr("Train This"), this);
+    m_actions[Train]->setObjectName(QStringLiteral("trainAction"));
+    m_actions[Train]->setShortcut(QKeySequence(QStringLiteral("Ctrl+Return")));
+    m_actions[Train]->setToolTip(tr("Hand this architecture to the Train view (Ctrl+Return)"));
+    connect(m_actions[Train], &QAction::triggered, this, [this] {
         if (isValid())
             emit trainRequested(m_spec);
     });
 
-    m_addAction = new QAction(tr("Add Stage"), this);
-    m_addAction->setShortcut(QKeySequence(Qt::Key_Insert));
-    m_addAction->setToolTip(tr("Insert a conv stage after the selected stage (Insert)"));
-    connect(m_addAction, &QAction::triggered, this, [this] {
+    m_actions[AddStage] = new QAction(tr("Add Stage"), this);
+    m_actions[AddStage]->setShortcut(QKeySequence(Qt::Key_Insert));
+    m_actions[AddStage]->setToolTip(tr("Insert a conv stage after the selected stage (Insert)"));
+    connect(m_actions[AddStage], &QAction::triggered, this, [this] {
         const bool stageSelected = m_selection.kind == DesignSelection::Kind::Stage
                                    || m_selection.kind == DesignSelection::Kind::Head;
         const int at = stageSelected ? m_selection.index + 1 : int(m_spec.stages.size());
         insertBlock(Block::ConvStage, std::max(at, m_locked));
     });
-    m_duplicateAction = new QAction(tr("Duplicate"), this);
-    m_duplicateAction->setShortcut(QKeySequence(QStringLiteral("Ctrl+D")));
-    m_duplicateAction->setToolTip(tr("Duplicate the selected stage (Ctrl+D)"));
-    connect(m_duplicateAction, &QAction::triggered, this,
+    m_actions[DuplicateStage] = new QAction(tr("Duplicate"), this);
+    m_actions[DuplicateStage]->setShortcut(QKeySequence(QStringLiteral("Ctrl+D")));
+    m_actions[DuplicateStage]->setToolTip(tr("Duplicate the selected stage (Ctrl+D)"));
+    connect(m_actions[DuplicateStage], &QAction::triggered, this,
             [this] { duplicateStage(m_selection.index); });
-    m_deleteAction = new QAction(tr("Delete"), this);
-    m_deleteAction->setShortcut(QKeySequence::Delete);
-    m_deleteAction->setToolTip(tr("Delete the selected stage (Delete)"));
-    connect(m_deleteAction, &QAction::triggered, this, [this] { removeStage(m_selection.index); });
-    m_moveUpAction = new QAction(tr("Move Up"), this);
-    m_moveUpAction->setShortcut(QKeySequence(QStringLiteral("Alt+Up")));
-    m_moveUpAction->setToolTip(tr("Move the selected stage up (Alt+Up)"));
-    connect(m_moveUpAction, &QAction::triggered, this,
+    m_actions[DeleteStage] = new QAction(tr("Delete"), this);
+    m_actions[DeleteStage]->setShortcut(QKeySequence::Delete);
+    m_actions[DeleteStage]->setToolTip(tr("Delete the selected stage (Delete)"));
+    connect(m_actions[DeleteStage], &QAction::triggered, this,
+            [this] { removeStage(m_selection.index); });
+    m_actions[MoveUp] = new QAction(tr("Move Up"), this);
+    m_actions[MoveUp]->setShortcut(QKeySequence(QStringLiteral("Alt+Up")));
+    m_actions[MoveUp]->setToolTip(tr("Move the selected stage up (Alt+Up)"));
+    connect(m_actions[MoveUp], &QAction::triggered, this,
             [this] { moveStage(m_selection.index, m_selection.index - 1); });
-    m_moveDownAction = new QAction(tr("Move Down"), this);
-    m_moveDownAction->setShortcut(QKeySequence(QStringLiteral("Alt+Down")));
-    m_moveDownAction->setToolTip(tr("Move the selected stage down (Alt+Down)"));
-    connect(m_moveDownAction, &QAction::triggered, this,
+    m_actions[MoveDown] = new QAction(tr("Move Down"), this);
+    m_actions[MoveDown]->setShortcut(QKeySequence(QStringLiteral("Alt+Down")));
+    m_actions[MoveDown]->setToolTip(tr("Move the selected stage down (Alt+Down)"));
+    connect(m_actions[MoveDown], &QAction::triggered, this,
             [this] { moveStage(m_selection.index, m_selection.index + 1); });
 
     // Document actions work anywhere in the window; stage actions only while the stage list
     // has focus, so that Delete and Alt+arrows keep their meaning in the inspector's fields.
-    addActions({m_newAction, m_openAction, m_saveAction, m_saveAsAction, m_undoAction, m_redoAction,
-                m_trainAction});
+    addActions({m_actions[New], m_actions[Open], m_actions[Save], m_actions[SaveAs],
+                m_actions[Undo], m_actions[Redo], m_actions[Train]});
 
     m_presetsMenu = new QMenu(tr("&Presets"), this);
     m_presetsMenu->setToolTipsVisible(true);
@@ -161,13 +162,13 @@ void DesignView::buildLayout()
     presets->setMenu(m_presetsMenu);
     presets->setPopupMode(QToolButton::InstantPopup);
     m_toolBar->addWidget(presets);
-    m_toolBar->addActions({m_newAction, m_openAction, m_saveAction, m_saveAsAction});
+    m_toolBar->addActions({m_actions[New], m_actions[Open], m_actions[Save], m_actions[SaveAs]});
     m_toolBar->addSeparator();
     // The undo/redo actions' texts name the edit ("Undo Change width of stage 2"): fixed-text
     // buttons keep the toolbar steady and show the edit in their tooltips.
-    for (QAction *a : {m_undoAction, m_redoAction}) {
+    for (QAction *a : {m_actions[Undo], m_actions[Redo]}) {
         auto *button = new QToolButton(m_toolBar);
-        button->setText(a == m_undoAction ? tr("Undo") : tr("Redo"));
+        button->setText(a == m_actions[Undo] ? tr("Undo") : tr("Redo"));
         button->setEnabled(a->isEnabled());
         button->setToolTip(a->text());
         connect(button, &QToolButton::clicked, a, &QAction::trigger);
@@ -180,13 +181,13 @@ void DesignView::buildLayout()
         m_toolBar->addWidget(button);
     }
     m_toolBar->addSeparator();
-    m_toolBar->addActions(
-        {m_addAction, m_duplicateAction, m_deleteAction, m_moveUpAction, m_moveDownAction});
+    m_toolBar->addActions({m_actions[AddStage], m_actions[DuplicateStage], m_actions[DeleteStage],
+                           m_actions[MoveUp], m_actions[MoveDown]});
     auto *spacer = new QWidget(m_toolBar);
     spacer->setSizePolicy(QSizePolicy::Expanding, QSizePolicy::Preferred);
     m_toolBar->addWidget(spacer);
-    m_toolBar->addAction(m_trainAction);
-    if (auto *train = qobject_cast<QToolButton *>(m_toolBar->widgetForAction(m_trainAction))) {
+    m_toolBar->addAction(m_actions[Train]);
+    if (auto *train = qobject_cast<QToolButton *>(m_toolBar->widgetForAction(m_actions[Train]))) {
         train->setStyleSheet(
             QStringLiteral("QToolButton { background: #2f6fde; color: white; font-weight: bold;"
                            " border-radius: 4px; padding: 4px 14px; }"
@@ -238,8 +239,8 @@ void DesignView::buildLayout()
     center->setSizes({620, 300});
     split->addWidget(center);
 
-    for (QAction *a :
-         {m_addAction, m_duplicateAction, m_deleteAction, m_moveUpAction, m_moveDownAction}) {
+    for (QAction *a : {m_actions[AddStage], m_actions[DuplicateStage], m_actions[DeleteStage],
+                       m_actions[MoveUp], m_actions[MoveDown]}) {
         a->setShortcutContext(Qt::WidgetWithChildrenShortcut);
         m_canvasScroll->addAction(a);
     }
@@ -671,11 +672,11 @@ void DesignView::updateActions()
     const bool stageSelected = m_selection.kind == DesignSelection::Kind::Stage
                                || m_selection.kind == DesignSelection::Kind::Head;
     const int i = stageSelected ? m_selection.index : -1;
-    m_trainAction->setEnabled(m_valid);
-    m_duplicateAction->setEnabled(i >= 0 && i + 1 >= m_locked);
-    m_deleteAction->setEnabled(i >= 0 && !isStageLocked(i));
-    m_moveUpAction->setEnabled(i > 0 && !isStageLocked(i - 1) && !isStageLocked(i));
-    m_moveDownAction->setEnabled(i >= 0 && i + 1 < n && !isStageLocked(i));
+    m_actions[Train]->setEnabled(m_valid);
+    m_actions[DuplicateStage]->setEnabled(i >= 0 && i + 1 >= m_locked);
+    m_actions[DeleteStage]->setEnabled(i >= 0 && !isStageLocked(i));
+    m_actions[MoveUp]->setEnabled(i > 0 && !isStageLocked(i - 1) && !isStageLocked(i));
+    m_actions[MoveDown]->setEnabled(i >= 0 && i + 1 < n && !isStageLocked(i));
 }
 
 } // namespace lw

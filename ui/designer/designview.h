@@ -6,6 +6,7 @@
 
 #include <QWidget>
 
+#include <array>
 #include <optional>
 #include <vector>
 
@@ -88,18 +89,18 @@ public:
     bool moveStage(int from, int to);
 
     // --- Parts for the main window and tests --------------------------------------------------
-    QAction *newAction() const { return m_newAction; }
-    QAction *openAction() const { return m_openAction; }
-    QAction *saveAction() const { return m_saveAction; }
-    QAction *saveAsAction() const { return m_saveAsAction; }
-    QAction *undoAction() const { return m_undoAction; }
-    QAction *redoAction() const { return m_redoAction; }
-    QAction *trainAction() const { return m_trainAction; }
-    QAction *addStageAction() const { return m_addAction; }
-    QAction *duplicateAction() const { return m_duplicateAction; }
-    QAction *deleteAction() const { return m_deleteAction; }
-    QAction *moveUpAction() const { return m_moveUpAction; }
-    QAction *moveDownAction() const { return m_moveDownAction; }
+    QAction *newAction() const { return m_actions[New]; }
+    QAction *openAction() const { return m_actions[Open]; }
+    QAction *saveAction() const { return m_actions[Save]; }
+    QAction *saveAsAction() const { return m_actions[SaveAs]; }
+    QAction *undoAction() const { return m_actions[Undo]; }
+    QAction *redoAction() const { return m_actions[Redo]; }
+    QAction *trainAction() const { return m_actions[Train]; }
+    QAction *addStageAction() const { return m_actions[AddStage]; }
+    QAction *duplicateAction() const { return m_actions[DuplicateStage]; }
+    QAction *deleteAction() const { return m_actions[DeleteStage]; }
+    QAction *moveUpAction() const { return m_actions[MoveUp]; }
+    QAction *moveDownAction() const { return m_actions[MoveDown]; }
     /// Presets built from listPresets(); choosing one asks maybeSave() first.
     QMenu *presetsMenu() const { return m_presetsMenu; }
     QUndoStack *undoStack() const { return m_undo; }
@@ -161,18 +162,22 @@ private:
     QTabWidget *m_sideTabs = nullptr;
     QMenu *m_presetsMenu = nullptr;
 
-    QAction *m_newAction = nullptr;
-    QAction *m_openAction = nullptr;
-    QAction *m_saveAction = nullptr;
-    QAction *m_saveAsAction = nullptr;
-    QAction *m_undoAction = nullptr;
-    QAction *m_redoAction = nullptr;
-    QAction *m_trainAction = nullptr;
-    QAction *m_addAction = nullptr;
-    QAction *m_duplicateAction = nullptr;
-    QAction *m_deleteAction = nullptr;
-    QAction *m_moveUpAction = nullptr;
-    QAction *m_moveDownAction = nullptr;
+    /// The view's actions, in the order of the accessors above.
+    enum Action {
+        New,
+        Open,
+        Save,
+        SaveAs,
+        Undo,
+        Redo,
+        Train,
+        AddStage,
+        DuplicateStage,
+        DeleteStage,
+        MoveUp,
+        MoveDown
+    };
+    std::array<QAction *, MoveDown + 1> m_actions{}; ///< indexed by Action
 };
 
 } // namespace lw

@@ -1,5 +1,7 @@
 #include "ui/designer/recipepanel.h"
 
+#include "ui/designer/fieldbindings.h"
+
 #include <QBoxLayout>
 #include <QCheckBox>
 #include <QComboBox>
@@ -15,6 +17,7 @@
 #include <QToolButton>
 
 #include <limits>
+#include <type_traits>
 
 namespace lw {
 
@@ -107,6 +110,8 @@ void markInvalid(QLineEdit *edit, bool invalid, const QString &why)
 
 RecipePanel::RecipePanel(QWidget *parent)
     : QWidget(parent)
+    , m_fields(std::make_unique<FieldBindings<Spec>>(
+          this, [this](const QString &field, const Apply &apply) { change(field, apply); }))
 {
     setObjectName(QStringLiteral("recipePanel"));
     auto *outer = new QVBoxLayout(this);
@@ -121,285 +126,245 @@ RecipePanel::RecipePanel(QWidget *parent)
     v->setContentsMargins(8, 8, 8, 8);
 
     // General
+    FieldBindings<Spec> &fields = *m_fields;
     QFormLayout *f = group(v, tr("Network"));
-    m_name = new QLineEdit;
-    m_name->setObjectName(QStringLiteral("specName"));
-    m_description = new QLineEdit;
-    m_description->setObjectName(QStringLiteral("specDescription"));
-    f->addRow(tr("Name"), m_name);
-    f->addRow(tr("Description"), m_description);
-    connect(m_name, &QLineEdit::editingFinished, this, [this] {
-        change(QStringLiteral("name"), [t = m_name->text()](Spec &s) { s.name = t.toStdString(); });
-    });
-    connect(m_description, &QLineEdit::editingFinished, this, [this] {
-        change(QStringLiteral("description"),
-               [t = m_description->text()](Spec &s) { s.description = t.toStdString(); });
-    });
+    auto *name = new QLineEdit;
+    name->setObjectName(QStringLiteral("specName"));
+    auto *description = new QLineEdit;
+    description->setObjectName(QStringLiteral("specDescription"));
+    f->addRow(tr("Name"),
+              fields.bind(
+                  name, QStringLiteral("name"), [](auto &s) -> auto & { return s.name; }));
+    f->addRow(tr("Description"), fields.bind(
+                                     description, QStringLiteral("description"),
+                                     [](auto &s) -> auto & { return s.description; }));
 
     // Dataset
     f = group(v, tr("Dataset"));
-    m_dataset = new QComboBox;
-    m_dataset->setObjectName(QStringLiteral("datasetName"));
-    m_dataset->addItems({QStringLiteral("fashion-mnist"), QStringLiteral("mnist"),
-                         QStringLiteral("cifar10"), QStringLiteral("cifar100"),
-                         QStringLiteral("imagefolder"), QStringLiteral("synthetic")});
-    m_path = new QLineEdit;
-    m_path->setObjectName(QStringLiteral("datasetPath"));
-    m_path->setPlaceholderText(tr("default location"));
+    auto *dataset = new QComboBox;
+    dataset->setObjectName(QStringLiteral("datasetName"));
+    dataset->addItems({QStringLiteral("fashion-mnist"), QStringLiteral("mnist"),
+                       QStringLiteral("cifar10"), QStringLiteral("cifar100"),
+                       QStringLiteral("imagefolder"), QStringLiteral("synthetic")});
+    auto *path = new QLineEdit;
+    path->setObjectName(QStringLiteral("datasetPath"));
+    path->setPlaceholderText(tr("default location"));
     auto *browse = new QToolButton;
     browse->setText(QStringLiteral("\u2026"));
     browse->setToolTip(tr("Choose the dataset folder"));
     auto *pathRow = new QHBoxLayout;
     pathRow->setContentsMargins(0, 0, 0, 0);
-    pathRow->addWidget(m_path, 1);
+    pathRow->addWidget(path, 1);
     pathRow->addWidget(browse);
-    m_trainLimit = spin(QStringLiteral("trainLimit"), 0, std::numeric_limits<int>::max());
-    m_trainLimit->setSpecialValueText(tr("all"));
-    m_testLimit = spin(QStringLiteral("testLimit"), 0, std::numeric_limits<int>::max());
-    m_testLimit->setSpecialValueText(tr("all"));
-    f->addRow(tr("Name"), m_dataset);
+    QSpinBox *trainLimit = spin(QStringLiteral("trainLimit"), 0, std::numeric_limits<int>::max());
+    trainLimit->setSpecialValueText(tr("all"));
+    QSpinBox *testLimit = spin(QStringLiteral("testLimit"), 0, std::numeric_limits<int>::max());
+    testLimit->setSpecialValueText(tr("all"));
+    f->addRow(tr("Name"), fields.bindText(
+                              dataset, QStringLiteral("recipe.dataset.name"),
+                              [](auto &s) -> auto & { return s.recipe.dataset.name; }));
+    fields.bind(
+        path, QStringLiteral("recipe.dataset.path"),
+        [](auto &s) -> auto & { return s.recipe.dataset.path; });
     f->addRow(tr("Path"), pathRow);
-    f->addRow(tr("Training samples"), m_trainLimit);
-    f->addRow(tr("Test samples"), m_testLimit);
-    connect(m_dataset, &QComboBox::currentTextChanged, this, [this](const QString &t) {
-        change(QStringLiteral("recipe.dataset.name"),
-               [t](Spec &s) { s.recipe.dataset.name = t.toStdString(); });
-    });
-    connect(m_path, &QLineEdit::editingFinished, this, [this] {
-        change(QStringLiteral("recipe.dataset.path"),
-               [t = m_path->text()](Spec &s) { s.recipe.dataset.path = t.toStdString(); });
-    });
-    connect(browse, &QToolButton::clicked, this, [this] {
+    f->addRow(tr("Training samples"),
+              fields.bind(
+                  trainLimit, QStringLiteral("recipe.dataset.trainLimit"),
+                  [](auto &s) -> auto & { return s.recipe.dataset.trainLimit; }));
+    f->addRow(tr("Test samples"), fields.bind(
+                                      testLimit, QStringLiteral("recipe.dataset.testLimit"), [
+                                      ](auto &s) -> auto & { return s.recipe.dataset.testLimit; }));
+    connect(browse, &QToolButton::clicked, this, [this, path] {
         const QString dir
-            = QFileDialog::getExistingDirectory(this, tr("Dataset folder"), m_path->text());
+            = QFileDialog::getExistingDirectory(this, tr("Dataset folder"), path->text());
         if (dir.isEmpty())
             return;
-        m_path->setText(dir);
+        path->setText(dir);
         change(QStringLiteral("recipe.dataset.path"),
                [dir](Spec &s) { s.recipe.dataset.path = dir.toStdString(); });
-    });
-    connect(m_trainLimit, &QSpinBox::valueChanged, this, [this](int n) {
-        change(QStringLiteral("recipe.dataset.trainLimit"),
-               [n](Spec &s) { s.recipe.dataset.trainLimit = n; });
-    });
-    connect(m_testLimit, &QSpinBox::valueChanged, this, [this](int n) {
-        change(QStringLiteral("recipe.dataset.testLimit"),
-               [n](Spec &s) { s.recipe.dataset.testLimit = n; });
     });
 
     // Schedule
     f = group(v, tr("Greedy schedule"));
-    m_epochs = spin(QStringLiteral("epochsPerStage"), 1, 100000);
-    m_batch = spin(QStringLiteral("batchSize"), 1, 1 << 20);
-    m_testBatch = spin(QStringLiteral("testBatchSize"), 1, 1 << 20);
-    m_lr = dspin(QStringLiteral("lrInitial"), 1e-6, 10.0, 6, 0.01);
-    m_lrFactor = dspin(QStringLiteral("lrFactor"), 1.0, 1000.0, 2, 1.0);
-    m_lrEvery = spin(QStringLiteral("lrEvery"), 0, 100000);
-    m_lrEvery->setSpecialValueText(tr("at milestones"));
-    m_milestones = new QLineEdit;
-    m_milestones->setObjectName(QStringLiteral("lrMilestones"));
-    m_milestones->setPlaceholderText(tr("e.g. 20, 40 (epochs within a stage)"));
-    m_resetOptimizer
-        = check(QStringLiteral("resetOptimizer"), tr("Rebuild SGD at each decay (reference)"));
-    f->addRow(tr("Epochs per stage"), m_epochs);
-    f->addRow(tr("Batch size"), m_batch);
-    f->addRow(tr("Test batch size"), m_testBatch);
-    f->addRow(tr("Learning rate"), m_lr);
-    f->addRow(tr("Divide LR by"), m_lrFactor);
-    f->addRow(tr("Every (epochs)"), m_lrEvery);
-    f->addRow(tr("Milestones"), m_milestones);
-    f->addRow(QString(), m_resetOptimizer);
-    connect(m_epochs, &QSpinBox::valueChanged, this, [this](int n) {
-        change(QStringLiteral("recipe.epochsPerStage"),
-               [n](Spec &s) { s.recipe.epochsPerStage = n; });
-    });
-    connect(m_batch, &QSpinBox::valueChanged, this, [this](int n) {
-        change(QStringLiteral("recipe.batchSize"), [n](Spec &s) { s.recipe.batchSize = n; });
-    });
-    connect(m_testBatch, &QSpinBox::valueChanged, this, [this](int n) {
-        change(QStringLiteral("recipe.testBatchSize"),
-               [n](Spec &s) { s.recipe.testBatchSize = n; });
-    });
-    connect(m_lr, &QDoubleSpinBox::valueChanged, this, [this](double x) {
-        change(QStringLiteral("recipe.lr.initial"), [x](Spec &s) { s.recipe.lr.initial = x; });
-    });
-    connect(m_lrFactor, &QDoubleSpinBox::valueChanged, this, [this](double x) {
-        change(QStringLiteral("recipe.lr.factor"), [x](Spec &s) { s.recipe.lr.factor = x; });
-    });
-    connect(m_lrEvery, &QSpinBox::valueChanged, this, [this](int n) {
-        change(QStringLiteral("recipe.lr.every"), [n](Spec &s) { s.recipe.lr.every = n; });
-    });
-    connect(m_milestones, &QLineEdit::editingFinished, this, [this] {
-        const auto list = parseIntList(m_milestones->text());
-        markInvalid(m_milestones, !list, tr("Expected epoch numbers separated by commas"));
-        if (list)
-            change(QStringLiteral("recipe.lr.milestones"),
-                   [l = *list](Spec &s) { s.recipe.lr.milestones = l; });
-    });
-    connect(m_resetOptimizer, &QCheckBox::toggled, this, [this](bool on) {
-        change(QStringLiteral("recipe.lr.resetOptimizer"),
-               [on](Spec &s) { s.recipe.lr.resetOptimizer = on; });
-    });
+    QSpinBox *lrEvery = spin(QStringLiteral("lrEvery"), 0, 100000);
+    lrEvery->setSpecialValueText(tr("at milestones"));
+    QLineEdit *milestones = listEdit(
+        QStringLiteral("lrMilestones"), QStringLiteral("recipe.lr.milestones"),
+        [](auto &s) -> auto & { return s.recipe.lr.milestones; });
+    milestones->setPlaceholderText(tr("e.g. 20, 40 (epochs within a stage)"));
+    f->addRow(tr("Epochs per stage"),
+              fields.bind(
+                  spin(QStringLiteral("epochsPerStage"), 1, 100000),
+                  QStringLiteral("recipe.epochsPerStage"),
+                  [](auto &s) -> auto & { return s.recipe.epochsPerStage; }));
+    f->addRow(tr("Batch size"),
+              fields.bind(
+                  spin(QStringLiteral("batchSize"), 1, 1 << 20), QStringLiteral("recipe.batchSize"),
+                  [](auto &s) -> auto & { return s.recipe.batchSize; }));
+    f->addRow(tr("Test batch size"), fields.bind(
+                                         spin(QStringLiteral("testBatchSize"), 1, 1 << 20),
+                                         QStringLiteral("recipe.testBatchSize"),
+                                         [](auto &s) -> auto & { return s.recipe.testBatchSize; }));
+    f->addRow(tr("Learning rate"), fields.bind(
+                                       dspin(QStringLiteral("lrInitial"), 1e-6, 10.0, 6, 0.01),
+                                       QStringLiteral("recipe.lr.initial"),
+                                       [](auto &s) -> auto & { return s.recipe.lr.initial; }));
+    f->addRow(tr("Divide LR by"), fields.bind(
+                                      dspin(QStringLiteral("lrFactor"), 1.0, 1000.0, 2, 1.0),
+                                      QStringLiteral("recipe.lr.factor"),
+                                      [](auto &s) -> auto & { return s.recipe.lr.factor; }));
+    f->addRow(tr("Every (epochs)"), fields.bind(
+                                        lrEvery, QStringLiteral("recipe.lr.every"),
+                                        [](auto &s) -> auto & { return s.recipe.lr.every; }));
+    f->addRow(tr("Milestones"), milestones);
+    f->addRow(QString(), fields.bind(
+                             check(QStringLiteral("resetOptimizer"),
+                                   tr("Rebuild SGD at each decay (reference)")),
+                             QStringLiteral("recipe.lr.resetOptimizer"),
+                             [](auto &s) -> auto & { return s.recipe.lr.resetOptimizer; }));
 
     // Optimizer
     f = group(v, tr("Optimizer (SGD)"));
-    m_momentum = dspin(QStringLiteral("momentum"), 0.0, 0.999, 3, 0.05);
-    m_weightDecay = dspin(QStringLiteral("weightDecay"), 0.0, 0.1, 6, 1e-4);
-    m_nesterov = check(QStringLiteral("nesterov"), tr("Nesterov momentum"));
-    f->addRow(tr("Momentum"), m_momentum);
-    f->addRow(tr("Weight decay"), m_weightDecay);
-    f->addRow(QString(), m_nesterov);
-    connect(m_momentum, &QDoubleSpinBox::valueChanged, this, [this](double x) {
-        change(QStringLiteral("recipe.optimizer.momentum"),
-               [x](Spec &s) { s.recipe.optimizer.momentum = x; });
-    });
-    connect(m_weightDecay, &QDoubleSpinBox::valueChanged, this, [this](double x) {
-        change(QStringLiteral("recipe.optimizer.weightDecay"),
-               [x](Spec &s) { s.recipe.optimizer.weightDecay = x; });
-    });
-    connect(m_nesterov, &QCheckBox::toggled, this, [this](bool on) {
-        change(QStringLiteral("recipe.optimizer.nesterov"),
-               [on](Spec &s) { s.recipe.optimizer.nesterov = on; });
-    });
+    f->addRow(tr("Momentum"), fields.bind(
+                                  dspin(QStringLiteral("momentum"), 0.0, 0.999, 3, 0.05),
+                                  QStringLiteral("recipe.optimizer.momentum"),
+                                  [](auto &s) -> auto & { return s.recipe.optimizer.momentum; }));
+    f->addRow(tr("Weight decay"),
+              fields.bind(
+                  dspin(QStringLiteral("weightDecay"), 0.0, 0.1, 6, 1e-4),
+                  QStringLiteral("recipe.optimizer.weightDecay"),
+                  [](auto &s) -> auto & { return s.recipe.optimizer.weightDecay; }));
+    f->addRow(QString(), fields.bind(
+                             check(QStringLiteral("nesterov"), tr("Nesterov momentum")),
+                             QStringLiteral("recipe.optimizer.nesterov"),
+                             [](auto &s) -> auto & { return s.recipe.optimizer.nesterov; }));
 
     // Augmentation and normalization
     f = group(v, tr("Augmentation"));
-    m_augment = check(QStringLiteral("augmentEnabled"), tr("Augment training images"));
-    m_cropPadding = spin(QStringLiteral("cropPadding"), 0, 1024);
-    m_cropPadding->setSpecialValueText(tr("no crop"));
-    m_flip = check(QStringLiteral("flip"), tr("Random horizontal flip"));
-    m_resizedCrop
-        = check(QStringLiteral("randomResizedCrop"), tr("RandomResizedCrop (ImageNet recipe)"));
-    m_evalResize = spin(QStringLiteral("evalResize"), 0, 16384);
-    m_evalResize->setSpecialValueText(tr("off"));
-    f->addRow(QString(), m_augment);
-    f->addRow(tr("Crop padding"), m_cropPadding);
-    f->addRow(QString(), m_flip);
-    f->addRow(QString(), m_resizedCrop);
-    f->addRow(tr("Eval resize"), m_evalResize);
-    connect(m_augment, &QCheckBox::toggled, this, [this](bool on) {
-        change(QStringLiteral("recipe.augment.enabled"),
-               [on](Spec &s) { s.recipe.augment.enabled = on; });
-    });
-    connect(m_cropPadding, &QSpinBox::valueChanged, this, [this](int n) {
-        change(QStringLiteral("recipe.augment.padding"),
-               [n](Spec &s) { s.recipe.augment.padding = n; });
-    });
-    connect(m_flip, &QCheckBox::toggled, this, [this](bool on) {
-        change(QStringLiteral("recipe.augment.flip"),
-               [on](Spec &s) { s.recipe.augment.flip = on; });
-    });
-    connect(m_resizedCrop, &QCheckBox::toggled, this, [this](bool on) {
-        change(QStringLiteral("recipe.augment.randomResizedCrop"),
-               [on](Spec &s) { s.recipe.augment.randomResizedCrop = on; });
-    });
-    connect(m_evalResize, &QSpinBox::valueChanged, this, [this](int n) {
-        change(QStringLiteral("recipe.augment.evalResize"),
-               [n](Spec &s) { s.recipe.augment.evalResize = n; });
-    });
+    QSpinBox *cropPadding = spin(QStringLiteral("cropPadding"), 0, 1024);
+    cropPadding->setSpecialValueText(tr("no crop"));
+    QSpinBox *evalResize = spin(QStringLiteral("evalResize"), 0, 16384);
+    evalResize->setSpecialValueText(tr("off"));
+    f->addRow(QString(), fields.bind(
+                             check(QStringLiteral("augmentEnabled"), tr("Augment training images")),
+                             QStringLiteral("recipe.augment.enabled"),
+                             [](auto &s) -> auto & { return s.recipe.augment.enabled; }));
+    f->addRow(tr("Crop padding"), fields.bind(
+                                      cropPadding, QStringLiteral("recipe.augment.padding"),
+                                      [](auto &s) -> auto & { return s.recipe.augment.padding; }));
+    f->addRow(QString(), fields.bind(
+                             check(QStringLiteral("flip"), tr("Random horizontal flip")),
+                             QStringLiteral("recipe.augment.flip"),
+                             [](auto &s) -> auto & { return s.recipe.augment.flip; }));
+    f->addRow(QString(), fields.bind(
+                             check(QStringLiteral("randomResizedCrop"),
+                                   tr("RandomResizedCrop (ImageNet recipe)")),
+                             QStringLiteral("recipe.augment.randomResizedCrop"),
+                             [](auto &s) -> auto & { return s.recipe.augment.randomResizedCrop; }));
+    f->addRow(tr("Eval resize"), fields.bind(
+                                     evalResize, QStringLiteral("recipe.augment.evalResize"), [
+                                     ](auto &s) -> auto & { return s.recipe.augment.evalResize; }));
 
     f = group(v, tr("Normalization"));
-    m_mean = listEdit(QStringLiteral("normalizeMean"), QStringLiteral("recipe.normalize.mean"),
-                      [](Spec &s) -> std::vector<double> & { return s.recipe.normalize.mean; });
-    m_std = listEdit(QStringLiteral("normalizeStd"), QStringLiteral("recipe.normalize.std"),
-                     [](Spec &s) -> std::vector<double> & { return s.recipe.normalize.std; });
-    m_normFromData = check(QStringLiteral("normalizeFromData"),
-                           tr("Compute mean and std from the training split"));
-    f->addRow(tr("Mean"), m_mean);
-    f->addRow(tr("Std"), m_std);
-    f->addRow(QString(), m_normFromData);
-    connect(m_normFromData, &QCheckBox::toggled, this, [this](bool on) {
-        change(QStringLiteral("recipe.normalize.fromData"),
-               [on](Spec &s) { s.recipe.normalize.fromData = on; });
-    });
+    f->addRow(tr("Mean"),
+              listEdit(
+                  QStringLiteral("normalizeMean"), QStringLiteral("recipe.normalize.mean"),
+                  [](auto &s) -> auto & { return s.recipe.normalize.mean; }));
+    f->addRow(tr("Std"), listEdit(
+                             QStringLiteral("normalizeStd"), QStringLiteral("recipe.normalize.std"),
+                             [](auto &s) -> auto & { return s.recipe.normalize.std; }));
+    f->addRow(QString(), fields.bind(
+                             check(QStringLiteral("normalizeFromData"),
+                                   tr("Compute mean and std from the training split")),
+                             QStringLiteral("recipe.normalize.fromData"),
+                             [](auto &s) -> auto & { return s.recipe.normalize.fromData; }));
 
     // Evaluation and reproducibility
     f = group(v, tr("Evaluation and run"));
-    m_ensemble = new QComboBox;
-    m_ensemble->setObjectName(QStringLiteral("ensemble"));
-    m_ensemble->addItem(tr("average logits (CIFAR)"), int(EnsembleMode::Logits));
-    m_ensemble->addItem(tr("average softmax (ImageNet)"), int(EnsembleMode::Softmax));
-    m_precision = new QComboBox;
-    m_precision->setObjectName(QStringLiteral("precision"));
-    m_precision->addItems({QStringLiteral("fp32"), QStringLiteral("bf16"), QStringLiteral("fp16")});
-    m_precision->setToolTip(
+    auto *ensemble = new QComboBox;
+    ensemble->setObjectName(QStringLiteral("ensemble"));
+    ensemble->addItem(tr("average logits (CIFAR)"), int(EnsembleMode::Logits));
+    ensemble->addItem(tr("average softmax (ImageNet)"), int(EnsembleMode::Softmax));
+    auto *precision = new QComboBox;
+    precision->setObjectName(QStringLiteral("precision"));
+    precision->addItems({QStringLiteral("fp32"), QStringLiteral("bf16"), QStringLiteral("fp16")});
+    precision->setToolTip(
         tr("Mixed precision (autocast): bf16 on CUDA and on CPUs with bf16 instructions (AMX, "
            "AVX512-BF16; several times faster there), fp16 on CUDA only"));
-    m_seed = new QLineEdit;
-    m_seed->setObjectName(QStringLiteral("seed"));
-    m_seed->setValidator(
-        new QRegularExpressionValidator(QRegularExpression(QStringLiteral("\\d{1,19}")), m_seed));
-    f->addRow(tr("Ensemble"), m_ensemble);
-    f->addRow(tr("Precision"), m_precision);
-    f->addRow(tr("Seed"), m_seed);
-    connect(m_ensemble, &QComboBox::currentIndexChanged, this, [this] {
-        const auto mode = EnsembleMode(m_ensemble->currentData().toInt());
-        change(QStringLiteral("recipe.ensemble"), [mode](Spec &s) { s.recipe.ensemble = mode; });
-    });
-    connect(m_precision, &QComboBox::currentTextChanged, this, [this](const QString &t) {
-        change(QStringLiteral("recipe.precision"),
-               [t](Spec &s) { s.recipe.precision = t.toStdString(); });
-    });
-    connect(m_seed, &QLineEdit::editingFinished, this, [this] {
+    auto *seed = new QLineEdit;
+    seed->setObjectName(QStringLiteral("seed"));
+    seed->setValidator(
+        new QRegularExpressionValidator(QRegularExpression(QStringLiteral("\\d{1,19}")), seed));
+    f->addRow(tr("Ensemble"), fields.bind(
+                                  ensemble, QStringLiteral("recipe.ensemble"),
+                                  [](auto &s) -> auto & { return s.recipe.ensemble; }));
+    f->addRow(tr("Precision"), fields.bindText(
+                                   precision, QStringLiteral("recipe.precision"),
+                                   [](auto &s) -> auto & { return s.recipe.precision; }));
+    f->addRow(tr("Seed"), seed);
+    fields.onShow(
+        [seed](const Spec &s) { setSilently(seed, QString::number(qulonglong(s.recipe.seed))); });
+    connect(seed, &QLineEdit::editingFinished, this, [this, seed] {
         bool ok = false;
-        const qulonglong seed = m_seed->text().toULongLong(&ok);
+        const qulonglong value = seed->text().toULongLong(&ok);
         if (ok)
-            change(QStringLiteral("recipe.seed"), [seed](Spec &s) { s.recipe.seed = seed; });
+            change(QStringLiteral("recipe.seed"), [value](Spec &s) { s.recipe.seed = value; });
     });
 
     // End-to-end twin
     f = group(v, tr("End-to-end twin"));
-    m_e2eEpochs = spin(QStringLiteral("e2eEpochs"), 0, 100000);
-    m_e2eEpochs->setSpecialValueText(tr("epochs per stage \u00d7 stages"));
-    m_e2eLr = dspin(QStringLiteral("e2eLrInitial"), 1e-6, 10.0, 6, 0.01);
-    m_e2eFactor = dspin(QStringLiteral("e2eLrFactor"), 1.0, 1000.0, 2, 1.0);
-    m_e2eEvery = spin(QStringLiteral("e2eLrEvery"), 0, 100000);
-    m_e2eEvery->setSpecialValueText(tr("at milestones"));
-    m_e2eMilestones = new QLineEdit;
-    m_e2eMilestones->setObjectName(QStringLiteral("e2eLrMilestones"));
-    f->addRow(tr("Epochs"), m_e2eEpochs);
-    f->addRow(tr("Learning rate"), m_e2eLr);
-    f->addRow(tr("Divide LR by"), m_e2eFactor);
-    f->addRow(tr("Every (epochs)"), m_e2eEvery);
-    f->addRow(tr("Milestones"), m_e2eMilestones);
-    connect(m_e2eEpochs, &QSpinBox::valueChanged, this, [this](int n) {
-        change(QStringLiteral("recipe.e2e.epochs"), [n](Spec &s) { s.recipe.e2e.epochs = n; });
-    });
-    connect(m_e2eLr, &QDoubleSpinBox::valueChanged, this, [this](double x) {
-        change(QStringLiteral("recipe.e2e.lr.initial"),
-               [x](Spec &s) { s.recipe.e2e.lr.initial = x; });
-    });
-    connect(m_e2eFactor, &QDoubleSpinBox::valueChanged, this, [this](double x) {
-        change(QStringLiteral("recipe.e2e.lr.factor"),
-               [x](Spec &s) { s.recipe.e2e.lr.factor = x; });
-    });
-    connect(m_e2eEvery, &QSpinBox::valueChanged, this, [this](int n) {
-        change(QStringLiteral("recipe.e2e.lr.every"), [n](Spec &s) { s.recipe.e2e.lr.every = n; });
-    });
-    connect(m_e2eMilestones, &QLineEdit::editingFinished, this, [this] {
-        const auto list = parseIntList(m_e2eMilestones->text());
-        markInvalid(m_e2eMilestones, !list, tr("Expected epoch numbers separated by commas"));
-        if (list)
-            change(QStringLiteral("recipe.e2e.lr.milestones"),
-                   [l = *list](Spec &s) { s.recipe.e2e.lr.milestones = l; });
-    });
+    QSpinBox *e2eEpochs = spin(QStringLiteral("e2eEpochs"), 0, 100000);
+    e2eEpochs->setSpecialValueText(tr("epochs per stage \u00d7 stages"));
+    QSpinBox *e2eEvery = spin(QStringLiteral("e2eLrEvery"), 0, 100000);
+    e2eEvery->setSpecialValueText(tr("at milestones"));
+    f->addRow(tr("Epochs"), fields.bind(
+                                e2eEpochs, QStringLiteral("recipe.e2e.epochs"),
+                                [](auto &s) -> auto & { return s.recipe.e2e.epochs; }));
+    f->addRow(tr("Learning rate"), fields.bind(
+                                       dspin(QStringLiteral("e2eLrInitial"), 1e-6, 10.0, 6, 0.01),
+                                       QStringLiteral("recipe.e2e.lr.initial"),
+                                       [](auto &s) -> auto & { return s.recipe.e2e.lr.initial; }));
+    f->addRow(tr("Divide LR by"), fields.bind(
+                                      dspin(QStringLiteral("e2eLrFactor"), 1.0, 1000.0, 2, 1.0),
+                                      QStringLiteral("recipe.e2e.lr.factor"),
+                                      [](auto &s) -> auto & { return s.recipe.e2e.lr.factor; }));
+    f->addRow(tr("Every (epochs)"), fields.bind(
+                                        e2eEvery, QStringLiteral("recipe.e2e.lr.every"),
+                                        [](auto &s) -> auto & { return s.recipe.e2e.lr.every; }));
+    f->addRow(tr("Milestones"),
+              listEdit(
+                  QStringLiteral("e2eLrMilestones"), QStringLiteral("recipe.e2e.lr.milestones"),
+                  [](auto &s) -> auto & { return s.recipe.e2e.lr.milestones; }));
     v->addStretch(1);
 }
 
-QLineEdit *RecipePanel::listEdit(const QString &name, const QString &field,
-                                 std::function<std::vector<double> &(Spec &)> list)
+template<class Get>
+QLineEdit *RecipePanel::listEdit(const QString &name, const QString &field, Get get)
 {
+    // Epoch milestones are integers; normalization statistics are one number per channel.
+    using Value = typename std::remove_cvref_t<decltype(get(m_spec))>::value_type;
+    constexpr bool epochs = std::is_integral_v<Value>;
     auto *edit = new QLineEdit;
     edit->setObjectName(name);
-    edit->setPlaceholderText(tr("one value per channel, e.g. 0.5, 0.5, 0.5"));
-    connect(edit, &QLineEdit::editingFinished, this, [this, edit, field, list] {
-        const auto values = parseDoubleList(edit->text());
-        markInvalid(edit, !values, tr("Expected numbers separated by commas"));
+    if (!epochs)
+        edit->setPlaceholderText(tr("one value per channel, e.g. 0.5, 0.5, 0.5"));
+    m_fields->onShow([edit, get](const Spec &s) { setSilently(edit, joinList(get(s))); });
+    connect(edit, &QLineEdit::editingFinished, this, [this, edit, field, get] {
+        std::optional<std::vector<Value>> values;
+        if constexpr (epochs)
+            values = parseIntList(edit->text());
+        else
+            values = parseDoubleList(edit->text());
+        markInvalid(edit, !values,
+                    epochs ? tr("Expected epoch numbers separated by commas")
+                           : tr("Expected numbers separated by commas"));
         if (values)
-            change(field, [list, v = *values](Spec &s) { list(s) = v; });
+            change(field, [get, v = *values](Spec &s) { get(s) = v; });
     });
     return edit;
 }
+
+RecipePanel::~RecipePanel() = default;
 
 void RecipePanel::change(const QString &field, const Apply &apply)
 {
@@ -417,52 +382,7 @@ void RecipePanel::showSpec(const Spec &spec)
 {
     m_updating = true;
     m_spec = spec;
-    const RecipeSpec &r = spec.recipe;
-    const auto setText = [](QLineEdit *e, const QString &t) {
-        if (e->text() != t)
-            e->setText(t);
-    };
-    setText(m_name, QString::fromStdString(spec.name));
-    setText(m_description, QString::fromStdString(spec.description));
-    const QString dataset = QString::fromStdString(r.dataset.name);
-    if (m_dataset->findText(dataset) < 0)
-        m_dataset->addItem(dataset);
-    m_dataset->setCurrentText(dataset);
-    setText(m_path, QString::fromStdString(r.dataset.path));
-    m_trainLimit->setValue(
-        int(std::min<std::int64_t>(r.dataset.trainLimit, std::numeric_limits<int>::max())));
-    m_testLimit->setValue(
-        int(std::min<std::int64_t>(r.dataset.testLimit, std::numeric_limits<int>::max())));
-    m_epochs->setValue(r.epochsPerStage);
-    m_batch->setValue(r.batchSize);
-    m_testBatch->setValue(r.testBatchSize);
-    m_lr->setValue(r.lr.initial);
-    m_lrFactor->setValue(r.lr.factor);
-    m_lrEvery->setValue(r.lr.every);
-    setText(m_milestones, joinList(r.lr.milestones));
-    m_resetOptimizer->setChecked(r.lr.resetOptimizer);
-    m_momentum->setValue(r.optimizer.momentum);
-    m_weightDecay->setValue(r.optimizer.weightDecay);
-    m_nesterov->setChecked(r.optimizer.nesterov);
-    m_augment->setChecked(r.augment.enabled);
-    m_cropPadding->setValue(r.augment.padding);
-    m_flip->setChecked(r.augment.flip);
-    m_resizedCrop->setChecked(r.augment.randomResizedCrop);
-    m_evalResize->setValue(r.augment.evalResize);
-    setText(m_mean, joinList(r.normalize.mean));
-    setText(m_std, joinList(r.normalize.std));
-    m_normFromData->setChecked(r.normalize.fromData);
-    m_ensemble->setCurrentIndex(m_ensemble->findData(int(r.ensemble)));
-    const QString precision = QString::fromStdString(r.precision);
-    if (m_precision->findText(precision) < 0)
-        m_precision->addItem(precision);
-    m_precision->setCurrentText(precision);
-    setText(m_seed, QString::number(qulonglong(r.seed)));
-    m_e2eEpochs->setValue(r.e2e.epochs);
-    m_e2eLr->setValue(r.e2e.lr.initial);
-    m_e2eFactor->setValue(r.e2e.lr.factor);
-    m_e2eEvery->setValue(r.e2e.lr.every);
-    setText(m_e2eMilestones, joinList(r.e2e.lr.milestones));
+    m_fields->show(spec);
     m_updating = false;
 }
 

@@ -5,16 +5,16 @@
 #include <QWidget>
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <vector>
 
-class QCheckBox;
-class QComboBox;
-class QDoubleSpinBox;
 class QLineEdit;
-class QSpinBox;
 
 namespace lw {
+
+template<class T>
+class FieldBindings;
 
 /// Edits the spec's name, description and training recipe (dataset, epochs per stage, LR
 /// schedule, batch, optimizer, augmentation, normalization, ensemble, precision, seed and the
@@ -26,6 +26,7 @@ class RecipePanel : public QWidget
 
 public:
     explicit RecipePanel(QWidget *parent = nullptr);
+    ~RecipePanel() override;
 
     /// Shows `spec`'s name, description and recipe without emitting edited().
     void showSpec(const Spec &spec);
@@ -37,45 +38,14 @@ Q_SIGNALS:
 private:
     using Apply = std::function<void(Spec &)>;
     void change(const QString &field, const Apply &apply);
-    QLineEdit *listEdit(const QString &name, const QString &field,
-                        std::function<std::vector<double> &(Spec &)> list);
+    /// A comma-separated list field (`get` as in FieldBindings), marked when it does not parse.
+    template<class Get>
+    QLineEdit *listEdit(const QString &name, const QString &field, Get get);
 
     Spec m_spec;
     bool m_updating = false;
 
-    QLineEdit *m_name = nullptr;
-    QLineEdit *m_description = nullptr;
-    QComboBox *m_dataset = nullptr;
-    QLineEdit *m_path = nullptr;
-    QSpinBox *m_trainLimit = nullptr;
-    QSpinBox *m_testLimit = nullptr;
-    QSpinBox *m_epochs = nullptr;
-    QSpinBox *m_batch = nullptr;
-    QSpinBox *m_testBatch = nullptr;
-    QDoubleSpinBox *m_lr = nullptr;
-    QDoubleSpinBox *m_lrFactor = nullptr;
-    QSpinBox *m_lrEvery = nullptr;
-    QLineEdit *m_milestones = nullptr;
-    QCheckBox *m_resetOptimizer = nullptr;
-    QDoubleSpinBox *m_momentum = nullptr;
-    QDoubleSpinBox *m_weightDecay = nullptr;
-    QCheckBox *m_nesterov = nullptr;
-    QCheckBox *m_augment = nullptr;
-    QSpinBox *m_cropPadding = nullptr;
-    QCheckBox *m_flip = nullptr;
-    QCheckBox *m_resizedCrop = nullptr;
-    QSpinBox *m_evalResize = nullptr;
-    QLineEdit *m_mean = nullptr;
-    QLineEdit *m_std = nullptr;
-    QCheckBox *m_normFromData = nullptr;
-    QComboBox *m_ensemble = nullptr;
-    QComboBox *m_precision = nullptr;
-    QLineEdit *m_seed = nullptr;
-    QSpinBox *m_e2eEpochs = nullptr;
-    QDoubleSpinBox *m_e2eLr = nullptr;
-    QDoubleSpinBox *m_e2eFactor = nullptr;
-    QSpinBox *m_e2eEvery = nullptr;
-    QLineEdit *m_e2eMilestones = nullptr;
+    std::unique_ptr<FieldBindings<Spec>> m_fields;
 };
 
 /// "20, 40" -> {20, 40}; nullopt when an entry is not a non-negative integer.

@@ -96,23 +96,23 @@ StageCard::StageCard(int index, QWidget *parent)
         auto *connector = new QLabel(QStringLiteral("\u2500\u2500\u25b6"), this);
         connector->setStyleSheet(QStringLiteral("QLabel { color: #8a94a6; }"));
         row->addWidget(connector, 0, Qt::AlignVCenter);
-        m_headFrame = new QFrame(this);
-        m_headFrame->setObjectName(QStringLiteral("headFrame"));
-        m_headFrame->setAttribute(Qt::WA_StyledBackground);
-        auto *head = new QVBoxLayout(m_headFrame);
+        m_head.frame = new QFrame(this);
+        m_head.frame->setObjectName(QStringLiteral("headFrame"));
+        m_head.frame->setAttribute(Qt::WA_StyledBackground);
+        auto *head = new QVBoxLayout(m_head.frame);
         head->setContentsMargins(8, 5, 8, 5);
         head->setSpacing(2);
-        m_headTitle = makeLabel(QStringLiteral("headTitle"), m_headFrame);
-        QFont headBold = m_headTitle->font();
+        m_head.title = makeLabel(QStringLiteral("headTitle"), m_head.frame);
+        QFont headBold = m_head.title->font();
         headBold.setBold(true);
-        m_headTitle->setFont(headBold);
-        m_headBody = makeLabel(QStringLiteral("headBody"), m_headFrame);
-        m_headParams = makeLabel(QStringLiteral("headParams"), m_headFrame);
-        m_headParams->setStyleSheet(QStringLiteral("QLabel { color: #4a5261; }"));
-        head->addWidget(m_headTitle);
-        head->addWidget(m_headBody);
-        head->addWidget(m_headParams);
-        row->addWidget(m_headFrame, 2);
+        m_head.title->setFont(headBold);
+        m_head.body = makeLabel(QStringLiteral("headBody"), m_head.frame);
+        m_head.params = makeLabel(QStringLiteral("headParams"), m_head.frame);
+        m_head.params->setStyleSheet(QStringLiteral("QLabel { color: #4a5261; }"));
+        head->addWidget(m_head.title);
+        head->addWidget(m_head.body);
+        head->addWidget(m_head.params);
+        row->addWidget(m_head.frame, 2);
     }
 
     m_error = makeLabel(QStringLiteral("error"), this);
@@ -161,7 +161,7 @@ void StageCard::setStage(const StageSpec &stage, const StageCost *cost, int clas
     const HeadSpec &h = stage.head;
     QStringList body;
     if (h.kind == HeadKind::Conv) {
-        m_headTitle->setText(tr("Auxiliary head k = %1").arg(h.k));
+        m_head.title->setText(tr("Auxiliary head k = %1").arg(h.k));
         if (h.k > 1) {
             QString convs = tr("%1%2 conv %3")
                                 .arg(QString::number(h.k - 1), kTimes,
@@ -174,7 +174,7 @@ void StageCard::setStage(const StageSpec &stage, const StageCost *cost, int clas
             body << convs;
         }
     } else {
-        m_headTitle->setText(tr("Classifier (MLP) k = %1").arg(h.k));
+        m_head.title->setText(tr("Classifier (MLP) k = %1").arg(h.k));
     }
     QString pool = h.maxpoolFirst ? tr("max-pool, ") : QString();
     pool += tr("%1 avg-pool \u2192 %2%3%2")
@@ -191,13 +191,13 @@ void StageCard::setStage(const StageSpec &stage, const StageCost *cost, int clas
         body << hidden;
     }
     body << tr("linear \u2192 %1 classes").arg(classes);
-    m_headBody->setText(body.join(QLatin1Char('\n')));
+    m_head.body->setText(body.join(QLatin1Char('\n')));
     if (cost) {
-        m_headParams->setText(
+        m_head.params->setText(
             tr("%1 params \u00b7 %2MAC")
                 .arg(groupedText(cost->headParams), compactText(double(cost->headMacs))));
     } else {
-        m_headParams->setText(tr("\u2014 params"));
+        m_head.params->setText(tr("\u2014 params"));
     }
 }
 
@@ -256,15 +256,15 @@ QString StageCard::paramsText() const
 
 QString StageCard::headText() const
 {
-    if (!m_headFrame)
+    if (!m_head.frame)
         return {};
-    return m_headTitle->text() + QLatin1Char('\n') + m_headBody->text() + QLatin1Char('\n')
-           + m_headParams->text();
+    return m_head.title->text() + QLatin1Char('\n') + m_head.body->text() + QLatin1Char('\n')
+           + m_head.params->text();
 }
 
 QString StageCard::headParamsText() const
 {
-    return m_headParams ? m_headParams->text() : QString();
+    return m_head.params ? m_head.params->text() : QString();
 }
 
 QString StageCard::errorText() const
@@ -274,7 +274,7 @@ QString StageCard::errorText() const
 
 QRect StageCard::headRect() const
 {
-    return m_headFrame ? m_headFrame->geometry() : QRect();
+    return m_head.frame ? m_head.frame->geometry() : QRect();
 }
 
 StageCard::Part StageCard::partAt(const QPoint &pos) const

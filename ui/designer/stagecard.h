@@ -59,6 +59,15 @@ protected:
     void mouseDoubleClickEvent(QMouseEvent *event) override;
 
 private:
+    /// The auxiliary head's sub-card; the input card has none (all null).
+    struct HeadCard
+    {
+        QFrame *frame = nullptr;
+        QLabel *title = nullptr;
+        QLabel *body = nullptr;
+        QLabel *params = nullptr;
+    };
+
     void updateStyle();
 
     int m_index;
@@ -75,10 +84,7 @@ private:
     QLabel *m_conv = nullptr;
     QLabel *m_shape = nullptr;
     QLabel *m_params = nullptr;
-    QFrame *m_headFrame = nullptr;
-    QLabel *m_headTitle = nullptr;
-    QLabel *m_headBody = nullptr;
-    QLabel *m_headParams = nullptr;
+    HeadCard m_head;
     QLabel *m_error = nullptr;
 };
 

@@ -1,5 +1,7 @@
 #include "ui/designer/stageinspector.h"
 
+#include "ui/designer/fieldbindings.h"
+
 #include <QBoxLayout>
 #include <QCheckBox>
 #include <QComboBox>
@@ -61,29 +63,6 @@ QCheckBox *makeCheck(const QString &name, const QString &text)
     return check;
 }
 
-void setSilently(QSpinBox *w, int v)
-{
-    const QSignalBlocker block(w);
-    if (w->value() != v)
-        w->setValue(v);
-}
-void setSilently(QDoubleSpinBox *w, double v)
-{
-    const QSignalBlocker block(w);
-    if (w->value() != v)
-        w->setValue(v);
-}
-void setSilently(QCheckBox *w, bool v)
-{
-    const QSignalBlocker block(w);
-    w->setChecked(v);
-}
-void setSilently(QComboBox *w, int data)
-{
-    const QSignalBlocker block(w);
-    w->setCurrentIndex(w->findData(data));
-}
-
 QLabel *makeTitle(QWidget *parent)
 {
     auto *title = new QLabel(parent);
@@ -116,8 +95,45 @@ QFormLayout *makeForm(QWidget *parent)
 
 } // namespace
 
+StageInspector::Page StageInspector::addPageFrame(QWidget *page, QVBoxLayout *v)
+{
+    Page frame;
+    frame.title = makeTitle(page);
+    v->addWidget(frame.title);
+    frame.lock = makeLockNote(page);
+    v->addWidget(frame.lock);
+    frame.form = new QWidget(page);
+    v->addWidget(frame.form);
+    return frame;
+}
+
+void StageInspector::Page::setLocked(bool locked) const
+{
+    form->setEnabled(!locked);
+    lock->setVisible(locked);
+}
+
 StageInspector::StageInspector(QWidget *parent)
     : QWidget(parent)
+    , m_inputFields(std::make_unique<FieldBindings<InputSpec>>(
+          this,
+          [this](const QString &field, const auto &apply) {
+              apply(m_input);
+              emitInput(field);
+          }))
+    , m_stageFields(std::make_unique<FieldBindings<StageSpec>>(
+          this,
+          [this](const QString &field, const auto &apply) {
+              apply(m_stage);
+              emitStage(field);
+          }))
+    // Kind and depth decide which head options apply; the others leave them as they are.
+    , m_headFields(std::make_unique<FieldBindings<StageSpec>>(
+          this, [this](const QString &field, const auto &apply) {
+              apply(m_stage);
+              updateHeadEnabled();
+              emitStage(field);
+          }))
 {
     setObjectName(QStringLiteral("stageInspector"));
     auto *layout = new QVBoxLayout(this);
@@ -137,55 +153,42 @@ StageInspector::StageInspector(QWidget *parent)
     m_pages->addWidget(buildHeadPage());
 }
 
+StageInspector::~StageInspector() = default;
+
 QWidget *StageInspector::buildInputPage()
 {
     auto *page = new QWidget;
     auto *v = new QVBoxLayout(page);
     v->setContentsMargins(0, 0, 0, 0);
-    QLabel *title = makeTitle(page);
-    title->setText(tr("Input"));
-    v->addWidget(title);
-    m_inputLock = makeLockNote(page);
-    v->addWidget(m_inputLock);
-    m_inputForm = new QWidget(page);
-    QFormLayout *form = makeForm(m_inputForm);
-    m_inChannels = makeSpin(QStringLiteral("inputChannels"), 1, 4096);
-    m_inHeight = makeSpin(QStringLiteral("inputHeight"), 1, 16384);
-    m_inWidth = makeSpin(QStringLiteral("inputWidth"), 1, 16384);
-    m_inClasses = makeSpin(QStringLiteral("inputClasses"), 2, 1000000);
-    m_inDownsample = makeCombo(QStringLiteral("inputDownsample"),
-                               {{tr("none"), int(Downsample::None)},
-                                {tr("\u03c8(2) space-to-depth"), int(Downsample::Psi)}});
-    m_inDownsample->setToolTip(tr("The ImageNet models apply \u03c8(2) to the image: "
-                                  "3\u00d7224\u00d7224 \u2192 12\u00d7112\u00d7112"));
-    form->addRow(tr("Channels"), spinRow(m_inChannels));
-    form->addRow(tr("Height"), spinRow(m_inHeight));
-    form->addRow(tr("Width"), spinRow(m_inWidth));
-    form->addRow(tr("Classes"), spinRow(m_inClasses));
-    form->addRow(tr("Downsampling"), m_inDownsample);
-    v->addWidget(m_inputForm);
+    m_inputPage = addPageFrame(page, v);
+    m_inputPage.title->setText(tr("Input"));
+    QFormLayout *form = makeForm(m_inputPage.form);
+    FieldBindings<InputSpec> &fields = *m_inputFields;
+    QSpinBox *channels = fields.bind(
+        makeSpin(QStringLiteral("inputChannels"), 1, 4096), QStringLiteral("channels"),
+        [](auto &in) -> auto & { return in.channels; });
+    QSpinBox *height = fields.bind(
+        makeSpin(QStringLiteral("inputHeight"), 1, 16384), QStringLiteral("height"),
+        [](auto &in) -> auto & { return in.height; });
+    QSpinBox *width = fields.bind(
+        makeSpin(QStringLiteral("inputWidth"), 1, 16384), QStringLiteral("width"),
+        [](auto &in) -> auto & { return in.width; });
+    QSpinBox *classes = fields.bind(
+        makeSpin(QStringLiteral("inputClasses"), 2, 1000000), QStringLiteral("classes"),
+        [](auto &in) -> auto & { return in.classes; });
+    QComboBox *downsample = fields.bind(
+        makeCombo(QStringLiteral("inputDownsample"),
+                  {{tr("none"), int(Downsample::None)},
+                   {tr("\u03c8(2) space-to-depth"), int(Downsample::Psi)}}),
+        QStringLiteral("downsample"), [](auto &in) -> auto & { return in.downsample; });
+    downsample->setToolTip(tr("The ImageNet models apply \u03c8(2) to the image: "
+                              "3\u00d7224\u00d7224 \u2192 12\u00d7112\u00d7112"));
+    form->addRow(tr("Channels"), spinRow(channels));
+    form->addRow(tr("Height"), spinRow(height));
+    form->addRow(tr("Width"), spinRow(width));
+    form->addRow(tr("Classes"), spinRow(classes));
+    form->addRow(tr("Downsampling"), downsample);
     v->addStretch(1);
-
-    connect(m_inChannels, &QSpinBox::valueChanged, this, [this](int v) {
-        m_input.channels = v;
-        emitInput(QStringLiteral("channels"));
-    });
-    connect(m_inHeight, &QSpinBox::valueChanged, this, [this](int v) {
-        m_input.height = v;
-        emitInput(QStringLiteral("height"));
-    });
-    connect(m_inWidth, &QSpinBox::valueChanged, this, [this](int v) {
-        m_input.width = v;
-        emitInput(QStringLiteral("width"));
-    });
-    connect(m_inClasses, &QSpinBox::valueChanged, this, [this](int v) {
-        m_input.classes = v;
-        emitInput(QStringLiteral("classes"));
-    });
-    connect(m_inDownsample, &QComboBox::currentIndexChanged, this, [this] {
-        m_input.downsample = Downsample(m_inDownsample->currentData().toInt());
-        emitInput(QStringLiteral("downsample"));
-    });
     return page;
 }
 
@@ -194,32 +197,37 @@ QWidget *StageInspector::buildStagePage()
     auto *page = new QWidget;
     auto *v = new QVBoxLayout(page);
     v->setContentsMargins(0, 0, 0, 0);
-    m_stageTitle = makeTitle(page);
-    v->addWidget(m_stageTitle);
-    m_stageLock = makeLockNote(page);
-    v->addWidget(m_stageLock);
-    m_stageForm = new QWidget(page);
-    QFormLayout *form = makeForm(m_stageForm);
-    m_downsample = makeCombo(QStringLiteral("stageDownsample"),
-                             {{tr("none"), int(Downsample::None)},
-                              {tr("\u03c8(2) invertible"), int(Downsample::Psi)},
-                              {tr("max-pool 2\u00d72"), int(Downsample::MaxPool)},
-                              {tr("avg-pool 2\u00d72"), int(Downsample::AvgPool)},
-                              {tr("stride-2 conv"), int(Downsample::Stride)}});
-    m_downsample->setToolTip(tr("Applied before the convolution; halves height and width"));
-    m_width = makeSpin(QStringLiteral("stageWidth"), 1, 65536);
-    m_width->setToolTip(tr("Output channels of the block's convolution (1 to 65536)"));
-    m_kernel = makeSpin(QStringLiteral("stageKernel"), 1, 11, 2);
-    m_kernel->setToolTip(tr("Odd kernel side, 1 to 11; padding = kernel / 2 keeps the side"));
-    m_bn = makeCheck(QStringLiteral("stageBn"), tr("BatchNorm after the convolution"));
-    m_bias = makeCheck(QStringLiteral("stageBias"), tr("Convolution bias"));
-    m_bias->setToolTip(tr("Usually on exactly when BatchNorm is off (toggling BN sets it)"));
-    form->addRow(tr("Downsampling"), m_downsample);
-    form->addRow(tr("Width"), spinRow(m_width));
-    form->addRow(tr("Kernel"), withRange(m_kernel, tr("odd, 1 \u2013 11")));
-    form->addRow(QString(), m_bn);
-    form->addRow(QString(), m_bias);
-    v->addWidget(m_stageForm);
+    m_stagePage = addPageFrame(page, v);
+    QFormLayout *form = makeForm(m_stagePage.form);
+    FieldBindings<StageSpec> &fields = *m_stageFields;
+    QComboBox *downsample = fields.bind(
+        makeCombo(QStringLiteral("stageDownsample"),
+                  {{tr("none"), int(Downsample::None)},
+                   {tr("\u03c8(2) invertible"), int(Downsample::Psi)},
+                   {tr("max-pool 2\u00d72"), int(Downsample::MaxPool)},
+                   {tr("avg-pool 2\u00d72"), int(Downsample::AvgPool)},
+                   {tr("stride-2 conv"), int(Downsample::Stride)}}),
+        QStringLiteral("downsample"), [](auto &s) -> auto & { return s.downsample; });
+    downsample->setToolTip(tr("Applied before the convolution; halves height and width"));
+    QSpinBox *width = fields.bind(
+        makeSpin(QStringLiteral("stageWidth"), 1, 65536), QStringLiteral("width"),
+        [](auto &s) -> auto & { return s.width; });
+    width->setToolTip(tr("Output channels of the block's convolution (1 to 65536)"));
+    QSpinBox *kernel = fields.bind(
+        makeSpin(QStringLiteral("stageKernel"), 1, 11, 2), QStringLiteral("kernel"),
+        [](auto &s) -> auto & { return s.kernel; });
+    kernel->setToolTip(tr("Odd kernel side, 1 to 11; padding = kernel / 2 keeps the side"));
+    QCheckBox *bn = makeCheck(QStringLiteral("stageBn"), tr("BatchNorm after the convolution"));
+    fields.onShow([bn](const StageSpec &s) { setSilently(bn, s.bn); });
+    QCheckBox *bias = fields.bind(
+        makeCheck(QStringLiteral("stageBias"), tr("Convolution bias")), QStringLiteral("bias"),
+        [](auto &s) -> auto & { return s.bias; });
+    bias->setToolTip(tr("Usually on exactly when BatchNorm is off (toggling BN sets it)"));
+    form->addRow(tr("Downsampling"), downsample);
+    form->addRow(tr("Width"), spinRow(width));
+    form->addRow(tr("Kernel"), withRange(kernel, tr("odd, 1 \u2013 11")));
+    form->addRow(QString(), bn);
+    form->addRow(QString(), bias);
     auto *toHead = new QPushButton(tr("Edit its auxiliary head \u2192"), page);
     toHead->setObjectName(QStringLiteral("editHead"));
     toHead->setFlat(true);
@@ -227,27 +235,11 @@ QWidget *StageInspector::buildStagePage()
     v->addWidget(toHead, 0, Qt::AlignLeft);
     v->addStretch(1);
 
-    connect(m_downsample, &QComboBox::currentIndexChanged, this, [this] {
-        m_stage.downsample = Downsample(m_downsample->currentData().toInt());
-        emitStage(QStringLiteral("downsample"));
-    });
-    connect(m_width, &QSpinBox::valueChanged, this, [this](int v) {
-        m_stage.width = v;
-        emitStage(QStringLiteral("width"));
-    });
-    connect(m_kernel, &QSpinBox::valueChanged, this, [this](int v) {
-        m_stage.kernel = v;
-        emitStage(QStringLiteral("kernel"));
-    });
-    connect(m_bn, &QCheckBox::toggled, this, [this](bool on) {
+    connect(bn, &QCheckBox::toggled, this, [this, bias](bool on) {
         m_stage.bn = on;
         m_stage.bias = !on; // the spec's default when bias is absent
-        setSilently(m_bias, m_stage.bias);
+        setSilently(bias, m_stage.bias);
         emitStage(QStringLiteral("bn"));
-    });
-    connect(m_bias, &QCheckBox::toggled, this, [this](bool on) {
-        m_stage.bias = on;
-        emitStage(QStringLiteral("bias"));
     });
     return page;
 }
@@ -257,91 +249,64 @@ QWidget *StageInspector::buildHeadPage()
     auto *page = new QWidget;
     auto *v = new QVBoxLayout(page);
     v->setContentsMargins(0, 0, 0, 0);
-    m_headTitle = makeTitle(page);
-    v->addWidget(m_headTitle);
-    m_headLock = makeLockNote(page);
-    v->addWidget(m_headLock);
-    m_headForm = new QWidget(page);
-    QFormLayout *form = makeForm(m_headForm);
-    m_headKind = makeCombo(QStringLiteral("headKind"),
-                           {{tr("conv (the paper's)"), int(HeadKind::Conv)},
-                            {tr("MLP (VGG's classifier)"), int(HeadKind::Mlp)}});
-    m_headK = makeSpin(QStringLiteral("headK"), 1, 3);
-    m_headK->setToolTip(tr("Hidden layers of the auxiliary problem, counting the block"));
-    m_headWidth = makeSpin(QStringLiteral("headWidth"), 1, 65536);
+    m_headPage = addPageFrame(page, v);
+    QFormLayout *form = makeForm(m_headPage.form);
+    FieldBindings<StageSpec> &fields = *m_headFields;
+    QComboBox *kind = fields.bind(
+        makeCombo(QStringLiteral("headKind"), {{tr("conv (the paper's)"), int(HeadKind::Conv)},
+                                               {tr("MLP (VGG's classifier)"), int(HeadKind::Mlp)}}),
+        QStringLiteral("head.kind"), [](auto &s) -> auto & { return s.head.kind; });
+    QSpinBox *k = fields.bind(
+        makeSpin(QStringLiteral("headK"), 1, 3), QStringLiteral("head.k"),
+        [](auto &s) -> auto & { return s.head.k; });
+    k->setToolTip(tr("Hidden layers of the auxiliary problem, counting the block"));
+    m_headWidth = fields.bind(
+        makeSpin(QStringLiteral("headWidth"), 1, 65536), QStringLiteral("head.width"),
+        [](auto &s) -> auto & { return s.head.width; });
     m_headWidth->setToolTip(tr("M\u0303: width of the hidden convs (conv) or hidden units (MLP)"));
-    m_headPooled = makeSpin(QStringLiteral("headPooled"), 1, 16384);
-    m_headPooled->setToolTip(tr("Side after pooling (2: 2\u00d72; VGG's classifier: 7); at most "
-                                "the stage's output side"));
-    m_headPool
-        = makeCombo(QStringLiteral("headPool"), {{tr("fixed (reference)"), int(HeadPool::Fixed)},
-                                                 {tr("adaptive"), int(HeadPool::Adaptive)}});
-    m_headPool->setToolTip(tr("Fixed: AvgPool with kernel = stride = side / pooled (drops the "
-                              "last row and column at odd sides). Adaptive: adaptive pooling."));
-    m_headPadding = makeSpin(QStringLiteral("headPadding"), 0, 1);
-    m_headBn = makeCheck(QStringLiteral("headBn"), tr("BatchNorm in the head"));
+    QSpinBox *pooled = fields.bind(
+        makeSpin(QStringLiteral("headPooled"), 1, 16384), QStringLiteral("head.pooled"),
+        [](auto &s) -> auto & { return s.head.pooled; });
+    pooled->setToolTip(tr("Side after pooling (2: 2\u00d72; VGG's classifier: 7); at most "
+                          "the stage's output side"));
+    QComboBox *pool = fields.bind(
+        makeCombo(QStringLiteral("headPool"), {{tr("fixed (reference)"), int(HeadPool::Fixed)},
+                                               {tr("adaptive"), int(HeadPool::Adaptive)}}),
+        QStringLiteral("head.pool"), [](auto &s) -> auto & { return s.head.pool; });
+    pool->setToolTip(tr("Fixed: AvgPool with kernel = stride = side / pooled (drops the "
+                        "last row and column at odd sides). Adaptive: adaptive pooling."));
+    m_headPadding = fields.bind(
+        makeSpin(QStringLiteral("headPadding"), 0, 1), QStringLiteral("head.padding"),
+        [](auto &s) -> auto & { return s.head.padding; });
+    m_headBn = fields.bind(
+        makeCheck(QStringLiteral("headBn"), tr("BatchNorm in the head")), QStringLiteral("head.bn"),
+        [](auto &s) -> auto & { return s.head.bn; });
     m_headDropout = new QDoubleSpinBox;
     m_headDropout->setObjectName(QStringLiteral("headDropout"));
     m_headDropout->setRange(0.0, 0.99);
     m_headDropout->setSingleStep(0.05);
     m_headDropout->setDecimals(2);
-    m_headMaxpoolFirst
-        = makeCheck(QStringLiteral("headMaxpoolFirst"), tr("2\u00d72 max-pool before the head"));
-    form->addRow(tr("Kind"), m_headKind);
-    form->addRow(tr("k"), spinRow(m_headK));
+    fields.bind(
+        m_headDropout, QStringLiteral("head.dropout"),
+        [](auto &s) -> auto & { return s.head.dropout; });
+    QCheckBox *maxpoolFirst = fields.bind(
+        makeCheck(QStringLiteral("headMaxpoolFirst"), tr("2\u00d72 max-pool before the head")),
+        QStringLiteral("head.maxpoolFirst"), [](auto &s) -> auto & { return s.head.maxpoolFirst; });
+    form->addRow(tr("Kind"), kind);
+    form->addRow(tr("k"), spinRow(k));
     form->addRow(tr("Width M\u0303"), spinRow(m_headWidth));
-    form->addRow(tr("Pooled side"), spinRow(m_headPooled));
-    form->addRow(tr("Pooling"), m_headPool);
+    form->addRow(tr("Pooled side"), spinRow(pooled));
+    form->addRow(tr("Pooling"), pool);
     form->addRow(tr("Conv padding"), spinRow(m_headPadding));
     form->addRow(tr("Dropout"), withRange(m_headDropout, QStringLiteral("0 \u2013 0.99")));
     form->addRow(QString(), m_headBn);
-    form->addRow(QString(), m_headMaxpoolFirst);
-    v->addWidget(m_headForm);
+    form->addRow(QString(), maxpoolFirst);
     auto *toBlock = new QPushButton(tr("\u2190 Edit the stage's block"), page);
     toBlock->setObjectName(QStringLiteral("editBlock"));
     toBlock->setFlat(true);
     connect(toBlock, &QPushButton::clicked, this, [this] { emit blockRequested(m_index); });
     v->addWidget(toBlock, 0, Qt::AlignLeft);
     v->addStretch(1);
-
-    connect(m_headKind, &QComboBox::currentIndexChanged, this, [this] {
-        m_stage.head.kind = HeadKind(m_headKind->currentData().toInt());
-        updateHeadEnabled();
-        emitStage(QStringLiteral("head.kind"));
-    });
-    connect(m_headK, &QSpinBox::valueChanged, this, [this](int v) {
-        m_stage.head.k = v;
-        updateHeadEnabled();
-        emitStage(QStringLiteral("head.k"));
-    });
-    connect(m_headWidth, &QSpinBox::valueChanged, this, [this](int v) {
-        m_stage.head.width = v;
-        emitStage(QStringLiteral("head.width"));
-    });
-    connect(m_headPooled, &QSpinBox::valueChanged, this, [this](int v) {
-        m_stage.head.pooled = v;
-        emitStage(QStringLiteral("head.pooled"));
-    });
-    connect(m_headPool, &QComboBox::currentIndexChanged, this, [this] {
-        m_stage.head.pool = HeadPool(m_headPool->currentData().toInt());
-        emitStage(QStringLiteral("head.pool"));
-    });
-    connect(m_headPadding, &QSpinBox::valueChanged, this, [this](int v) {
-        m_stage.head.padding = v;
-        emitStage(QStringLiteral("head.padding"));
-    });
-    connect(m_headBn, &QCheckBox::toggled, this, [this](bool on) {
-        m_stage.head.bn = on;
-        emitStage(QStringLiteral("head.bn"));
-    });
-    connect(m_headDropout, &QDoubleSpinBox::valueChanged, this, [this](double v) {
-        m_stage.head.dropout = v;
-        emitStage(QStringLiteral("head.dropout"));
-    });
-    connect(m_headMaxpoolFirst, &QCheckBox::toggled, this, [this](bool on) {
-        m_stage.head.maxpoolFirst = on;
-        emitStage(QStringLiteral("head.maxpoolFirst"));
-    });
     return page;
 }
 
@@ -355,13 +320,8 @@ void StageInspector::showInput(const InputSpec &input, bool locked)
 {
     m_index = -1;
     m_input = input;
-    setSilently(m_inChannels, input.channels);
-    setSilently(m_inHeight, input.height);
-    setSilently(m_inWidth, input.width);
-    setSilently(m_inClasses, input.classes);
-    setSilently(m_inDownsample, int(input.downsample));
-    m_inputForm->setEnabled(!locked);
-    m_inputLock->setVisible(locked);
+    m_inputFields->show(input);
+    m_inputPage.setLocked(locked);
     m_pages->setCurrentIndex(1);
 }
 
@@ -369,14 +329,9 @@ void StageInspector::showStage(int index, const StageSpec &stage, bool locked)
 {
     m_index = index;
     m_stage = stage;
-    m_stageTitle->setText(tr("Stage %1").arg(index + 1));
-    setSilently(m_downsample, int(stage.downsample));
-    setSilently(m_width, stage.width);
-    setSilently(m_kernel, stage.kernel);
-    setSilently(m_bn, stage.bn);
-    setSilently(m_bias, stage.bias);
-    m_stageForm->setEnabled(!locked);
-    m_stageLock->setVisible(locked);
+    m_stagePage.title->setText(tr("Stage %1").arg(index + 1));
+    m_stageFields->show(stage);
+    m_stagePage.setLocked(locked);
     m_pages->setCurrentIndex(2);
 }
 
@@ -384,20 +339,10 @@ void StageInspector::showHead(int index, const StageSpec &stage, bool locked)
 {
     m_index = index;
     m_stage = stage;
-    const HeadSpec &h = stage.head;
-    m_headTitle->setText(tr("Auxiliary head of stage %1").arg(index + 1));
-    setSilently(m_headKind, int(h.kind));
-    setSilently(m_headK, h.k);
-    setSilently(m_headWidth, h.width);
-    setSilently(m_headPooled, h.pooled);
-    setSilently(m_headPool, int(h.pool));
-    setSilently(m_headPadding, h.padding);
-    setSilently(m_headBn, h.bn);
-    setSilently(m_headDropout, h.dropout);
-    setSilently(m_headMaxpoolFirst, h.maxpoolFirst);
+    m_headPage.title->setText(tr("Auxiliary head of stage %1").arg(index + 1));
+    m_headFields->show(stage);
     updateHeadEnabled();
-    m_headForm->setEnabled(!locked);
-    m_headLock->setVisible(locked);
+    m_headPage.setLocked(locked);
     m_pages->setCurrentIndex(3);
 }
 

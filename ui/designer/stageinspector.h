@@ -4,14 +4,19 @@
 
 #include <QWidget>
 
+#include <memory>
+
 class QCheckBox;
-class QComboBox;
 class QDoubleSpinBox;
 class QLabel;
 class QSpinBox;
 class QStackedWidget;
+class QVBoxLayout;
 
 namespace lw {
+
+template<class T>
+class FieldBindings;
 
 /// Edits the selected part of the spec: the input, a stage's block or a stage's head. Every
 /// field of the spec has a widget showing its valid range; each change is reported at once with
@@ -23,6 +28,7 @@ class StageInspector : public QWidget
 
 public:
     explicit StageInspector(QWidget *parent = nullptr);
+    ~StageInspector() override;
 
     void showNothing();
     void showInput(const InputSpec &input, bool locked);
@@ -37,6 +43,17 @@ Q_SIGNALS:
     void blockRequested(int index);
 
 private:
+    /// What the input, stage and head pages share: a title, the note shown while the part is
+    /// locked and the form, disabled while it is.
+    struct Page
+    {
+        QLabel *title = nullptr;
+        QLabel *lock = nullptr;
+        QWidget *form = nullptr;
+        void setLocked(bool locked) const;
+    };
+    /// Adds a page's title, locked note and (empty) form to `v`, the layout of `page`.
+    static Page addPageFrame(QWidget *page, QVBoxLayout *v);
     QWidget *buildInputPage();
     QWidget *buildStagePage();
     QWidget *buildHeadPage();
@@ -49,35 +66,17 @@ private:
     StageSpec m_stage;
     InputSpec m_input;
 
-    QLabel *m_inputLock = nullptr;
-    QWidget *m_inputForm = nullptr;
-    QSpinBox *m_inChannels = nullptr;
-    QSpinBox *m_inHeight = nullptr;
-    QSpinBox *m_inWidth = nullptr;
-    QSpinBox *m_inClasses = nullptr;
-    QComboBox *m_inDownsample = nullptr;
-
-    QLabel *m_stageTitle = nullptr;
-    QLabel *m_stageLock = nullptr;
-    QWidget *m_stageForm = nullptr;
-    QSpinBox *m_width = nullptr;
-    QSpinBox *m_kernel = nullptr;
-    QComboBox *m_downsample = nullptr;
-    QCheckBox *m_bn = nullptr;
-    QCheckBox *m_bias = nullptr;
-
-    QLabel *m_headTitle = nullptr;
-    QLabel *m_headLock = nullptr;
-    QWidget *m_headForm = nullptr;
-    QComboBox *m_headKind = nullptr;
-    QSpinBox *m_headK = nullptr;
+    Page m_inputPage;
+    Page m_stagePage;
+    Page m_headPage;
+    std::unique_ptr<FieldBindings<InputSpec>> m_inputFields;
+    std::unique_ptr<FieldBindings<StageSpec>> m_stageFields;
+    std::unique_ptr<FieldBindings<StageSpec>> m_headFields;
+    // The head options that only some kinds and depths use (updateHeadEnabled).
     QSpinBox *m_headWidth = nullptr;
-    QSpinBox *m_headPooled = nullptr;
-    QComboBox *m_headPool = nullptr;
     QSpinBox *m_headPadding = nullptr;
     QCheckBox *m_headBn = nullptr;
     QDoubleSpinBox *m_headDropout = nullptr;
-    QCheckBox *m_headMaxpoolFirst = nullptr;
 };
 
 } // namespace lw

@@ -58,18 +58,18 @@ RunCompareView::RunCompareView(QWidget *parent)
     m_curvesBox->addItem(tr("Train + test loss"), int(Curves::Loss));
     connect(m_curvesBox, &QComboBox::currentIndexChanged, this,
             [this] { setCurves(Curves(m_curvesBox->currentData().toInt())); });
-    m_smoothBox = new QCheckBox(tr("Smooth"));
-    m_smoothBox->setChecked(true);
-    m_smoothBox->setToolTip(tr("Exponential moving average, restarted at each stage; raw "
-                               "values are drawn faint behind"));
-    m_smoothSlider = new QSlider(Qt::Horizontal);
-    m_smoothSlider->setRange(0, 99);
-    m_smoothSlider->setValue(int(m_smoothing * 100));
-    auto applySmoothing = [this] {
-        setSmoothing(m_smoothBox->isChecked() ? m_smoothSlider->value() / 100.0 : 0.0);
+    auto *smoothBox = new QCheckBox(tr("Smooth"));
+    smoothBox->setChecked(true);
+    smoothBox->setToolTip(tr("Exponential moving average, restarted at each stage; raw "
+                             "values are drawn faint behind"));
+    auto *smoothSlider = new QSlider(Qt::Horizontal);
+    smoothSlider->setRange(0, 99);
+    smoothSlider->setValue(int(m_smoothing * 100));
+    auto applySmoothing = [this, smoothBox, smoothSlider] {
+        setSmoothing(smoothBox->isChecked() ? smoothSlider->value() / 100.0 : 0.0);
     };
-    connect(m_smoothBox, &QCheckBox::toggled, this, applySmoothing);
-    connect(m_smoothSlider, &QSlider::valueChanged, this, applySmoothing);
+    connect(smoothBox, &QCheckBox::toggled, this, applySmoothing);
+    connect(smoothSlider, &QSlider::valueChanged, this, applySmoothing);
     m_groupBox = new QCheckBox(tr("Group seeds"));
     m_groupBox->setToolTip(tr("Runs that differ only by seed: mean curve with a min-max band"));
     connect(m_groupBox, &QCheckBox::toggled, this, &RunCompareView::setGroupSeeds);
@@ -77,8 +77,8 @@ RunCompareView::RunCompareView(QWidget *parent)
     auto *options = new QGridLayout;
     options->addWidget(new QLabel(tr("Curves")), 0, 0);
     options->addWidget(m_curvesBox, 0, 1);
-    options->addWidget(m_smoothBox, 1, 0);
-    options->addWidget(m_smoothSlider, 1, 1);
+    options->addWidget(smoothBox, 1, 0);
+    options->addWidget(smoothSlider, 1, 1);
     options->addWidget(m_groupBox, 2, 0, 1, 2);
     auto *left = new QWidget;
     auto *leftLayout = new QVBoxLayout(left);
@@ -181,16 +181,16 @@ RunCompareView::RunCompareView(QWidget *parent)
     main->setStretchFactor(1, 1);
     main->setSizes({260, 1200});
 
-    m_empty = new QLabel(tr("Select runs in the table to compare them\n"
-                            "(Ctrl- or Shift-click to select several)"));
-    m_empty->setAlignment(Qt::AlignCenter);
-    m_empty->setStyleSheet(QStringLiteral("color: palette(mid); font-size: 14pt;"));
+    auto *empty = new QLabel(tr("Select runs in the table to compare them\n"
+                                "(Ctrl- or Shift-click to select several)"));
+    empty->setAlignment(Qt::AlignCenter);
+    empty->setStyleSheet(QStringLiteral("color: palette(mid); font-size: 14pt;"));
     m_loadTimer = new QTimer(this);
     m_loadTimer->setSingleShot(true);
     m_loadTimer->setInterval(0);
     connect(m_loadTimer, &QTimer::timeout, this, &RunCompareView::loadSlice);
     auto *stack = new QStackedLayout(this);
-    stack->addWidget(m_empty);
+    stack->addWidget(empty);
     stack->addWidget(main);
     rebuildCurves();
 }

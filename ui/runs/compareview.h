@@ -16,8 +16,6 @@ class QCPGraph;
 class QCheckBox;
 class QComboBox;
 class QCustomPlot;
-class QLabel;
-class QSlider;
 class QTableWidget;
 class QTimer;
 class QTreeWidget;
@@ -135,15 +133,12 @@ private:
 
     QTreeWidget *m_legend = nullptr;
     QComboBox *m_curvesBox = nullptr;
-    QCheckBox *m_smoothBox = nullptr;
-    QSlider *m_smoothSlider = nullptr;
     QCheckBox *m_groupBox = nullptr;
     QCheckBox *m_equalBox = nullptr;
     QCustomPlot *m_curves = nullptr;
     QCustomPlot *m_depth = nullptr;
     QTableWidget *m_diff = nullptr;
     QTableWidget *m_summary = nullptr;
-    QLabel *m_empty = nullptr;
     QTimer *m_loadTimer = nullptr;
     qint64 m_lastLoadReplotMs = 0; ///< when loadSlice last replotted (ms since epoch)
 };

@@ -161,11 +161,12 @@ RunsView::RunsView(QWidget *parent)
     buildActions();
     auto *toolbar = new QToolBar;
     toolbar->setToolButtonStyle(Qt::ToolButtonTextOnly);
-    toolbar->addActions({m_renameAction, m_tagsAction, m_notesAction, m_deleteAction});
+    toolbar->addActions({m_actions[Rename], m_actions[Tags], m_actions[Notes], m_actions[Delete]});
     toolbar->addSeparator();
-    toolbar->addActions({m_resumeAction, m_probeAction, m_branchAction, m_specAction});
+    toolbar->addActions(
+        {m_actions[Resume], m_actions[Probe], m_actions[Branch], m_actions[OpenSpec]});
     toolbar->addSeparator();
-    toolbar->addActions({m_exportAction, m_refreshAction});
+    toolbar->addActions({m_actions[Export], m_actions[Refresh]});
 
     auto *filterRow = new QHBoxLayout;
     filterRow->addWidget(m_filterEdit, 3);
@@ -210,37 +211,38 @@ void RunsView::buildActions()
         addAction(a);
         return a;
     };
-    m_renameAction
+    m_actions[Rename]
         = make(tr("Rename…"), tr("Rename the selected run"), &RunsView::renameInteractive);
-    m_renameAction->setShortcut(Qt::Key_F2);
-    m_tagsAction = make(tr("Tags…"), tr("Add or remove tags of the selected runs"),
-                        &RunsView::tagsInteractive);
-    m_notesAction
+    m_actions[Rename]->setShortcut(Qt::Key_F2);
+    m_actions[Tags] = make(tr("Tags…"), tr("Add or remove tags of the selected runs"),
+                           &RunsView::tagsInteractive);
+    m_actions[Notes]
         = make(tr("Notes…"), tr("Edit the selected run's notes"), &RunsView::notesInteractive);
-    m_deleteAction
+    m_actions[Delete]
         = make(tr("Delete…"), tr("Delete the selected runs and their checkpoints (asks first)"),
                &RunsView::deleteInteractive);
-    m_deleteAction->setShortcut(QKeySequence::Delete);
-    m_resumeAction = make(tr("Resume"), tr("Continue the interrupted run from its last checkpoint"),
-                          &RunsView::resumeSelected);
-    m_probeAction = make(tr("Run probes"),
-                         tr("Linear-separability probes of every layer of the finished run"),
-                         &RunsView::probeSelected);
-    m_branchAction = make(tr("Branch…"),
-                          tr("Keep the first k trained stages and design the rest in the "
-                             "designer"),
-                          &RunsView::branchInteractive);
-    m_specAction = make(tr("Open spec"), tr("Open the run's spec in the designer"),
-                        &RunsView::openSpecSelected);
-    m_exportAction = make(tr("Export…"),
-                          tr("Export the selected runs (summary, stages, probes, every metric) "
-                             "to CSV or JSON"),
-                          &RunsView::exportInteractive);
-    m_refreshAction = make(tr("Refresh"), tr("Read the store again now"), [this] {
+    m_actions[Delete]->setShortcut(QKeySequence::Delete);
+    m_actions[Resume]
+        = make(tr("Resume"), tr("Continue the interrupted run from its last checkpoint"),
+               &RunsView::resumeSelected);
+    m_actions[Probe] = make(tr("Run probes"),
+                            tr("Linear-separability probes of every layer of the finished run"),
+                            &RunsView::probeSelected);
+    m_actions[Branch] = make(tr("Branch…"),
+                             tr("Keep the first k trained stages and design the rest in the "
+                                "designer"),
+                             &RunsView::branchInteractive);
+    m_actions[OpenSpec] = make(tr("Open spec"), tr("Open the run's spec in the designer"),
+                               &RunsView::openSpecSelected);
+    m_actions[Export] = make(tr("Export…"),
+                             tr("Export the selected runs (summary, stages, probes, every metric) "
+                                "to CSV or JSON"),
+                             &RunsView::exportInteractive);
+    m_actions[Refresh] = make(tr("Refresh"), tr("Read the store again now"), [this] {
         m_token.reset();
         refreshNow();
     });
-    m_refreshAction->setShortcut(QKeySequence::Refresh);
+    m_actions[Refresh]->setShortcut(QKeySequence::Refresh);
 }
 
 bool RunsView::setStore(const QString &dbPath)
@@ -394,20 +396,20 @@ void RunsView::updateActions()
     const int n = m_store ? int(m_table->selectionModel()->selectedRows().size()) : 0;
     const bool writable = m_store && !m_store->readOnly();
     const auto one = singleSelected();
-    m_renameAction->setEnabled(writable && one.has_value());
-    m_notesAction->setEnabled(writable && one.has_value());
-    m_tagsAction->setEnabled(writable && n > 0);
-    m_deleteAction->setEnabled(writable && n > 0);
-    m_exportAction->setEnabled(n > 0);
-    m_specAction->setEnabled(one.has_value());
+    m_actions[Rename]->setEnabled(writable && one.has_value());
+    m_actions[Notes]->setEnabled(writable && one.has_value());
+    m_actions[Tags]->setEnabled(writable && n > 0);
+    m_actions[Delete]->setEnabled(writable && n > 0);
+    m_actions[Export]->setEnabled(n > 0);
+    m_actions[OpenSpec]->setEnabled(one.has_value());
     const bool resumable
         = one
           && (one->status == RunStatus::Interrupted || one->status == RunStatus::Cancelled
               || one->status == RunStatus::Failed);
-    m_resumeAction->setEnabled(writable && resumable);
-    m_probeAction->setEnabled(writable && one && one->status == RunStatus::Finished);
-    m_branchAction->setEnabled(one && one->mode != TrainMode::EndToEnd && one->stagesDone > 0);
-    m_refreshAction->setEnabled(m_store != nullptr);
+    m_actions[Resume]->setEnabled(writable && resumable);
+    m_actions[Probe]->setEnabled(writable && one && one->status == RunStatus::Finished);
+    m_actions[Branch]->setEnabled(one && one->mode != TrainMode::EndToEnd && one->stagesDone > 0);
+    m_actions[Refresh]->setEnabled(m_store != nullptr);
 }
 
 void RunsView::updateCountLabel()
@@ -749,11 +751,11 @@ void RunsView::showHeaderMenu(const QPoint &pos)
 void RunsView::showTableMenu(const QPoint &pos)
 {
     QMenu menu(this);
-    menu.addActions({m_renameAction, m_tagsAction, m_notesAction});
+    menu.addActions({m_actions[Rename], m_actions[Tags], m_actions[Notes]});
     menu.addSeparator();
-    menu.addActions({m_resumeAction, m_probeAction, m_branchAction, m_specAction});
+    menu.addActions({m_actions[Resume], m_actions[Probe], m_actions[Branch], m_actions[OpenSpec]});
     menu.addSeparator();
-    menu.addActions({m_exportAction, m_deleteAction});
+    menu.addActions({m_actions[Export], m_actions[Delete]});
     menu.exec(m_table->viewport()->mapToGlobal(pos));
 }
 

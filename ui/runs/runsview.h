@@ -8,6 +8,7 @@
 #include <QStringList>
 #include <QWidget>
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -141,16 +142,20 @@ private:
     QList<qint64> m_keepSelection; ///< ids selected before a model reset
     bool m_restoring = false;
 
-    QAction *m_renameAction = nullptr;
-    QAction *m_tagsAction = nullptr;
-    QAction *m_notesAction = nullptr;
-    QAction *m_deleteAction = nullptr;
-    QAction *m_exportAction = nullptr;
-    QAction *m_resumeAction = nullptr;
-    QAction *m_probeAction = nullptr;
-    QAction *m_branchAction = nullptr;
-    QAction *m_specAction = nullptr;
-    QAction *m_refreshAction = nullptr;
+    /// The actions on runs, in toolbar order (the toolbar and the table menu show them).
+    enum RunAction {
+        Rename,
+        Tags,
+        Notes,
+        Delete,
+        Resume,
+        Probe,
+        Branch,
+        OpenSpec,
+        Export,
+        Refresh
+    };
+    std::array<QAction *, Refresh + 1> m_actions{}; ///< indexed by RunAction
 };
 
 } // namespace lw

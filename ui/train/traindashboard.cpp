@@ -80,9 +80,9 @@ TrainDashboard::TrainDashboard(const TrainSession *session, LastFolders *folders
 
     // Plot tools.
     auto *tools = new QHBoxLayout;
-    m_smooth = new QCheckBox(tr("Smooth curves"), dash);
-    m_smooth->setObjectName(QStringLiteral("smoothCheck"));
-    m_smooth->setToolTip(tr(
+    auto *smooth = new QCheckBox(tr("Smooth curves"), dash);
+    smooth->setObjectName(QStringLiteral("smoothCheck"));
+    smooth->setToolTip(tr(
         "Debiased exponential smoothing (0.6, as TensorBoard), raw curves drawn faintly behind"));
     auto *resetView = new QToolButton(dash);
     resetView->setText(tr("Whole Run"));
@@ -95,7 +95,7 @@ TrainDashboard::TrainDashboard(const TrainSession *session, LastFolders *folders
     tools->addWidget(
         new QLabel(tr("<b>Stage timeline</b> \u2014 drag to pan, wheel to zoom"), dash));
     tools->addStretch(1);
-    tools->addWidget(m_smooth);
+    tools->addWidget(smooth);
     tools->addWidget(resetView);
     tools->addWidget(exportPlotButton);
     tools->addWidget(exportCsvButton);
@@ -105,7 +105,7 @@ TrainDashboard::TrainDashboard(const TrainSession *session, LastFolders *folders
     m_timeline->setMinimumHeight(180);
     m_depth = new DepthPlot(dash);
     m_depth->setMinimumHeight(180);
-    connect(m_smooth, &QCheckBox::toggled, m_timeline, &TimelinePlot::setSmoothing);
+    connect(smooth, &QCheckBox::toggled, m_timeline, &TimelinePlot::setSmoothing);
     connect(resetView, &QToolButton::clicked, m_timeline, &TimelinePlot::resetView);
 
     // Each plot exports itself from its context menu.

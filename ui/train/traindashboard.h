@@ -12,7 +12,6 @@
 #include <vector>
 
 class QAction;
-class QCheckBox;
 class QLabel;
 class QPlainTextEdit;
 class QProgressBar;
@@ -116,7 +115,6 @@ private:
     QProgressBar *m_runBar = nullptr;
     TimelinePlot *m_timeline = nullptr;
     DepthPlot *m_depth = nullptr;
-    QCheckBox *m_smooth = nullptr;
     QPlainTextEdit *m_log = nullptr;
     QSplitter *m_dashSplitter = nullptr;
 };

@@ -280,8 +280,8 @@ TrainSetup::TrainSetup(RunStore *store, LastFolders *folders, const TrainSetupAc
     m_startHint = makeErrorLabel(panel);
     m_startHint->setObjectName(QStringLiteral("startHint"));
     outer->addWidget(m_startHint);
-    m_resumeButton = makeButton(actions.resumeRun, QStringLiteral("resumeRunButton"));
-    outer->addWidget(m_resumeButton);
+    auto *resumeButton = makeButton(actions.resumeRun, QStringLiteral("resumeRunButton"));
+    outer->addWidget(resumeButton);
     outer->addStretch(1);
     scroll->setWidget(panel);
     scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);

@@ -166,7 +166,6 @@ private:
     QToolButton *m_startButton = nullptr;
     QToolButton *m_pauseButton = nullptr;
     QToolButton *m_stopButton = nullptr;
-    QToolButton *m_resumeButton = nullptr;
 };
 
 } // namespace lw

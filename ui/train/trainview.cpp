@@ -39,9 +39,7 @@ TrainView::TrainView(RunStore *store, QWidget *parent)
     connect(m_folders, &LastFolders::changed, this, &TrainView::lastFolderChanged);
     createActions();
 
-    m_setup = new TrainSetup(
-        store, m_folders,
-        {m_startAction, m_pauseAction, m_stopAction, m_resumeRunAction, m_openSpecAction});
+    m_setup = new TrainSetup(store, m_folders, m_actions);
     m_dashboard = new TrainDashboard(m_session, m_folders, m_exportPlotAction, m_exportCsvAction);
     m_splitter = new QSplitter(Qt::Horizontal, this);
     m_splitter->setObjectName(QStringLiteral("trainSplitter"));
@@ -99,37 +97,37 @@ void TrainView::setStore(RunStore *store, const QString &storeError)
 
 void TrainView::createActions()
 {
-    m_startAction = new QAction(QIcon::fromTheme(QStringLiteral("media-playback-start")),
-                                tr("&Start Training"), this);
-    m_startAction->setObjectName(QStringLiteral("startAction"));
-    m_startAction->setShortcut(QKeySequence(Qt::Key_F5));
-    m_startAction->setToolTip(tr("Train with these settings (F5)"));
-    connect(m_startAction, &QAction::triggered, this, [this] { startTraining(); });
+    m_actions.start = new QAction(QIcon::fromTheme(QStringLiteral("media-playback-start")),
+                                  tr("&Start Training"), this);
+    m_actions.start->setObjectName(QStringLiteral("startAction"));
+    m_actions.start->setShortcut(QKeySequence(Qt::Key_F5));
+    m_actions.start->setToolTip(tr("Train with these settings (F5)"));
+    connect(m_actions.start, &QAction::triggered, this, [this] { startTraining(); });
 
-    m_pauseAction
+    m_actions.pause
         = new QAction(QIcon::fromTheme(QStringLiteral("media-playback-pause")), tr("&Pause"), this);
-    m_pauseAction->setObjectName(QStringLiteral("pauseAction"));
-    m_pauseAction->setShortcut(QKeySequence(Qt::Key_F6));
-    m_pauseAction->setToolTip(tr("Pause or continue between batches (F6)"));
-    connect(m_pauseAction, &QAction::triggered, this, &TrainView::togglePause);
+    m_actions.pause->setObjectName(QStringLiteral("pauseAction"));
+    m_actions.pause->setShortcut(QKeySequence(Qt::Key_F6));
+    m_actions.pause->setToolTip(tr("Pause or continue between batches (F6)"));
+    connect(m_actions.pause, &QAction::triggered, this, &TrainView::togglePause);
 
-    m_stopAction
+    m_actions.stop
         = new QAction(QIcon::fromTheme(QStringLiteral("media-playback-stop")), tr("S&top"), this);
-    m_stopAction->setObjectName(QStringLiteral("stopAction"));
-    m_stopAction->setShortcut(QKeySequence(Qt::SHIFT | Qt::Key_F5));
-    m_stopAction->setToolTip(
+    m_actions.stop->setObjectName(QStringLiteral("stopAction"));
+    m_actions.stop->setShortcut(QKeySequence(Qt::SHIFT | Qt::Key_F5));
+    m_actions.stop->setToolTip(
         tr("Stop after the current batch; the run can be resumed from its last checkpoint "
            "(Shift+F5)"));
-    connect(m_stopAction, &QAction::triggered, this, &TrainView::stopTraining);
+    connect(m_actions.stop, &QAction::triggered, this, &TrainView::stopTraining);
 
-    m_resumeRunAction = new QAction(tr("&Resume a Stored Run\u2026"), this);
-    m_resumeRunAction->setObjectName(QStringLiteral("resumeRunAction"));
-    m_resumeRunAction->setToolTip(tr("Continue a stopped or interrupted run from the store"));
-    connect(m_resumeRunAction, &QAction::triggered, this, &TrainView::chooseRunToResume);
+    m_actions.resumeRun = new QAction(tr("&Resume a Stored Run\u2026"), this);
+    m_actions.resumeRun->setObjectName(QStringLiteral("resumeRunAction"));
+    m_actions.resumeRun->setToolTip(tr("Continue a stopped or interrupted run from the store"));
+    connect(m_actions.resumeRun, &QAction::triggered, this, &TrainView::chooseRunToResume);
 
-    m_openSpecAction = new QAction(tr("Open Spec for Training\u2026"), this);
-    m_openSpecAction->setToolTip(tr("Train a spec file (JSON) with the settings below"));
-    connect(m_openSpecAction, &QAction::triggered, this, [this] { m_setup->browseSpec(); });
+    m_actions.openSpec = new QAction(tr("Open Spec for Training\u2026"), this);
+    m_actions.openSpec->setToolTip(tr("Train a spec file (JSON) with the settings below"));
+    connect(m_actions.openSpec, &QAction::triggered, this, [this] { m_setup->browseSpec(); });
 
     m_exportPlotAction = new QAction(tr("Export &Plot\u2026"), this);
     m_exportPlotAction->setToolTip(tr("Save the stage timeline as PNG, SVG or PDF"));
@@ -182,14 +180,14 @@ void TrainView::updateActions()
     const bool running = isRunning();
     const bool busy = m_session->isBusy();
     const bool stopping = running && m_session->isStopping();
-    m_startAction->setEnabled(!busy && m_setup->startProblem().isEmpty());
-    m_pauseAction->setEnabled(running && !stopping);
-    m_pauseAction->setText(isPaused() ? tr("&Continue") : tr("&Pause"));
-    m_pauseAction->setIcon(QIcon::fromTheme(isPaused() ? QStringLiteral("media-playback-start")
-                                                       : QStringLiteral("media-playback-pause")));
-    m_stopAction->setEnabled(running && !stopping);
-    m_resumeRunAction->setEnabled(!busy && m_store);
-    m_openSpecAction->setEnabled(!running);
+    m_actions.start->setEnabled(!busy && m_setup->startProblem().isEmpty());
+    m_actions.pause->setEnabled(running && !stopping);
+    m_actions.pause->setText(isPaused() ? tr("&Continue") : tr("&Pause"));
+    m_actions.pause->setIcon(QIcon::fromTheme(isPaused() ? QStringLiteral("media-playback-start")
+                                                         : QStringLiteral("media-playback-pause")));
+    m_actions.stop->setEnabled(running && !stopping);
+    m_actions.resumeRun->setEnabled(!busy && m_store);
+    m_actions.openSpec->setEnabled(!running);
     m_setup->setRunning(running);
 }
 

@@ -9,25 +9,10 @@
 
 #include <cstdint>
 
-class QAction;
-class QCheckBox;
-class QComboBox;
-class QLabel;
-class QLineEdit;
-class QPlainTextEdit;
-class QProgressBar;
-class QSpinBox;
-class QSplitter;
-class QToolButton;
+// The widget and part types the accessors below hand out come with trainsetup.h and
+// traindashboard.h.
 
 namespace lw {
-
-class ArchDiagram;
-class DepthPlot;
-class LastFolders;
-class RunStore;
-class TimelinePlot;
-class TrainSession;
 
 /// The Train view: a run's setup (TrainSetup: spec, data, recipe, device, checked as they are
 /// typed) beside the live dashboard of the run shown (TrainDashboard). Runs, resumed runs and
@@ -92,11 +77,11 @@ public:
     QString title() const;
 
     // --- Parts for the main window and tests --------------------------------------------------
-    QAction *startAction() const { return m_startAction; }
-    QAction *pauseAction() const { return m_pauseAction; }
-    QAction *stopAction() const { return m_stopAction; }
-    QAction *resumeRunAction() const { return m_resumeRunAction; }
-    QAction *openSpecAction() const { return m_openSpecAction; }
+    QAction *startAction() const { return m_actions.start; }
+    QAction *pauseAction() const { return m_actions.pause; }
+    QAction *stopAction() const { return m_actions.stop; }
+    QAction *resumeRunAction() const { return m_actions.resumeRun; }
+    QAction *openSpecAction() const { return m_actions.openSpec; }
     QAction *exportPlotAction() const { return m_exportPlotAction; }
     QAction *exportCsvAction() const { return m_exportCsvAction; }
     QToolButton *startButton() const { return m_setup->startButton(); }
@@ -171,11 +156,7 @@ private:
     QSplitter *m_splitter = nullptr;
     QString m_error;
 
-    QAction *m_startAction = nullptr;
-    QAction *m_pauseAction = nullptr;
-    QAction *m_stopAction = nullptr;
-    QAction *m_resumeRunAction = nullptr;
-    QAction *m_openSpecAction = nullptr;
+    TrainSetupActions m_actions; ///< also the setup panel's buttons
     QAction *m_exportPlotAction = nullptr;
     QAction *m_exportCsvAction = nullptr;
 };
