@@ -48,12 +48,19 @@ StageSpec stage(int width, Downsample down, bool bn, bool bias, HeadSpec head)
     return s;
 }
 
-HeadSpec convHead(int k, int width, bool bn, int padding = 1)
+/// A head of `kind` with k hidden layers of `width`; the other fields keep their defaults.
+HeadSpec headOf(HeadKind kind, int k, int width)
 {
     HeadSpec h;
-    h.kind = HeadKind::Conv;
+    h.kind = kind;
     h.k = k;
     h.width = width;
+    return h;
+}
+
+HeadSpec convHead(int k, int width, bool bn, int padding = 1)
+{
+    HeadSpec h = headOf(HeadKind::Conv, k, width);
     h.bn = bn;
     h.padding = padding;
     return h;
@@ -62,10 +69,7 @@ HeadSpec convHead(int k, int width, bool bn, int padding = 1)
 /// An MLP head: pooling to pooled x pooled, then k linear layers of `width` with dropout.
 HeadSpec mlpHead(int k, int width, int pooled, double dropout)
 {
-    HeadSpec h;
-    h.kind = HeadKind::Mlp;
-    h.k = k;
-    h.width = width;
+    HeadSpec h = headOf(HeadKind::Mlp, k, width);
     h.pooled = pooled;
     h.dropout = dropout;
     return h;

@@ -37,16 +37,22 @@ std::pair<int, test::EventLog> runOneThread(const Spec &spec, FeatureCache cache
     return {r.ok() ? int(r->status) : -1, rec};
 }
 
-/// Trains the tiny spec (2 epochs per stage) in `mode`: its result and every event it reported.
+/// Trains with `o`: the result and every event the run reported.
+std::pair<Result<RunSummary>, test::EventLog> trainWith(const TrainOptions &o)
+{
+    test::EventLog rec;
+    Trainer t(o, &rec);
+    auto r = t.run();
+    return {std::move(r), std::move(rec)};
+}
+
+/// The tiny spec (2 epochs per stage) trained in `mode`.
 std::pair<Result<RunSummary>, test::EventLog> trainIn(TrainMode mode)
 {
     TrainOptions o;
     o.spec = test::tinySpec(2);
     o.mode = mode;
-    test::EventLog rec;
-    Trainer t(o, &rec);
-    auto r = t.run();
-    return {std::move(r), std::move(rec)};
+    return trainWith(o);
 }
 
 std::vector<torch::Tensor> stateOf(torch::nn::Module &m)
@@ -588,9 +594,7 @@ void TestTrain::probesAfterEachStage()
     TrainOptions o;
     o.spec = test::tinySpec(1);
     o.probes = true;
-    test::EventLog rec;
-    Trainer t(o, &rec);
-    auto r = t.run();
+    auto [r, rec] = trainWith(o);
     QVERIFY(r.ok());
     QCOMPARE(int(rec.probes.size()), 3);
     for (int j = 0; j < 3; ++j) {
