@@ -48,6 +48,16 @@ def paired(out, case, a, b):
     return ra, rb, med([r["_wall"] for r in ra]), med([r["_wall"] for r in rb])
 
 
+def paired_rows(out, case, variants, row):
+    """row(name, *paired(...)) for each (name, a, b) in variants measured both ways."""
+    body = []
+    for name, a, b in variants:
+        pair = paired(out, case, a, b)
+        if pair:
+            body.append(row(name, *pair))
+    return body
+
+
 def med(values):
     values = [v for v in values if v is not None]
     return statistics.median(values) if values else None
@@ -226,18 +236,16 @@ def pytorch_tables(out, lines, targets):
 def e2e_table(out, lines):
     rows = [("Layerwise", "layerwise-greedy", "layerwise-e2e"),
             ("PyTorch reference", "pytorch-greedy", "pytorch-e2e")]
-    body = []
-    for name, g, e in rows:
-        pair = paired(out, "e2e", g, e)
-        if not pair:
-            continue
-        rg, re_, wg, we = pair
-        body.append("| {} | {} s | {} s | {} | {} | {} | {} MB | {} MB |".format(
+
+    def row(name, rg, re_, wg, we):
+        return "| {} | {} s | {} s | {} | {} | {} | {} MB | {} MB |".format(
             name, fmt(wg, "{:.0f}"), fmt(we, "{:.0f}"), fmt(ratio(wg, we), "{:.2f}"),
             pct(med([r.get("final_test_acc") for r in rg])),
             pct(med([r.get("final_test_acc") for r in re_])),
             fmt(med([r["_rss_mb"] for r in rg]), "{:.0f}"),
-            fmt(med([r["_rss_mb"] for r in re_]), "{:.0f}")))
+            fmt(med([r["_rss_mb"] for r in re_]), "{:.0f}"))
+
+    body = paired_rows(out, "e2e", rows, row)
     if not body:
         return
     lines.append("## 4. Greedy vs end-to-end at equal epochs\n")
@@ -257,15 +265,12 @@ def levers_table(out, lines):
              ("allocator, PyTorch reference: tcmalloc vs glibc", "pytorch-tcmalloc",
               "pytorch-glibc"),
              ("uniform4 spec: feature cache on vs off", "uniform-cache-on", "uniform-cache-off")]
-    body = []
-    for name, a, b in pairs:
-        pair = paired(out, "levers", a, b)
-        if not pair:
-            continue
-        _, _, wa, wb = pair
-        body.append("| {} | {} s | {} s | **{}** |".format(name, fmt(wa, "{:.1f}"),
-                                                          fmt(wb, "{:.1f}"),
-                                                          fmt(ratio(wa, wb), "{:.2f}")))
+
+    def row(name, _ra, _rb, wa, wb):
+        return "| {} | {} s | {} s | **{}** |".format(name, fmt(wa, "{:.1f}"), fmt(wb, "{:.1f}"),
+                                                     fmt(ratio(wa, wb), "{:.2f}"))
+
+    body = paired_rows(out, "levers", pairs, row)
     if not body:
         return None
     lines.append("## Levers (whole short runs: fmnist-k1, 10,000 images, 1 epoch per stage)\n")

@@ -84,8 +84,8 @@ std::string shortTime(double unixSeconds)
     return buf;
 }
 
-/// Opens the store for reading; `missing` is set (and nullptr returned) when no store exists.
-std::unique_ptr<RunStore> openForReading(const std::string &path, int &rc, bool &missing)
+/// Opens the store; `missing` is set (and nullptr returned) when no store exists.
+std::unique_ptr<RunStore> openStore(const std::string &path, OpenMode mode, int &rc, bool &missing)
 {
     missing = false;
     std::error_code ec;
@@ -93,17 +93,7 @@ std::unique_ptr<RunStore> openForReading(const std::string &path, int &rc, bool 
         missing = true;
         return nullptr;
     }
-    auto store = RunStore::open(path, OpenMode::ReadOnly);
-    if (!store) {
-        rc = report(store.message(), ExitFailure);
-        return nullptr;
-    }
-    return std::move(store.value());
-}
-
-std::unique_ptr<RunStore> openForWriting(const std::string &path, int &rc)
-{
-    auto store = RunStore::open(path, OpenMode::ReadWrite);
+    auto store = RunStore::open(path, mode);
     if (!store) {
         rc = report(store.message(), ExitFailure);
         return nullptr;
@@ -134,6 +124,20 @@ int notFound(const std::vector<std::int64_t> &ids, const std::string &path)
     return report("run " + std::to_string(ids.empty() ? 0 : ids.front())
                       + " not found (no run store at '" + path + "')",
                   ExitBadInput);
+}
+
+/// Opens the store named by --db for the subcommands that take run ids; nullptr (with the exit
+/// code in `rc`) when there is no store, it does not open, or an id names no run.
+std::unique_ptr<RunStore> openWithRuns(const RunsOptions &o, OpenMode mode, int &rc)
+{
+    const std::string path = RunStore::resolvePath(o.db);
+    bool missing = false;
+    auto store = openStore(path, mode, rc, missing);
+    if (missing)
+        rc = notFound(o.ids, path);
+    if (!store || !checkIds(*store, o.ids, rc))
+        return nullptr;
+    return store;
 }
 
 std::optional<RunOrder> parseOrder(const std::string &s)
@@ -185,7 +189,7 @@ int runList(const RunsOptions &o)
     const std::string path = RunStore::resolvePath(o.db);
     int rc = ExitOk;
     bool missing = false;
-    auto store = openForReading(path, rc, missing);
+    auto store = openStore(path, OpenMode::ReadOnly, rc, missing);
     if (!store && !missing)
         return rc;
     std::vector<RunRow> rows;
@@ -224,15 +228,9 @@ int runList(const RunsOptions &o)
 
 int runShow(const RunsOptions &o)
 {
-    const std::string path = RunStore::resolvePath(o.db);
     int rc = ExitOk;
-    bool missing = false;
-    auto store = openForReading(path, rc, missing);
-    if (missing)
-        return notFound(o.ids, path);
+    auto store = openWithRuns(o, OpenMode::ReadOnly, rc);
     if (!store)
-        return rc;
-    if (!checkIds(*store, o.ids, rc))
         return rc;
     auto d = store->getRun(o.ids.front());
     if (!d)
@@ -310,15 +308,9 @@ int runShow(const RunsOptions &o)
 template<typename Fn>
 int runEdit(const RunsOptions &o, Fn &&edit)
 {
-    const std::string path = RunStore::resolvePath(o.db);
-    std::error_code ec;
-    if (!std::filesystem::exists(path, ec))
-        return notFound(o.ids, path);
     int rc = ExitOk;
-    auto store = openForWriting(path, rc);
+    auto store = openWithRuns(o, OpenMode::ReadWrite, rc);
     if (!store)
-        return rc;
-    if (!checkIds(*store, o.ids, rc))
         return rc;
     Result<void> r = edit(*store, o.ids.front());
     if (!r)
@@ -350,15 +342,9 @@ int runExport(const RunsOptions &o)
 {
     if (o.format != "csv" && o.format != "json")
         return report("--format: expected csv or json, got '" + o.format + "'", ExitBadInput);
-    const std::string path = RunStore::resolvePath(o.db);
     int rc = ExitOk;
-    bool missing = false;
-    auto store = openForReading(path, rc, missing);
-    if (missing)
-        return notFound(o.ids, path);
+    auto store = openWithRuns(o, OpenMode::ReadOnly, rc);
     if (!store)
-        return rc;
-    if (!checkIds(*store, o.ids, rc))
         return rc;
     auto text = o.format == "csv" ? store->exportCsv(o.ids) : store->exportJson(o.ids);
     if (!text)
@@ -408,15 +394,9 @@ std::vector<LayerCells> layersOf(const RunDetail &d, int count)
 
 int runCompare(const RunsOptions &o)
 {
-    const std::string path = RunStore::resolvePath(o.db);
     int rc = ExitOk;
-    bool missing = false;
-    auto store = openForReading(path, rc, missing);
-    if (missing)
-        return notFound(o.ids, path);
+    auto store = openWithRuns(o, OpenMode::ReadOnly, rc);
     if (!store)
-        return rc;
-    if (!checkIds(*store, o.ids, rc))
         return rc;
     std::vector<RunDetail> runs;
     int layers = 0;

@@ -8,6 +8,31 @@
 #include <QCommandLineParser>
 #include <QIcon>
 
+namespace {
+
+/// The options that take a value, in the order --help lists them, and what each one sets.
+struct ValueOption
+{
+    const char *name;
+    const char *help;
+    const char *valueName;
+    QString lw::MainWindowOptions::*field;
+};
+
+const ValueOption kValueOptions[] = {
+    {"db", "Run store (default: $LAYERWISE_DB or ~/.local/share/layerwise/runs.sqlite).", "file",
+     &lw::MainWindowOptions::db},
+    {"spec", "Open a spec file (JSON) to edit and train.", "file", &lw::MainWindowOptions::spec},
+    {"preset", "Open a shipped preset (default: fmnist-k1).", "name",
+     &lw::MainWindowOptions::preset},
+    {"dataset",
+     "Dataset: fashion-mnist, mnist, kmnist, cifar10, cifar100, imagefolder or synthetic.", "name",
+     &lw::MainWindowOptions::dataset},
+    {"data", "Folder holding the dataset's files.", "folder", &lw::MainWindowOptions::data},
+};
+
+} // namespace
+
 int main(int argc, char *argv[])
 {
     lw::preferPassiveOpenMpWait(argv);
@@ -25,40 +50,21 @@ int main(int argc, char *argv[])
         QStringLiteral("Greedy layerwise training workbench for CNNs"));
     parser.addHelpOption();
     parser.addVersionOption();
-    const QCommandLineOption db(
-        QStringLiteral("db"),
-        QStringLiteral("Run store (default: $LAYERWISE_DB or ~/.local/share/layerwise/"
-                       "runs.sqlite)."),
-        QStringLiteral("file"));
-    const QCommandLineOption spec(QStringLiteral("spec"),
-                                  QStringLiteral("Open a spec file (JSON) to edit and train."),
-                                  QStringLiteral("file"));
-    const QCommandLineOption preset(QStringLiteral("preset"),
-                                    QStringLiteral("Open a shipped preset (default: fmnist-k1)."),
-                                    QStringLiteral("name"));
-    const QCommandLineOption dataset(
-        QStringLiteral("dataset"),
-        QStringLiteral("Dataset: fashion-mnist, mnist, kmnist, cifar10, cifar100, imagefolder "
-                       "or synthetic."),
-        QStringLiteral("name"));
-    const QCommandLineOption data(QStringLiteral("data"),
-                                  QStringLiteral("Folder holding the dataset's files."),
-                                  QStringLiteral("folder"));
+    for (const ValueOption &o : kValueOptions)
+        parser.addOption(QCommandLineOption(QString::fromUtf8(o.name), QString::fromUtf8(o.help),
+                                            QString::fromUtf8(o.valueName)));
     const QCommandLineOption start(QStringLiteral("start"),
                                    QStringLiteral("Start training at once (after the data "
                                                   "check)."));
-    parser.addOptions({db, spec, preset, dataset, data, start});
+    parser.addOption(start);
     parser.addPositionalArgument(QStringLiteral("file"),
                                  QStringLiteral("A spec file to open (same as --spec)."),
                                  QStringLiteral("[file]"));
     parser.process(app);
 
     lw::MainWindowOptions options;
-    options.db = parser.value(db);
-    options.spec = parser.value(spec);
-    options.preset = parser.value(preset);
-    options.dataset = parser.value(dataset);
-    options.data = parser.value(data);
+    for (const ValueOption &o : kValueOptions)
+        options.*o.field = parser.value(QString::fromUtf8(o.name));
     options.start = parser.isSet(start);
     const QStringList files = parser.positionalArguments();
     if (files.size() > 1) {

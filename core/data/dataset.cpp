@@ -4,6 +4,7 @@
 // anything is allocated.
 
 #include "core/data/readers_p.h"
+#include "core/spec/spec.h"
 
 #include <algorithm>
 #include <cctype>
@@ -175,6 +176,24 @@ std::vector<std::string> datasetNames()
 std::string defaultFashionMnistPath()
 {
     return "/usr/share/datasets/fashion-mnist";
+}
+
+DatasetOptions datasetOptionsFor(const Spec &spec)
+{
+    DatasetOptions o;
+    o.name = spec.recipe.dataset.name;
+    o.path = spec.recipe.dataset.path;
+    o.trainLimit = spec.recipe.dataset.trainLimit;
+    o.testLimit = spec.recipe.dataset.testLimit;
+    o.seed = spec.recipe.seed;
+    o.imageSide = spec.input.height;
+    if (o.name == "synthetic") {
+        o.channels = spec.input.channels;
+        o.classes = spec.input.classes;
+        o.syntheticTrain = o.trainLimit;
+        o.syntheticTest = o.testLimit;
+    }
+    return o;
 }
 
 Result<DatasetInfo> probeDataset(const DatasetOptions &options)

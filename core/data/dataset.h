@@ -12,6 +12,8 @@
 
 namespace lw {
 
+struct Spec;
+
 /// Dataset kinds by name: "fashion-mnist", "mnist", "kmnist" (IDX), "cifar10", "cifar100",
 /// "imagefolder", "synthetic".
 std::vector<std::string> datasetNames();
@@ -32,6 +34,10 @@ struct DatasetOptions
     std::int64_t syntheticTest = 0;  ///< synthetic only (0: 512)
     LogFn log;                       ///< what was found, skipped images (may be empty)
 };
+
+/// The dataset a run of `spec` trains on: its recipe's dataset, limits and seed at the input's
+/// side; a synthetic set takes the input's channels and classes and the limits as its sizes.
+DatasetOptions datasetOptionsFor(const Spec &spec);
 
 struct DatasetInfo
 {

@@ -30,20 +30,27 @@ struct Source
     std::int64_t sc = 0, sy = 0, sx = 0;
 };
 
+/// The image at `data` whose channel, row and column dimensions are those of `t` from `cdim` on
+/// (0 for one image, 1 for an image of a batch).
+Source sourceAt(const std::uint8_t *data, const torch::Tensor &t, int cdim)
+{
+    Source s;
+    s.data = data;
+    s.c = int(t.size(cdim));
+    s.h = int(t.size(cdim + 1));
+    s.w = int(t.size(cdim + 2));
+    s.sc = t.stride(cdim);
+    s.sy = t.stride(cdim + 1);
+    s.sx = t.stride(cdim + 2);
+    return s;
+}
+
 Source sourceOf(const torch::Tensor &image)
 {
     TORCH_CHECK(image.defined() && image.dim() == 3 && image.scalar_type() == torch::kUInt8,
                 "transformImage: expected a uint8 C x H x W tensor");
     TORCH_CHECK(image.device().is_cpu(), "transformImage: expected a CPU tensor");
-    Source s;
-    s.data = image.data_ptr<std::uint8_t>();
-    s.c = int(image.size(0));
-    s.h = int(image.size(1));
-    s.w = int(image.size(2));
-    s.sc = image.stride(0);
-    s.sy = image.stride(1);
-    s.sx = image.stride(2);
-    return s;
+    return sourceAt(image.data_ptr<std::uint8_t>(), image, 0);
 }
 
 /// Destination of one float image: pointer and strides (NCHW or channels-last slot of a batch).
@@ -491,14 +498,7 @@ struct Loader::Impl
         for (std::int64_t i : indices) {
             dst.data = base + std::int64_t(labels.size()) * sn;
             if (all.defined()) {
-                Source s;
-                s.data = all.data_ptr<std::uint8_t>() + i * all.stride(0);
-                s.c = int(all.size(1));
-                s.h = int(all.size(2));
-                s.w = int(all.size(3));
-                s.sc = all.stride(1);
-                s.sy = all.stride(2);
-                s.sx = all.stride(3);
+                const Source s = sourceAt(all.data_ptr<std::uint8_t>() + i * all.stride(0), all, 1);
                 transformInto(wk, s, t, norm, opt.seed, ep, i, dst);
             } else {
                 auto img = split->image(i, targetSide);

@@ -20,13 +20,9 @@ TrainOptions trainOptions(const Spec &spec, TrainMode mode, const ExecOptions &e
                           const std::string &folder)
 {
     TrainOptions o;
+    static_cast<ExecOptions &>(o) = exec;
     o.spec = spec;
     o.mode = mode;
-    o.device = exec.device;
-    o.threads = exec.threads;
-    o.loaderThreads = exec.loaderThreads;
-    o.cache = exec.cache;
-    o.cacheBudgetBytes = exec.cacheBudgetBytes;
     o.runDir = folder;
     return o;
 }
@@ -282,23 +278,16 @@ Result<std::unique_ptr<RunJob>> RunService::resume(std::int64_t id, const ExecOp
 {
     if (std::string problem = resumeProblem(id); !problem.empty())
         return fail(problem);
-    auto detail = m_store.getRun(id);
-    if (!detail)
-        return detail.error();
-    auto spec = parseSpec(detail->specJson);
-    if (!spec)
-        return fail(runName(id) + ": its stored spec is invalid: " + spec.message());
-    auto impl = std::make_unique<RunJob::Impl>(m_store, id);
-    impl->kind = JobKind::Resume;
-    impl->name = detail->run.name;
-    impl->mode = detail->run.mode;
-    impl->parentRun = detail->run.parentRun.value_or(-1);
-    impl->lockedStages = detail->run.parentRun ? detail->run.branchStage : 0;
-    impl->options = trainOptions(*spec, detail->run.mode, exec, m_store.runDir(id));
-    return std::unique_ptr<RunJob>(new RunJob(std::move(impl)));
+    return storedRunJob(id, JobKind::Resume, exec);
 }
 
 Result<std::unique_ptr<RunJob>> RunService::probe(std::int64_t id, const ExecOptions &exec)
+{
+    return storedRunJob(id, JobKind::Probe, exec);
+}
+
+Result<std::unique_ptr<RunJob>> RunService::storedRunJob(std::int64_t id, JobKind kind,
+                                                         const ExecOptions &exec)
 {
     auto detail = m_store.getRun(id);
     if (!detail)
@@ -307,16 +296,17 @@ Result<std::unique_ptr<RunJob>> RunService::probe(std::int64_t id, const ExecOpt
     if (!spec)
         return fail(runName(id) + ": its stored spec is invalid: " + spec.message());
     RunFolder folder(m_store.runDir(id));
-    if (!folder.hasState())
+    if (kind == JobKind::Probe && !folder.hasState())
         return fail(runName(id) + " has no checkpoint to probe (" + folder.statePath() + ")");
     auto impl = std::make_unique<RunJob::Impl>(m_store, id);
-    impl->kind = JobKind::Probe;
+    impl->kind = kind;
     impl->name = detail->run.name;
     impl->mode = detail->run.mode;
     impl->parentRun = detail->run.parentRun.value_or(-1);
     impl->lockedStages = detail->run.parentRun ? detail->run.branchStage : 0;
     impl->options = trainOptions(*spec, detail->run.mode, exec, folder.path());
-    impl->options.cache = FeatureCache::Off;
+    if (kind == JobKind::Probe)
+        impl->options.cache = FeatureCache::Off;
     return std::unique_ptr<RunJob>(new RunJob(std::move(impl)));
 }
 

@@ -27,16 +27,6 @@ namespace lw {
 
 class RunStore;
 
-/// Where and how a run executes; not part of the run's recipe (a resumed run may change them).
-struct ExecOptions
-{
-    std::string device = "auto"; ///< auto | cpu | cuda | cuda:N
-    int threads = 0;             ///< 0: all cores
-    int loaderThreads = 2;
-    FeatureCache cache = FeatureCache::Auto;
-    std::int64_t cacheBudgetBytes = 0; ///< 0: 40% of RAM
-};
-
 /// A new run: from scratch, or a branch of a stored run.
 struct NewRunRequest
 {
@@ -124,6 +114,10 @@ public:
     std::string resumeProblem(std::int64_t id) const;
 
 private:
+    /// resume and probe: a job on stored run `id` with its stored spec, mode and branch.
+    Result<std::unique_ptr<RunJob>> storedRunJob(std::int64_t id, JobKind kind,
+                                                 const ExecOptions &exec);
+
     RunStore &m_store;
 };
 

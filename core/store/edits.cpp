@@ -46,33 +46,16 @@ Result<std::vector<std::string>> cleanTags(const std::vector<std::string> &raw)
 
 Result<void> RunStore::setTags(std::int64_t id, const std::vector<std::string> &tags)
 {
-    if (auto w = m->checkWritable("change tags"); !w)
-        return w;
-    auto cleaned = cleanTags(tags);
-    if (!cleaned)
-        return cleaned.error();
-    const std::vector<std::string> &clean = *cleaned;
-    LW_STORE_GUARD("tagging run " + std::to_string(id), {
-        SQLite::Transaction tx(*m->db, SQLite::TransactionBehavior::IMMEDIATE);
-        if (!m->runExists(id))
-            return fail("run " + std::to_string(id) + " not found in '" + m->path + "'");
-        SQLite::Statement del(*m->db, "DELETE FROM run_tags WHERE run = ?");
-        del.bind(1, static_cast<std::int64_t>(id));
-        del.exec();
-        SQLite::Statement ins(*m->db, "INSERT OR IGNORE INTO run_tags(run, tag) VALUES (?, ?)");
-        for (const auto &t : clean) {
-            ins.bind(1, static_cast<std::int64_t>(id));
-            ins.bind(2, t);
-            ins.exec();
-            ins.reset();
-        }
-        m->touchRun(id);
-        tx.commit();
-        return {};
-    });
+    return writeTags(id, tags, /*replace=*/true);
 }
 
 Result<void> RunStore::addTags(std::int64_t id, const std::vector<std::string> &tags)
+{
+    return writeTags(id, tags, /*replace=*/false);
+}
+
+Result<void> RunStore::writeTags(std::int64_t id, const std::vector<std::string> &tags,
+                                 bool replace)
 {
     if (auto w = m->checkWritable("change tags"); !w)
         return w;
@@ -83,7 +66,12 @@ Result<void> RunStore::addTags(std::int64_t id, const std::vector<std::string> &
     LW_STORE_GUARD("tagging run " + std::to_string(id), {
         SQLite::Transaction tx(*m->db, SQLite::TransactionBehavior::IMMEDIATE);
         if (!m->runExists(id))
-            return fail("run " + std::to_string(id) + " not found in '" + m->path + "'");
+            return m->runNotFound(id);
+        if (replace) {
+            SQLite::Statement del(*m->db, "DELETE FROM run_tags WHERE run = ?");
+            del.bind(1, static_cast<std::int64_t>(id));
+            del.exec();
+        }
         SQLite::Statement ins(*m->db, "INSERT OR IGNORE INTO run_tags(run, tag) VALUES (?, ?)");
         for (const auto &t : clean) {
             ins.bind(1, static_cast<std::int64_t>(id));
@@ -104,7 +92,7 @@ Result<void> RunStore::removeTag(std::int64_t id, const std::string &tag)
     LW_STORE_GUARD("untagging run " + std::to_string(id), {
         SQLite::Transaction tx(*m->db, SQLite::TransactionBehavior::IMMEDIATE);
         if (!m->runExists(id))
-            return fail("run " + std::to_string(id) + " not found in '" + m->path + "'");
+            return m->runNotFound(id);
         SQLite::Statement del(*m->db, "DELETE FROM run_tags WHERE run = ? AND tag = ?");
         del.bind(1, static_cast<std::int64_t>(id));
         del.bind(2, tag);
@@ -117,33 +105,28 @@ Result<void> RunStore::removeTag(std::int64_t id, const std::string &tag)
 
 Result<void> RunStore::setNotes(std::int64_t id, const std::string &notes)
 {
-    if (auto w = m->checkWritable("change notes"); !w)
-        return w;
-    LW_STORE_GUARD("writing notes of run " + std::to_string(id), {
-        SQLite::Transaction tx(*m->db, SQLite::TransactionBehavior::IMMEDIATE);
-        SQLite::Statement st(*m->db, "UPDATE runs SET notes = ?, updated = ? WHERE id = ?");
-        st.bind(1, notes);
-        st.bind(2, nowSeconds());
-        st.bind(3, static_cast<std::int64_t>(id));
-        if (st.exec() == 0)
-            return fail("run " + std::to_string(id) + " not found in '" + m->path + "'");
-        tx.commit();
-        return {};
-    });
+    return setText(id, TextColumn::Notes, notes);
 }
 
 Result<void> RunStore::rename(std::int64_t id, const std::string &name)
 {
-    if (auto w = m->checkWritable("rename a run"); !w)
+    return setText(id, TextColumn::Name, name);
+}
+
+Result<void> RunStore::setText(std::int64_t id, TextColumn column, const std::string &value)
+{
+    const bool notes = column == TextColumn::Notes;
+    if (auto w = m->checkWritable(notes ? "change notes" : "rename a run"); !w)
         return w;
-    LW_STORE_GUARD("renaming run " + std::to_string(id), {
+    LW_STORE_GUARD((notes ? "writing notes of run " : "renaming run ") + std::to_string(id), {
         SQLite::Transaction tx(*m->db, SQLite::TransactionBehavior::IMMEDIATE);
-        SQLite::Statement st(*m->db, "UPDATE runs SET name = ?, updated = ? WHERE id = ?");
-        st.bind(1, name);
+        SQLite::Statement st(*m->db, notes ? "UPDATE runs SET notes = ?, updated = ? WHERE id = ?"
+                                           : "UPDATE runs SET name = ?, updated = ? WHERE id = ?");
+        st.bind(1, value);
         st.bind(2, nowSeconds());
         st.bind(3, static_cast<std::int64_t>(id));
         if (st.exec() == 0)
-            return fail("run " + std::to_string(id) + " not found in '" + m->path + "'");
+            return m->runNotFound(id);
         tx.commit();
         return {};
     });
@@ -156,7 +139,7 @@ Result<void> RunStore::deleteRun(std::int64_t id)
     LW_STORE_GUARD("deleting run " + std::to_string(id), {
         SQLite::Transaction tx(*m->db, SQLite::TransactionBehavior::IMMEDIATE);
         if (!m->runExists(id))
-            return fail("run " + std::to_string(id) + " not found in '" + m->path + "'");
+            return m->runNotFound(id);
         if (!m->locks.count(id) && m->lockHeld(id))
             return fail("run " + std::to_string(id)
                         + " is being recorded by another live process; stop it before deleting");

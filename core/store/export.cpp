@@ -137,7 +137,7 @@ Result<std::string> RunStore::exportCsv(const std::vector<std::int64_t> &ids) co
         std::string out = "run,stage,epoch,split,metric,value\n";
         for (auto id : ids) {
             if (!m->runExists(id))
-                return fail("run " + std::to_string(id) + " not found in '" + m->path + "'");
+                return m->runNotFound(id);
             const std::string rid = std::to_string(id);
             for (const auto &row : m->readMetrics(id, 0)) {
                 out += rid;

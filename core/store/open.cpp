@@ -37,6 +37,11 @@ std::string immutableUri(const std::string &path)
 } // namespace
 
 /// Translates an exception from SQLite (or the file system) into a message for a person.
+Error RunStore::Impl::runNotFound(std::int64_t id) const
+{
+    return Error{"run " + std::to_string(id) + " not found in '" + path + "'"};
+}
+
 Error RunStore::Impl::error(const std::string &doing, const std::exception &e) const
 {
     int code = 0;

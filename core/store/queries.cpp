@@ -64,6 +64,63 @@ std::string likePattern(const std::string &text)
     return out;
 }
 
+/// Every row of `sql`, whose one parameter is the run id, as `read` makes it.
+template<typename Read>
+auto readRunRows(SQLite::Database &db, const char *sql, std::int64_t id, Read read)
+{
+    SQLite::Statement st(db, sql);
+    st.bind(1, static_cast<std::int64_t>(id));
+    std::vector<decltype(read(st))> rows;
+    while (st.executeStep())
+        rows.push_back(read(st));
+    return rows;
+}
+
+StageRow stageRow(SQLite::Statement &st)
+{
+    StageRow s;
+    s.stage = st.getColumn(0).getInt();
+    s.started = realOr0(st.getColumn(1));
+    s.finished = optReal(st.getColumn(2));
+    s.blockParams = st.getColumn(3).getInt64();
+    s.headParams = st.getColumn(4).getInt64();
+    s.blockMacs = st.getColumn(5).getInt64();
+    s.headMacs = st.getColumn(6).getInt64();
+    s.epochs = st.getColumn(7).getInt();
+    s.epochsDone = st.getColumn(8).getInt();
+    s.trainAcc = optReal(st.getColumn(9));
+    s.testAcc = optReal(st.getColumn(10));
+    s.ensembleAcc = optReal(st.getColumn(11));
+    s.seconds = realOr0(st.getColumn(12));
+    s.imagesPerSecond = realOr0(st.getColumn(13));
+    return s;
+}
+
+ProbeRow probeRow(SQLite::Statement &st)
+{
+    ProbeRow p;
+    p.afterStage = st.getColumn(0).getInt();
+    p.layer = st.getColumn(1).getInt();
+    p.trainAcc = realOrNan(st.getColumn(2));
+    p.testAcc = realOrNan(st.getColumn(3));
+    p.seconds = realOr0(st.getColumn(4));
+    return p;
+}
+
+/// `runDir` resolves the artifact's path.
+ArtifactRow artifactRow(SQLite::Statement &st, const fs::path &runDir)
+{
+    ArtifactRow a;
+    a.id = st.getColumn(0).getInt64();
+    a.stage = st.getColumn(1).getInt();
+    a.epoch = st.getColumn(2).getInt();
+    a.kind = text(st.getColumn(3));
+    a.path = text(st.getColumn(4));
+    a.created = realOr0(st.getColumn(5));
+    a.absolutePath = isContainedRelative(a.path) ? (runDir / a.path).string() : std::string();
+    return a;
+}
+
 } // namespace
 
 bool RunStore::Impl::runExists(std::int64_t id)
@@ -181,67 +238,26 @@ Result<RunDetail> RunStore::Impl::readDetail(std::int64_t id)
                                         "r.id = ?");
         st.bind(1, static_cast<std::int64_t>(id));
         if (!st.executeStep())
-            return fail("run " + std::to_string(id) + " not found in '" + path + "'");
+            return runNotFound(id);
         d.run = readRow(st);
         d.specJson = text(st.getColumn(27));
         d.recipeJson = text(st.getColumn(28));
     }
-    {
-        SQLite::Statement st(*db, "SELECT stage, started, finished, block_params, head_params, "
-                                  "block_macs, head_macs, epochs, epochs_done, train_acc, "
-                                  "test_acc, ensemble_acc, seconds, images_per_second FROM stages "
-                                  "WHERE run = ? ORDER BY stage");
-        st.bind(1, static_cast<std::int64_t>(id));
-        while (st.executeStep()) {
-            StageRow s;
-            s.stage = st.getColumn(0).getInt();
-            s.started = realOr0(st.getColumn(1));
-            s.finished = optReal(st.getColumn(2));
-            s.blockParams = st.getColumn(3).getInt64();
-            s.headParams = st.getColumn(4).getInt64();
-            s.blockMacs = st.getColumn(5).getInt64();
-            s.headMacs = st.getColumn(6).getInt64();
-            s.epochs = st.getColumn(7).getInt();
-            s.epochsDone = st.getColumn(8).getInt();
-            s.trainAcc = optReal(st.getColumn(9));
-            s.testAcc = optReal(st.getColumn(10));
-            s.ensembleAcc = optReal(st.getColumn(11));
-            s.seconds = realOr0(st.getColumn(12));
-            s.imagesPerSecond = realOr0(st.getColumn(13));
-            d.stages.push_back(s);
-        }
-    }
-    {
-        SQLite::Statement st(*db, "SELECT after_stage, layer, train_acc, test_acc, seconds "
-                                  "FROM probes WHERE run = ? ORDER BY after_stage, layer");
-        st.bind(1, static_cast<std::int64_t>(id));
-        while (st.executeStep()) {
-            ProbeRow p;
-            p.afterStage = st.getColumn(0).getInt();
-            p.layer = st.getColumn(1).getInt();
-            p.trainAcc = realOrNan(st.getColumn(2));
-            p.testAcc = realOrNan(st.getColumn(3));
-            p.seconds = realOr0(st.getColumn(4));
-            d.probes.push_back(p);
-        }
-    }
-    {
-        SQLite::Statement st(*db, "SELECT id, stage, epoch, kind, path, created FROM "
-                                  "artifacts WHERE run = ? ORDER BY id");
-        st.bind(1, static_cast<std::int64_t>(id));
-        while (st.executeStep()) {
-            ArtifactRow a;
-            a.id = st.getColumn(0).getInt64();
-            a.stage = st.getColumn(1).getInt();
-            a.epoch = st.getColumn(2).getInt();
-            a.kind = text(st.getColumn(3));
-            a.path = text(st.getColumn(4));
-            a.created = realOr0(st.getColumn(5));
-            a.absolutePath = isContainedRelative(a.path) ? (fs::path(runDir(id)) / a.path).string()
-                                                         : std::string();
-            d.artifacts.push_back(std::move(a));
-        }
-    }
+    d.stages = readRunRows(*db,
+                           "SELECT stage, started, finished, block_params, head_params, "
+                           "block_macs, head_macs, epochs, epochs_done, train_acc, test_acc, "
+                           "ensemble_acc, seconds, images_per_second FROM stages WHERE run = ? "
+                           "ORDER BY stage",
+                           id, stageRow);
+    d.probes = readRunRows(*db,
+                           "SELECT after_stage, layer, train_acc, test_acc, seconds FROM probes "
+                           "WHERE run = ? ORDER BY after_stage, layer",
+                           id, probeRow);
+    const fs::path dir = runDir(id);
+    d.artifacts = readRunRows(*db,
+                              "SELECT id, stage, epoch, kind, path, created FROM artifacts "
+                              "WHERE run = ? ORDER BY id",
+                              id, [&dir](SQLite::Statement &st) { return artifactRow(st, dir); });
     return d;
 }
 

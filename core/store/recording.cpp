@@ -105,7 +105,7 @@ Result<void> RunStore::setStatus(std::int64_t id, RunStatus status, const std::s
         st.bind(5, now);
         st.bind(6, static_cast<std::int64_t>(id));
         if (st.exec() == 0)
-            return fail("run " + std::to_string(id) + " not found in '" + m->path + "'");
+            return m->runNotFound(id);
         tx.commit();
         if (status != RunStatus::Running)
             m->releaseLock(id);
@@ -119,7 +119,7 @@ Result<void> RunStore::beginResume(std::int64_t id, int stage, int epoch)
         return w;
     LW_STORE_GUARD("resuming run " + std::to_string(id), {
         if (!m->runExists(id))
-            return fail("run " + std::to_string(id) + " not found in '" + m->path + "'");
+            return m->runNotFound(id);
         if (auto l = m->acquireLock(id); !l)
             return l;
         SQLite::Transaction tx(*m->db, SQLite::TransactionBehavior::IMMEDIATE);
@@ -182,7 +182,7 @@ Result<void> RunStore::updateRunInfo(std::int64_t id, const RunStarted &info)
         st.bind(10, nowSeconds());
         st.bind(11, static_cast<std::int64_t>(id));
         if (st.exec() == 0)
-            return fail("run " + std::to_string(id) + " not found in '" + m->path + "'");
+            return m->runNotFound(id);
         tx.commit();
         return {};
     });
@@ -258,7 +258,7 @@ Result<void> RunStore::recordEpochs(std::int64_t id, const std::vector<EpochMetr
     LW_STORE_GUARD("recording epochs of run " + std::to_string(id), {
         SQLite::Transaction tx(*m->db, SQLite::TransactionBehavior::IMMEDIATE);
         if (!m->runExists(id))
-            return fail("run " + std::to_string(id) + " not found in '" + m->path + "'");
+            return m->runNotFound(id);
         SQLite::Statement ins(*m->db, "INSERT INTO metrics(run, stage, epoch, step, split, metric, "
                                       "value) VALUES (?, ?, ?, ?, ?, ?, ?)");
         SQLite::Statement stageIns(*m->db, "INSERT OR IGNORE INTO stages(run, stage, started) "
@@ -339,7 +339,7 @@ Result<void> RunStore::recordProbe(std::int64_t id, const ProbeResult &probe)
     LW_STORE_GUARD("recording a probe of run " + std::to_string(id), {
         SQLite::Transaction tx(*m->db, SQLite::TransactionBehavior::IMMEDIATE);
         if (!m->runExists(id))
-            return fail("run " + std::to_string(id) + " not found in '" + m->path + "'");
+            return m->runNotFound(id);
         SQLite::Statement st(*m->db, "INSERT OR REPLACE INTO probes(run, after_stage, layer, "
                                      "train_acc, test_acc, seconds) VALUES (?, ?, ?, ?, ?, ?)");
         st.bind(1, static_cast<std::int64_t>(id));
@@ -366,7 +366,7 @@ Result<std::int64_t> RunStore::addArtifact(std::int64_t id, int stage, int epoch
     LW_STORE_GUARD("recording a checkpoint of run " + std::to_string(id), {
         SQLite::Transaction tx(*m->db, SQLite::TransactionBehavior::IMMEDIATE);
         if (!m->runExists(id))
-            return fail("run " + std::to_string(id) + " not found in '" + m->path + "'");
+            return m->runNotFound(id);
         SQLite::Statement st(*m->db, "INSERT INTO artifacts(run, stage, epoch, kind, path, "
                                      "created) VALUES (?, ?, ?, ?, ?, ?)");
         st.bind(1, static_cast<std::int64_t>(id));
@@ -402,12 +402,33 @@ Result<void> RunStore::finishRun(std::int64_t id, const RunEnded &ended)
         st.bind(6, ended.status == RunStatus::Finished || ended.finalTestAcc > 0 ? 1 : 0);
         st.bind(7, static_cast<std::int64_t>(id));
         if (st.exec() == 0)
-            return fail("run " + std::to_string(id) + " not found in '" + m->path + "'");
+            return m->runNotFound(id);
         tx.commit();
         if (ended.status != RunStatus::Running)
             m->releaseLock(id);
         return {};
     });
+}
+
+StageStarted stageStartedOf(const StageRow &row)
+{
+    return StageStarted{.stage = row.stage,
+                        .epochs = row.epochs,
+                        .blockParams = row.blockParams,
+                        .headParams = row.headParams,
+                        .blockMacs = row.blockMacs,
+                        .headMacs = row.headMacs};
+}
+
+StageFinished stageFinishedOf(const StageRow &row)
+{
+    return StageFinished{.stage = row.stage,
+                         .epochs = row.epochsDone,
+                         .trainAcc = row.trainAcc.value_or(0),
+                         .testAcc = row.testAcc.value_or(0),
+                         .ensembleAcc = row.ensembleAcc.value_or(0),
+                         .seconds = row.seconds,
+                         .imagesPerSecond = row.imagesPerSecond};
 }
 
 Result<void> RunStore::inheritStages(std::int64_t from, std::int64_t to, int count)
@@ -418,24 +439,9 @@ Result<void> RunStore::inheritStages(std::int64_t from, std::int64_t to, int cou
     for (const StageRow &row : parent->stages) {
         if (row.stage >= count || !row.finished)
             continue;
-        StageStarted started;
-        started.stage = row.stage;
-        started.epochs = row.epochs;
-        started.blockParams = row.blockParams;
-        started.headParams = row.headParams;
-        started.blockMacs = row.blockMacs;
-        started.headMacs = row.headMacs;
-        StageFinished finished;
-        finished.stage = row.stage;
-        finished.epochs = row.epochsDone;
-        finished.trainAcc = row.trainAcc.value_or(0);
-        finished.testAcc = row.testAcc.value_or(0);
-        finished.ensembleAcc = row.ensembleAcc.value_or(0);
-        finished.seconds = row.seconds;
-        finished.imagesPerSecond = row.imagesPerSecond;
-        if (auto r = beginStage(to, started); !r)
+        if (auto r = beginStage(to, stageStartedOf(row)); !r)
             return r;
-        if (auto r = finishStage(to, finished); !r)
+        if (auto r = finishStage(to, stageFinishedOf(row)); !r)
             return r;
     }
     return {};

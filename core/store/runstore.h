@@ -100,14 +100,13 @@ struct StageRow
     double imagesPerSecond = 0;
 };
 
-struct ProbeRow
-{
-    int afterStage = 0;
-    int layer = 0;
-    double trainAcc = 0;
-    double testAcc = 0;
-    double seconds = 0;
-};
+/// The events that recorded a stage row (unfinished values as 0), e.g. to replay a branch's
+/// inherited stages.
+StageStarted stageStartedOf(const StageRow &row);
+StageFinished stageFinishedOf(const StageRow &row);
+
+/// A stored probe holds exactly what the engine reported.
+using ProbeRow = ProbeResult;
 
 struct ArtifactRow
 {
@@ -289,6 +288,11 @@ public:
 private:
     struct Impl;
     explicit RunStore(std::unique_ptr<Impl> impl);
+    /// setTags (replace) and addTags.
+    Result<void> writeTags(std::int64_t id, const std::vector<std::string> &tags, bool replace);
+    enum class TextColumn { Name, Notes };
+    /// rename and setNotes.
+    Result<void> setText(std::int64_t id, TextColumn column, const std::string &value);
     std::unique_ptr<Impl> m;
 };
 

@@ -117,6 +117,8 @@ struct RunStore::Impl
     /// Translates an exception from SQLite (or the file system) into a message for a person.
     Error error(const std::string &doing, const std::exception &e) const;
     Result<void> checkWritable(const std::string &doing) const;
+    /// "run <id> not found in '<path>'".
+    Error runNotFound(std::int64_t id) const;
 
     std::string runsRoot() const { return (std::filesystem::path(absDir) / "runs").string(); }
     std::string runDir(std::int64_t id) const

@@ -118,20 +118,9 @@ void Trainer::Impl::runDecoupled(int startEpoch, bool resuming, const std::strin
             headTestOutputs.push_back(evals[j].outputs);
         }
     }
-    for (int j = 0; j < stages; ++j) {
-        StageFinished sf;
-        sf.stage = j;
-        sf.epochs = epochs;
-        sf.trainAcc = trainAcc[j];
-        sf.testAcc = evals[j].acc;
-        sf.ensembleAcc = evals[j].ensembleAcc;
-        sf.seconds = current.seconds;
-        sf.imagesPerSecond
-            = current.trainSeconds > 0 ? double(current.trainImages) / current.trainSeconds : 0;
-        summary.stages.push_back(sf);
-        obs->stageFinished(sf);
-    }
-    summary.finalTestAcc = evals.back().acc;
+    for (int j = 0; j < stages; ++j)
+        obs->stageFinished(addFinishedStage(j, epochs, trainAcc[j], evals[j].acc,
+                                            evals[j].ensembleAcc, current.seconds));
     saveCheckpoint(stages - 1, epochs, true, {});
     if (opt.probes) {
         for (int j = 0; j < stages; ++j)

@@ -58,17 +58,8 @@ void Trainer::Impl::runEndToEnd(int startEpoch, bool resuming, const std::string
     }
     if (startEpoch >= epochs)
         lastEval = evaluateFull(last);
-    StageFinished sf;
-    sf.stage = last;
-    sf.epochs = epochs;
-    sf.trainAcc = current.trainAcc;
-    sf.testAcc = lastEval.acc;
-    sf.ensembleAcc = lastEval.acc;
-    sf.seconds = current.seconds;
-    sf.imagesPerSecond
-        = current.trainSeconds > 0 ? double(current.trainImages) / current.trainSeconds : 0;
-    summary.stages.push_back(sf);
-    summary.finalTestAcc = sf.testAcc;
+    const StageFinished sf = addFinishedStage(last, epochs, current.trainAcc, lastEval.acc,
+                                              lastEval.acc, current.seconds);
     saveCheckpoint(last, epochs, true, {});
     obs->stageFinished(sf);
     if (opt.probes) {

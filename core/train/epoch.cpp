@@ -113,4 +113,20 @@ void Trainer::Impl::finishEpoch(int stage, int epoch, Clock::time_point epochSta
     obs->epochFinished(m);
 }
 
+StageFinished Trainer::Impl::addFinishedStage(int stage, int epochs, double trainAcc,
+                                              double testAcc, double ensembleAcc, double seconds)
+{
+    const double imagesPerSecond
+        = current.trainSeconds > 0 ? double(current.trainImages) / current.trainSeconds : 0;
+    summary.stages.push_back(StageFinished{.stage = stage,
+                                           .epochs = epochs,
+                                           .trainAcc = trainAcc,
+                                           .testAcc = testAcc,
+                                           .ensembleAcc = ensembleAcc,
+                                           .seconds = seconds,
+                                           .imagesPerSecond = imagesPerSecond});
+    summary.finalTestAcc = testAcc;
+    return summary.stages.back();
+}
+
 } // namespace lw

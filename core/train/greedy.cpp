@@ -75,17 +75,9 @@ void Trainer::Impl::runGreedy(int startStage, int startEpoch, bool resuming,
             p.set_requires_grad(false);
         net->blocks[stage]->eval();
 
-        StageFinished sf;
-        sf.stage = stage;
-        sf.epochs = epochs;
-        sf.trainAcc = current.trainAcc;
-        sf.testAcc = last.acc;
-        sf.ensembleAcc = last.ensembleAcc;
-        sf.seconds = firstEpoch > 0 ? current.seconds : secondsSince(stageStart);
-        sf.imagesPerSecond
-            = current.trainSeconds > 0 ? double(current.trainImages) / current.trainSeconds : 0;
-        summary.stages.push_back(sf);
-        summary.finalTestAcc = sf.testAcc;
+        const StageFinished sf
+            = addFinishedStage(stage, epochs, current.trainAcc, last.acc, last.ensembleAcc,
+                               firstEpoch > 0 ? current.seconds : secondsSince(stageStart));
         saveCheckpoint(stage, epochs, true, {});
         obs->stageFinished(sf);
 

@@ -71,20 +71,7 @@ Result<void> Trainer::Impl::setUp()
         }
     }
 
-    DatasetOptions dopt;
-    dopt.name = spec.recipe.dataset.name;
-    dopt.path = spec.recipe.dataset.path;
-    dopt.trainLimit = spec.recipe.dataset.trainLimit;
-    dopt.testLimit = spec.recipe.dataset.testLimit;
-    dopt.seed = spec.recipe.seed;
-    dopt.imageSide = spec.input.height;
-    if (dopt.name == "synthetic") {
-        // A synthetic set has the spec's shape; the limits give its size.
-        dopt.channels = spec.input.channels;
-        dopt.classes = spec.input.classes;
-        dopt.syntheticTrain = dopt.trainLimit;
-        dopt.syntheticTest = dopt.testLimit;
-    }
+    DatasetOptions dopt = datasetOptionsFor(spec);
     dopt.log = [this](LogLevel level, const std::string &text) {
         log(level, text);
     };

@@ -15,16 +15,22 @@ namespace lw {
 
 enum class FeatureCache { Auto, On, Off };
 
-struct TrainOptions
+/// Where and how a run executes; not part of the run's recipe (a resumed run may change them).
+struct ExecOptions
 {
-    Spec spec;
-    TrainMode mode = TrainMode::Greedy;
     std::string device = "auto"; ///< auto | cpu | cuda | cuda:N
     int threads = 0;             ///< 0: all cores
     int loaderThreads = 2;
     FeatureCache cache = FeatureCache::Auto;
     std::int64_t cacheBudgetBytes
-        = 0;             ///< RAM for cached features (0: 40% of RAM); beyond: mmap file
+        = 0; ///< RAM for cached features (0: 40% of RAM); beyond: mmap file
+};
+
+/// What one Trainer runs, and where and how (a RunService fills it from a stored run).
+struct TrainOptions : ExecOptions
+{
+    Spec spec;
+    TrainMode mode = TrainMode::Greedy;
     bool probes = false; ///< probe every layer after each stage
     std::string runDir;  ///< checkpoints go here; empty: none
     /// Branch from stage k: the first `lockedStages` blocks (and heads) come from `branchFrom`

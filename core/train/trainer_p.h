@@ -198,6 +198,11 @@ struct Trainer::Impl
     /// Reports a finished epoch and adds it to the current stage's totals.
     void finishEpoch(int stage, int epoch, Clock::time_point epochStart, const EpochTotals &t,
                      const EvalResult &eval, double lr);
+    /// Adds a finished stage (throughput from the current stage's totals) to the summary, whose
+    /// final accuracy becomes its test accuracy. The caller reports it once the run state that
+    /// holds it is saved.
+    StageFinished addFinishedStage(int stage, int epochs, double trainAcc, double testAcc,
+                                   double ensembleAcc, double seconds);
 
     // --- evaluation and probes (evaluation.cpp) ----------------------------------------------
 
