@@ -71,19 +71,7 @@ void DataCheck::run()
         return;
     }
     const Spec spec = m_current();
-    DatasetOptions o;
-    o.name = spec.recipe.dataset.name;
-    o.path = spec.recipe.dataset.path;
-    o.trainLimit = spec.recipe.dataset.trainLimit;
-    o.testLimit = spec.recipe.dataset.testLimit;
-    o.seed = spec.recipe.seed;
-    o.imageSide = spec.input.height;
-    if (o.name == "synthetic") { // as the trainer opens it: the spec's shape
-        o.channels = spec.input.channels;
-        o.classes = spec.input.classes;
-        o.syntheticTrain = o.trainLimit;
-        o.syntheticTest = o.testLimit;
-    }
+    const DatasetOptions o = datasetOptionsFor(spec); // as the trainer opens it
     m_pendingKey = key(spec);
     emit started();
     m_watcher->setFuture(QtConcurrent::run([o] { return probeDataset(o); }));

@@ -398,13 +398,7 @@ void TrainDashboard::showLockedStages(const std::vector<StageRow> &stages, int l
     for (const StageRow &row : stages) {
         if (row.stage >= lockedStages || !row.finished)
             continue;
-        StageFinished sf;
-        sf.stage = row.stage;
-        sf.epochs = row.epochsDone;
-        sf.trainAcc = row.trainAcc.value_or(0);
-        sf.testAcc = row.testAcc.value_or(0);
-        sf.ensembleAcc = row.ensembleAcc.value_or(0);
-        m_depth->setStage(sf);
+        m_depth->setStage(stageFinishedOf(row));
     }
     m_stagesDone = lockedStages;
     m_arch->setProgress(-1, lockedStages);
