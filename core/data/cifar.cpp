@@ -189,6 +189,7 @@ Result<Opened> openCifar(const DatasetOptions &o, const std::string &name, Fnv &
     out.info.root = dir.string();
     out.info.channels = 3;
     out.info.height = out.info.width = 32;
+    out.info.trainFile = trainFiles.front().string();
     out.info.classes = classes;
     if (c100) {
         out.info.classNames = readNames(

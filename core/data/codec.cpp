@@ -139,7 +139,10 @@ void pngErrorFn(png_structp png, png_const_charp message)
 
 void pngWarningFn(png_structp, png_const_charp) {}
 
-Result<RawImage> decodePng(const std::uint8_t *data, std::size_t size, const std::string &name)
+/// Decodes a PNG; with `keepPixels` false it only checks that every row decodes, one row buffer
+/// at a time (validating a folder must not hold whole images).
+Result<RawImage> decodePng(const std::uint8_t *data, std::size_t size, const std::string &name,
+                           bool keepPixels)
 {
     PngReader reader{data, size, 0, {}};
     RawImage out;
@@ -179,10 +182,19 @@ Result<RawImage> decodePng(const std::uint8_t *data, std::size_t size, const std
         png_set_strip_alpha(png);
     if (colorType == PNG_COLOR_TYPE_GRAY || colorType == PNG_COLOR_TYPE_GRAY_ALPHA)
         png_set_gray_to_rgb(png);
-    png_set_interlace_handling(png);
+    const int passes = png_set_interlace_handling(png);
     png_read_update_info(png, info);
     if (png_get_rowbytes(png, info) != png_size_t(w * 3))
         png_error(png, "unexpected row layout after conversion to 8-bit RGB");
+    if (!keepPixels) {
+        std::vector<std::uint8_t> row(std::size_t(w * 3));
+        for (int p = 0; p < passes; ++p)
+            for (std::int64_t y = 0; y < h; ++y)
+                png_read_row(png, row.data(), nullptr);
+        png_read_end(png, nullptr);
+        png_destroy_read_struct(&png, &info, nullptr);
+        return out;
+    }
     out.width = int(w);
     out.height = int(h);
     out.channels = 3;
@@ -210,20 +222,18 @@ bool validRaw(const RawImage &image)
            && image.pixels.size() == std::size_t(image.width) * image.height * image.channels;
 }
 
-} // namespace
-
-Result<RawImage> decodeImage(const std::uint8_t *data, std::size_t size, int targetSide,
-                             const std::string &name)
+Result<RawImage> decode(const std::uint8_t *data, std::size_t size, int targetSide,
+                        const std::string &name, bool keepPixels)
 {
     if (size >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF)
         return decodeJpeg(data, size, targetSide, name);
     static const std::uint8_t pngMagic[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
     if (size >= 8 && std::memcmp(data, pngMagic, 8) == 0)
-        return decodePng(data, size, name);
+        return decodePng(data, size, name, keepPixels);
     return fail(name + ": not a JPEG or PNG file (unrecognised signature at byte offset 0)");
 }
 
-Result<RawImage> readImageFile(const std::string &path, int targetSide)
+Result<std::vector<std::uint8_t>> readBytes(const std::string &path)
 {
     std::ifstream in(path, std::ios::binary | std::ios::ate);
     if (!in)
@@ -238,7 +248,36 @@ Result<RawImage> readImageFile(const std::string &path, int targetSide)
     in.seekg(0);
     if (size > 0 && !in.read(reinterpret_cast<char *>(bytes.data()), size))
         return fail(path + ": read error");
-    return decodeImage(bytes.data(), bytes.size(), targetSide, path);
+    return bytes;
+}
+
+} // namespace
+
+Result<RawImage> decodeImage(const std::uint8_t *data, std::size_t size, int targetSide,
+                             const std::string &name)
+{
+    return decode(data, size, targetSide, name, true);
+}
+
+Result<RawImage> readImageFile(const std::string &path, int targetSide)
+{
+    auto bytes = readBytes(path);
+    if (!bytes)
+        return bytes.error();
+    return decode(bytes->data(), bytes->size(), targetSide, path, true);
+}
+
+Result<void> checkImageFile(const std::string &path)
+{
+    auto bytes = readBytes(path);
+    if (!bytes)
+        return bytes.error();
+    // JPEG: the smallest DCT scale (1/8) still reads every entropy-coded block, so a truncated or
+    // corrupt file fails here as it would at full size.
+    auto r = decode(bytes->data(), bytes->size(), 1, path, false);
+    if (!r)
+        return r.error();
+    return {};
 }
 
 Result<std::string> encodeJpeg(const RawImage &image, int quality)

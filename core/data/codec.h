@@ -34,6 +34,10 @@ Result<RawImage> decodeImage(const std::uint8_t *data, std::size_t size, int tar
 /// Reads and decodes an image file (at most 256 MiB).
 Result<RawImage> readImageFile(const std::string &path, int targetSide);
 
+/// Checks that an image file decodes completely (every JPEG block, every PNG row) without
+/// keeping its pixels: what an image folder's listing runs on each file.
+Result<void> checkImageFile(const std::string &path);
+
 /// Encodes to JPEG (quality 1..100, 4:4:4 at quality >= 90) or PNG; channels 1 or 3.
 Result<std::string> encodeJpeg(const RawImage &image, int quality = 95);
 Result<std::string> encodePng(const RawImage &image);

@@ -173,6 +173,19 @@ std::vector<std::string> datasetNames()
     return {"fashion-mnist", "mnist", "kmnist", "cifar10", "cifar100", "imagefolder", "synthetic"};
 }
 
+Result<void> checkInputShape(const DatasetInfo &info, int height, int width, bool resizes)
+{
+    if (resizes || info.name == "imagefolder" || info.name == "synthetic"
+        || (info.height == height && info.width == width))
+        return {};
+    return fail((info.trainFile.empty() ? info.root : info.trainFile) + ": the images are "
+                + std::to_string(info.height) + " x " + std::to_string(info.width)
+                + " but the spec's input is " + std::to_string(height) + " x "
+                + std::to_string(width)
+                + " (input.height x input.width); set the input to the data's size, or resize "
+                  "explicitly in the recipe (augment.random_resized_crop or eval_resize)");
+}
+
 std::string defaultFashionMnistPath()
 {
     return "/usr/share/datasets/fashion-mnist";

@@ -51,12 +51,24 @@ struct DatasetInfo
     std::vector<std::string> classNames;
     std::int64_t trainSize = 0; ///< after limits
     std::int64_t testSize = 0;
+    /// Image folders: images left out because they cannot be decoded (counted before limits).
+    std::int64_t trainSkipped = 0;
+    std::int64_t testSkipped = 0;
+    /// IDX and CIFAR: the file holding the training images (named by shape errors).
+    std::string trainFile;
     std::string fingerprint; ///< stable hash of the files' sizes, headers and the limits
 };
 
 /// Finds and checks a dataset without decoding it all (headers, counts, folder listing).
 /// Errors name the file and, where relevant, the byte offset and what was expected.
 Result<DatasetInfo> probeDataset(const DatasetOptions &options);
+
+/// Whether the images of `info` may feed a network input of height x width. Image folders and
+/// synthetic sets are made at the input's side, and a recipe that resizes (`resizes`: random
+/// resized crops, an evaluation resize) resamples any image; otherwise (IDX, CIFAR) the stored
+/// size must be the input's, since silently stretching 1x1 images to 28x28 trains on nothing.
+/// The error names the file, the size found and the input's.
+Result<void> checkInputShape(const DatasetInfo &info, int height, int width, bool resizes);
 
 /// The folder the embedded default (Debian's dataset-fashion-mnist) lives in.
 std::string defaultFashionMnistPath();

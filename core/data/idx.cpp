@@ -2,8 +2,10 @@
 // every header count is checked against the data before anything is allocated.
 
 #include "core/data/readers_p.h"
+#include "core/util/format.h"
 #include "core/util/fsutil.h"
 
+#include <unistd.h>
 #include <zlib.h>
 
 #include <algorithm>
@@ -33,10 +35,35 @@ struct IdxFile
     std::uint64_t fileSize = 0;
 };
 
+/// Bytes of memory the system could give now (MemAvailable), or physical memory when unknown.
+std::uint64_t availableMemory()
+{
+    if (std::FILE *f = std::fopen("/proc/meminfo", "r")) {
+        char line[256];
+        unsigned long long kb = 0;
+        bool found = false;
+        while (!found && std::fgets(line, sizeof line, f))
+            found = std::sscanf(line, "MemAvailable: %llu kB", &kb) == 1;
+        std::fclose(f);
+        if (found)
+            return std::uint64_t(kb) << 10;
+    }
+    const long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGE_SIZE);
+    return pages > 0 && size > 0 ? std::uint64_t(pages) * std::uint64_t(size) : ~std::uint64_t(0);
+}
+
+/// Real image data deflates by a few times at most; beyond this ratio a large gzip is a bomb or
+/// its header is forged, and is refused before anything is decompressed.
+constexpr std::uint64_t kMaxGzipRatio = 64;
+constexpr std::uint64_t kGzipRatioFloor = std::uint64_t(64) << 20; // small files: any ratio
+
 /// Reads an IDX file of unsigned bytes with `wantDims` dimensions, plain or gzip, streaming
-/// through zlib. Checks the magic, that the header's counts match the data exactly, and gzip
+/// through zlib. Checks the magic, that the header's counts match the data exactly (and the
+/// first count equals `expectCount` when >= 0: the labels' count, checked before the images are
+/// read), that the size is plausible for the file and fits the machine's memory, and gzip
 /// integrity; memory grows only with the data actually present.
-Result<IdxFile> readIdx(const fs::path &path, int wantDims)
+Result<IdxFile> readIdx(const fs::path &path, int wantDims, std::int64_t expectCount = -1,
+                        const fs::path &countFrom = {})
 {
     const std::string name = path.string();
     IdxFile out;
@@ -106,13 +133,35 @@ Result<IdxFile> readIdx(const fs::path &path, int wantDims)
                     + std::to_string(expectedTotal) + " bytes, more than the "
                     + std::to_string(kMaxInMemoryBytes >> 30) + " GiB an IDX file may hold");
     }
+    if (expectCount >= 0 && out.dims[0] != expectCount)
+        return fail("image and label counts disagree: " + name + " has "
+                    + std::to_string(out.dims[0]) + " images, " + countFrom.string() + " has "
+                    + std::to_string(expectCount) + " labels");
     const std::uint64_t want = std::uint64_t(payload);
+    if (out.gzip && want > kGzipRatioFloor && want > kMaxGzipRatio * out.fileSize)
+        return fail(name + ": the header (byte offset 4) says " + dimText + ", "
+                    + formatBytes(std::int64_t(want)) + " uncompressed, from a "
+                    + formatBytes(std::int64_t(out.fileSize)) + " gzip file: more than "
+                    + std::to_string(kMaxGzipRatio)
+                    + " times its compressed size, which image data does not reach (a gzip bomb "
+                      "or a forged header); if it is genuine, decompress it (gunzip) and its size "
+                      "is checked exactly");
+    if (const std::uint64_t avail = availableMemory(); want > avail)
+        return fail(name + ": the header (byte offset 4) says " + dimText + ", "
+                    + formatBytes(std::int64_t(want)) + " in memory, but this machine has "
+                    + formatBytes(std::int64_t(avail)) + " available");
     out.payload.reserve(std::size_t(std::min<std::uint64_t>(want, 64u << 20)));
     constexpr std::uint64_t chunk = 4u << 20;
     while (out.payload.size() < want) {
         const std::size_t have = out.payload.size();
         const std::size_t n = std::size_t(std::min<std::uint64_t>(chunk, want - have));
-        out.payload.resize(have + n);
+        try {
+            out.payload.resize(have + n);
+        } catch (const std::bad_alloc &) {
+            return fail(name + ": out of memory after " + formatBytes(std::int64_t(have))
+                        + " of the " + formatBytes(std::int64_t(want)) + " its header declares ("
+                        + dimText + ")");
+        }
         const int r = gzread(f, out.payload.data() + have, unsigned(n));
         const std::size_t read = r > 0 ? std::size_t(r) : 0;
         out.payload.resize(have + read);
@@ -222,12 +271,13 @@ Result<Opened> openIdx(const DatasetOptions &o, const std::string &name, Fnv &fn
                       .string()
                 + "[.gz] is missing (the four IDX files train-images, train-labels, "
                   "t10k-images, t10k-labels are needed)");
-        auto images = readIdx(imgPath, 3);
-        if (!images)
-            return images.error();
+        // Labels first: they are small, and their count bounds the images read after them.
         auto labels = readIdx(lblPath, 1);
         if (!labels)
             return labels.error();
+        auto images = readIdx(imgPath, 3, labels->dims[0], lblPath);
+        if (!images)
+            return images.error();
         const auto &dims = images->dims;
         if (dims[0] == 0)
             return fail(imgPath.string() + ": holds no images (count 0 at byte offset 4)");
@@ -235,10 +285,6 @@ Result<Opened> openIdx(const DatasetOptions &o, const std::string &name, Fnv &fn
             return fail(imgPath.string() + ": image size " + std::to_string(dims[1]) + " x "
                         + std::to_string(dims[2])
                         + " at byte offset 8 is not plausible (expected 1..65535 each)");
-        if (labels->dims[0] != dims[0])
-            return fail("image and label counts disagree: " + imgPath.string() + " has "
-                        + std::to_string(dims[0]) + " images, " + lblPath.string() + " has "
-                        + std::to_string(labels->dims[0]) + " labels");
         if (s == 1 && (dims[1] != out.info.height || dims[2] != out.info.width))
             return fail(imgPath.string() + ": images are " + std::to_string(dims[1]) + " x "
                         + std::to_string(dims[2]) + " but the training images are "
@@ -256,6 +302,8 @@ Result<Opened> openIdx(const DatasetOptions &o, const std::string &name, Fnv &fn
             fnv.add(std::int64_t(f->payload.size()));
             fnv.add(f->header, 16);
         }
+        if (s == 0)
+            out.info.trainFile = imgPath.string();
         out.info.height = int(dims[1]);
         out.info.width = int(dims[2]);
         auto *bytes = new std::vector<std::uint8_t>(std::move(images->payload));

@@ -139,6 +139,14 @@ void Trainer::Impl::fillCache(detail::FeatureCache &dst, detail::FeatureCache *p
         auto idx = b.indices;
         out.index_copy_(0, idx, x.to(out.scalar_type()).contiguous());
     }
+    // Undecodable images are left out when the dataset is opened; one that fails now changed
+    // since. Its row would stay all zeros and be trained on as an image of its class, so stop.
+    if (const auto skipped = loader->skipped(); skipped > 0)
+        throw Stop{RunStatus::Failed,
+                   "feature cache: " + std::to_string(skipped) + " " + (train ? "training" : "test")
+                       + " image(s) that decoded when the dataset was opened cannot be decoded now "
+                         "(changed during the run?; the log names them); their cached features "
+                         "would be all zeros"};
 }
 
 Trainer::Impl::StageInput::StageInput(Impl &impl, int stage, bool train, int batch)

@@ -88,6 +88,11 @@ Result<void> Trainer::Impl::setUp()
         return fail("the dataset has " + std::to_string(info.channels)
                     + "-channel images but the spec expects input.channels = "
                     + std::to_string(spec.input.channels));
+    const auto &aug = spec.recipe.augment;
+    if (auto shape = checkInputShape(info, spec.input.height, spec.input.width,
+                                     (aug.enabled && aug.randomResizedCrop) || aug.evalResize > 0);
+        !shape)
+        return shape.error();
 
     const auto &norm = spec.recipe.normalize;
     if (norm.fromData) {

@@ -455,9 +455,11 @@ private Q_SLOTS:
             else if (v == "idx-huge-gz")
                 writeGz(images, std::string("\0\0\x08\x03", 4) + be32(0xFFFFFFFFu) + be32(28)
                                     + be32(28) + std::string(100, 'x'));
-            else if (v == "idx-short-gz")
+            else if (v == "idx-short-gz") {
+                // 41 labels, so the images' header passes the count check and the data runs out.
                 writeGz(images, idxImages(40, 5, 7, 41));
-            else if (v == "idx-long-gz")
+                writeGz(dir / "train-labels-idx1-ubyte.gz", idxLabels(41));
+            } else if (v == "idx-long-gz")
                 writeGz(images, good + "x");
             else if (v == "idx-truncated-gz") {
                 std::ifstream in(images, std::ios::binary);
@@ -522,7 +524,7 @@ private Q_SLOTS:
         QVERIFY(r.message().find("not a JPEG or PNG") != std::string::npos);
     }
 
-    void corruptJpegSkippedByLoader()
+    void undecodableImagesSkipped()
     {
         QTemporaryDir tmp;
         const fs::path root = tmp.path().toStdString();
@@ -530,6 +532,7 @@ private Q_SLOTS:
         writeBytes(root / "train/dog/broken.jpg", "\xFF\xD8\xFF\xE0 this is no JPEG");
         auto jpg = data::encodeJpeg(makeImage(40, 40, 3, 9, false), 90);
         writeBytes(root / "train/cat/truncated.jpg", jpg->substr(0, jpg->size() / 2));
+        writeBytes(root / "val/dog/bad.jpg", jpg->substr(0, jpg->size() / 3));
         std::mutex m;
         std::vector<std::string> warnings;
         DatasetOptions o = optionsFor("imagefolder", root);
@@ -538,11 +541,39 @@ private Q_SLOTS:
             if (level == LogLevel::Warning)
                 warnings.push_back(msg);
         };
+        // One policy: bad files are left out when the folder is listed, so data info, both
+        // splits, the loader and the feature cache all see the same 4 + 2 samples.
+        auto info = probeDataset(o);
+        QVERIFY2(info.ok(), info.ok() ? "" : info.message().c_str());
+        QCOMPARE(info->trainSize, std::int64_t(4));
+        QCOMPARE(info->testSize, std::int64_t(2));
+        QCOMPARE(info->trainSkipped, std::int64_t(2));
+        QCOMPARE(info->testSkipped, std::int64_t(1));
+        QVERIFY(info->description.find("3 undecodable images skipped") != std::string::npos);
+        {
+            std::lock_guard lock(m);
+            QCOMPARE(int(warnings.size()), 2); // one per split: the count and the first file
+            QVERIFY2(warnings[0].find("skipped 2 of 6 images that cannot be decoded (first: ")
+                             != std::string::npos
+                         && warnings[0].find("train/cat/truncated.jpg") != std::string::npos,
+                     warnings[0].c_str());
+            QVERIFY2(warnings[1].find("skipped 1 of 3 images") != std::string::npos
+                         && warnings[1].find("val/dog/bad.jpg") != std::string::npos,
+                     warnings[1].c_str());
+        }
         auto ds = openOk(o);
         QVERIFY(ds);
-        QCOMPARE(ds->train()->size(), std::int64_t(6));
+        QCOMPARE(ds->train()->size(), std::int64_t(4));
+        {
+            std::lock_guard lock(m);
+            QCOMPARE(int(warnings.size()), 4); // open lists and checks the same way
+            warnings.clear();
+        }
+        // A file that stops decoding after the listing (changed during a run) is dropped from its
+        // batch by the loader, logged once and counted: images and labels stay paired.
+        writeBytes(root / "train/dog/a.png", "\x89PNG\r\n\x1a\n then nothing");
         data::LoaderOptions lo;
-        lo.batchSize = 4;
+        lo.batchSize = 3;
         lo.threads = 2;
         lo.transform = {3, 16, 16, true, {}, {}, {}};
         data::Loader loader(ds->train(), lo);
@@ -555,15 +586,141 @@ private Q_SLOTS:
                 for (int i = 0; i < b.indices.size(0); ++i)
                     seen.insert(b.indices[i].item<std::int64_t>());
             }
-            QCOMPARE(int(seen.size()), 4);
-            QCOMPARE(loader.skipped(), std::int64_t(2 * (epoch + 1)));
+            QCOMPARE(int(seen.size()), 3);
+            QCOMPARE(seen.count(2), std::size_t(0)); // dog/a.png
+            QCOMPARE(loader.skipped(), std::int64_t(epoch + 1));
         }
         std::lock_guard lock(m);
-        QCOMPARE(int(warnings.size()), 2); // once per file, not once per epoch
-        bool named = false;
-        for (const auto &w : warnings)
-            named = named || w.find("broken.jpg") != std::string::npos;
-        QVERIFY(named);
+        QCOMPARE(int(warnings.size()), 1); // once per file, not once per epoch
+        QVERIFY(warnings[0].find("a.png") != std::string::npos);
+    }
+
+    void undecodableClassOrSplitIsAnError_data()
+    {
+        QTest::addColumn<QString>("where");
+        QTest::addColumn<QString>("expected");
+        QTest::newRow("train class") << "train/bird"
+                                     << "train/bird: none of its 2 images can be decoded, so the "
+                                        "class would be empty (first: ";
+        QTest::newRow("val class") << "val/cat"
+                                   << "val/cat: none of its 3 images can be decoded";
+    }
+
+    void undecodableClassOrSplitIsAnError()
+    {
+        QFETCH(QString, where);
+        QFETCH(QString, expected);
+        QTemporaryDir tmp;
+        const fs::path root = tmp.path().toStdString();
+        writeFolder(root);
+        const fs::path dir = root / where.toStdString();
+        if (where == "val/cat")
+            fs::remove(dir / "e.png");
+        writeBytes(dir / "x.jpg", "\xFF\xD8\xFF\xE0 not a JPEG");
+        writeBytes(dir / "y.png", "plain text named .png");
+        if (where == "val/cat")
+            writeBytes(dir / "z.jpeg", "");
+        for (bool probe : {true, false}) {
+            const DatasetOptions o = optionsFor("imagefolder", root);
+            const std::string msg
+                = probe ? probeDataset(o).message() : data::Dataset::open(o).message();
+            QVERIFY2(msg.find(expected.toStdString()) != std::string::npos, msg.c_str());
+            QVERIFY2(msg.find(where.toStdString() + "/x.jpg") != std::string::npos, msg.c_str());
+        }
+    }
+
+    void folderLinkLoopsListedOnce()
+    {
+        QTemporaryDir tmp;
+        const fs::path root = tmp.path().toStdString();
+        writeFolder(root);
+        // Two loops in one class folder (to itself and to its parent's parent), a loop in the
+        // other, a second link to a folder and one to a file already listed.
+        fs::create_directory_symlink(".", root / "train/cat/sub/self");
+        fs::create_directory_symlink("../..", root / "train/cat/sub/up");
+        fs::create_directory_symlink("..", root / "train/dog/loop");
+        fs::create_directory_symlink("sub", root / "train/cat/again");
+        fs::create_symlink("a.png", root / "train/dog/a-link.png");
+        fs::create_directory_symlink("/nonexistent/dangling", root / "train/dog/dangling");
+        auto info = probeDataset(optionsFor("imagefolder", root));
+        QVERIFY2(info.ok(), info.ok() ? "" : info.message().c_str());
+        QCOMPARE(info->trainSize, std::int64_t(4)); // as without the links
+        QCOMPARE(info->testSize, std::int64_t(2));
+        auto ds = openOk(optionsFor("imagefolder", root));
+        QVERIFY(ds);
+        std::multiset<std::int64_t> labels;
+        for (std::int64_t i = 0; i < ds->train()->size(); ++i)
+            labels.insert(ds->train()->label(i));
+        QCOMPARE(labels.count(0), std::size_t(2));
+        QCOMPARE(labels.count(1), std::size_t(2));
+    }
+
+    void idxHeaderLargerThanData_data()
+    {
+        QTest::addColumn<int>("labelCount");
+        QTest::addColumn<QString>("expected");
+        // Labels are read first: a header that disagrees with them is refused before a byte
+        // of the images is decompressed.
+        QTest::newRow("labels disagree")
+            << 40
+            << "image and label counts disagree: %1/train-images-idx3-ubyte.gz has 10000000 "
+               "images, %1/train-labels-idx1-ubyte has 40 labels";
+        QTest::newRow("labels agree")
+            << 10000000
+            << "%1/train-images-idx3-ubyte.gz: the header (byte offset 4) says 10000000 x 28 x "
+               "28, ";
+    }
+
+    void idxHeaderLargerThanData()
+    {
+        QFETCH(int, labelCount);
+        QFETCH(QString, expected);
+        QTemporaryDir tmp;
+        const fs::path dir = tmp.path().toStdString();
+        writeIdxSet(dir, false);
+        fs::remove(dir / "train-images-idx3-ubyte");
+        // A gzip bomb in miniature: a header for 10,000,000 images over 8 MiB of zeros (the
+        // real one held 7.8 GB of zeros in 7.6 MB).
+        writeGz(dir / "train-images-idx3-ubyte.gz", std::string("\0\0\x08\x03", 4) + be32(10000000)
+                                                        + be32(28) + be32(28)
+                                                        + std::string(8 << 20, '\0'));
+        writeBytes(dir / "train-labels-idx1-ubyte",
+                   std::string("\0\0\x08\x01", 4) + be32(std::uint32_t(labelCount))
+                       + std::string(std::size_t(labelCount), '\0'));
+        auto r = probeDataset(optionsFor("mnist", dir));
+        QVERIFY(!r.ok());
+        const std::string want = expected.arg(QString::fromStdString(dir.string())).toStdString();
+        QVERIFY2(r.message().find(want) != std::string::npos, r.message().c_str());
+        if (labelCount > 40)
+            QVERIFY2(r.message().find("gzip bomb or a forged header") != std::string::npos,
+                     r.message().c_str());
+    }
+
+    void idxShapeMustMatchSpec()
+    {
+        QTemporaryDir tmp;
+        const fs::path dir = tmp.path().toStdString();
+        writeBytes(dir / "train-images-idx3-ubyte", idxImages(40, 1, 1));
+        writeBytes(dir / "train-labels-idx1-ubyte", idxLabels(40));
+        writeBytes(dir / "t10k-images-idx3-ubyte", idxImages(20, 1, 1));
+        writeBytes(dir / "t10k-labels-idx1-ubyte", idxLabels(20));
+        auto info = probeDataset(optionsFor("mnist", dir));
+        QVERIFY(info.ok());
+        auto r = checkInputShape(*info, 28, 28, false);
+        QVERIFY(!r.ok());
+        QCOMPARE(r.message(), (dir / "train-images-idx3-ubyte").string()
+                                  + ": the images are 1 x 1 but the spec's input is 28 x 28 "
+                                    "(input.height x input.width); set the input to the data's "
+                                    "size, or resize explicitly in the recipe "
+                                    "(augment.random_resized_crop or eval_resize)");
+        QVERIFY(checkInputShape(*info, 1, 1, false).ok());
+        QVERIFY(checkInputShape(*info, 28, 28, true).ok()); // the recipe resizes explicitly
+        // Image folders are decoded at the input's side: any stored size is fine.
+        const fs::path root = dir / "folder";
+        writeFolder(root);
+        auto folder = probeDataset(optionsFor("imagefolder", root));
+        QVERIFY(folder.ok());
+        QVERIFY(checkInputShape(*folder, 28, 28, false).ok());
     }
 
     void transformNormalizeAndChannels()
