@@ -59,7 +59,10 @@ struct RunJob::Impl
         for (const auto &w : warnings)
             fanOut.log(LogLevel::Warning, w);
         Result<RunSummary> result = kind == JobKind::Resume ? trainer->resume() : trainer->run();
-        if (!result) // set-up failures end before any event: the run did not start
+        // Set-up failures end before any event. A new run that never started is failed; a
+        // stored run that could not resume (a damaged checkpoint, missing data) stays as it was,
+        // so it can be resumed once the cause is fixed.
+        if (!result && kind != JobKind::Resume)
             (void)store.setStatus(runId, RunStatus::Failed, result.message());
         (void)recorder.flush();
         return result;
