@@ -191,6 +191,8 @@ Result<std::unique_ptr<RunJob>> RunService::create(const NewRunRequest &request)
             message += "\n  " + issue.toString();
         return fail(message);
     }
+    if (auto fits = checkTrainingFits(spec); !fits)
+        return fits.error();
     const int stages = static_cast<int>(spec.stages.size());
     std::string parentFolder;
     if (request.parentRun) {
@@ -288,6 +290,8 @@ Result<std::unique_ptr<RunJob>> RunService::resume(std::int64_t id, const ExecOp
     auto spec = parseSpec(detail->specJson);
     if (!spec)
         return fail(runName(id) + ": its stored spec is invalid: " + spec.message());
+    if (auto fits = checkTrainingFits(*spec); !fits)
+        return fail(runName(id) + ": " + fits.message());
     auto impl = std::make_unique<RunJob::Impl>(m_store, id);
     impl->kind = JobKind::Resume;
     impl->name = detail->run.name;
