@@ -35,6 +35,20 @@ bool parseInteger(const std::string &text, T &out, bool &overflow)
     return ec == std::errc() && ptr == end;
 }
 
+/// A decimal integer from `lo` to `hi`; `range` says so in the error message.
+CLI::Validator integerValidator(std::int64_t lo, std::int64_t hi, const std::string &range)
+{
+    return CLI::Validator(
+        [lo, hi, range](std::string &text) -> std::string {
+            std::int64_t v = 0;
+            bool overflow = false;
+            if (parseInteger(text, v, overflow) && v >= lo && v <= hi)
+                return {};
+            return "expected " + range + ", got " + text + (overflow ? " (out of range)" : "");
+        },
+        "[" + std::to_string(lo) + " - " + std::to_string(hi) + "]", range);
+}
+
 CLI::Validator unsignedInteger()
 {
     return CLI::Validator(
@@ -85,16 +99,8 @@ void forEachOption(CLI::App &app, const Fn &fn)
 
 CLI::Validator integerIn(std::int64_t lo, std::int64_t hi)
 {
-    const std::string range = "an integer from " + std::to_string(lo) + " to " + std::to_string(hi);
-    return CLI::Validator(
-        [lo, hi, range](std::string &text) -> std::string {
-            std::int64_t v = 0;
-            bool overflow = false;
-            if (parseInteger(text, v, overflow) && v >= lo && v <= hi)
-                return {};
-            return "expected " + range + ", got " + text + (overflow ? " (out of range)" : "");
-        },
-        "[" + std::to_string(lo) + " - " + std::to_string(hi) + "]", range);
+    return integerValidator(lo, hi,
+                            "an integer from " + std::to_string(lo) + " to " + std::to_string(hi));
 }
 
 CLI::Validator numberIn(double lo, double hi, bool lowOpen)
@@ -125,17 +131,9 @@ int maxThreads()
 CLI::Validator threadCount()
 {
     const int most = maxThreads();
-    const std::string range = "an integer from 0 (all cores) to " + std::to_string(most)
-                              + " (4 x this machine's hardware threads, at most 1024)";
-    return CLI::Validator(
-        [most, range](std::string &text) -> std::string {
-            std::int64_t v = 0;
-            bool overflow = false;
-            if (parseInteger(text, v, overflow) && v >= 0 && v <= most)
-                return {};
-            return "expected " + range + ", got " + text + (overflow ? " (out of range)" : "");
-        },
-        "[0 - " + std::to_string(most) + "]", "threads");
+    return integerValidator(0, most,
+                            "an integer from 0 (all cores) to " + std::to_string(most)
+                                + " (4 x this machine's hardware threads, at most 1024)");
 }
 
 void checkEveryOption(CLI::App &app)

@@ -72,10 +72,14 @@ std::int64_t boundedField(const json &obj, const char *key, std::int64_t lo, std
                       && !(v.is_number_unsigned()
                            && v.get<std::uint64_t>() > static_cast<std::uint64_t>(
                                   std::numeric_limits<std::int64_t>::max()));
-    if (!fits || v.get<std::int64_t>() < lo || v.get<std::int64_t>() > hi)
-        throw std::runtime_error("\"" + std::string(key) + "\" is " + v.dump()
-                                 + ", expected an integer from " + std::to_string(lo) + " to "
-                                 + std::to_string(hi));
+    if (!fits || v.get<std::int64_t>() < lo || v.get<std::int64_t>() > hi) {
+        // Appended piece by piece: GCC 12 warns (-Wrestrict) on "literal" + std::string here.
+        std::string message = "\"";
+        message += key;
+        message += "\" is " + v.dump() + ", expected an integer from " + std::to_string(lo) + " to "
+                   + std::to_string(hi);
+        throw std::runtime_error(message);
+    }
     return v.get<std::int64_t>();
 }
 
