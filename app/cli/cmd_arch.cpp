@@ -27,7 +27,8 @@ std::string shapeText(const Shape &s)
 
 void printErr(const std::string &text)
 {
-    std::fprintf(stderr, "%s\n", text.c_str());
+    // Issues quote keys and file names from the file as they are.
+    std::fprintf(stderr, "%s\n", printable(text, /*multiline=*/true).c_str());
 }
 
 /// Every issue of `text` on stderr, one per line, prefixed with `file`. True when valid.
@@ -43,7 +44,7 @@ void printSummaryText(const Spec &spec, const SpecSummary &summary)
 {
     const InputSpec &in = spec.input;
     std::printf("%s: %zu stages, input %dx%dx%d%s, %d classes\n",
-                spec.name.empty() ? "(unnamed)" : spec.name.c_str(), spec.stages.size(),
+                spec.name.empty() ? "(unnamed)" : printable(spec.name).c_str(), spec.stages.size(),
                 in.channels, in.height, in.width, in.downsample == Downsample::Psi ? " (psi)" : "",
                 in.classes);
     Table table({"stage", "downsample", "output", "block params", "head params", "block MACs",
@@ -171,8 +172,8 @@ int runValidate(const std::string &file)
     std::string params;
     if (summary)
         params = ", " + humanCount(static_cast<double>(summary->totalParams)) + " params";
-    std::printf("%s: valid (%s, %zu stages%s)\n", file.c_str(),
-                spec.name.empty() ? "unnamed" : spec.name.c_str(), spec.stages.size(),
+    std::printf("%s: valid (%s, %zu stages%s)\n", printable(file).c_str(),
+                spec.name.empty() ? "unnamed" : printable(spec.name).c_str(), spec.stages.size(),
                 params.c_str());
     return ExitOk;
 }

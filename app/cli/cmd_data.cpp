@@ -1,10 +1,12 @@
 // layerwise-cli data info: finds and checks a dataset (what probeDataset reports).
 
 #include "app/cli/commands.h"
+#include "app/cli/flags.h"
 #include "app/cli/table.h"
 #include "core/util/format.h"
 
 #include "core/data/dataset.h"
+#include "core/spec/spec.h"
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -37,11 +39,13 @@ void runInfo(const DataInfoOptions &opt, Context &ctx)
 {
     DatasetOptions o = opt.dataset;
     o.log = [](LogLevel level, const std::string &message) {
-        std::fprintf(stderr, "%s: %s\n", logLevelName(level), message.c_str());
+        std::fprintf(stderr, "%s: %s\n", logLevelName(level),
+                     printable(message, /*multiline=*/true).c_str());
     };
     auto info = probeDataset(o);
     if (!info) {
-        std::fprintf(stderr, "layerwise-cli: %s\n", info.message().c_str());
+        std::fprintf(stderr, "layerwise-cli: %s\n",
+                     printable(info.message(), /*multiline=*/true).c_str());
         ctx.exitCode = ExitBadInput;
         return;
     }
@@ -102,17 +106,18 @@ void registerData(CLI::App &app, Context &ctx)
                          + defaultFashionMnistPath() + ")");
     info->add_option("--train-limit", opt->dataset.trainLimit,
                      "Fixed, seeded, class-balanced subset of the training split (0: all)")
-        ->check(CLI::NonNegativeNumber);
+        ->check(integerIn(0));
     info->add_option("--test-limit", opt->dataset.testLimit,
                      "Fixed, seeded, class-balanced subset of the test split (0: all)")
-        ->check(CLI::NonNegativeNumber);
+        ->check(integerIn(0));
     info->add_option("--seed", opt->dataset.seed, "Seed of the limited subsets")
         ->capture_default_str();
     info->add_flag("--coarse", opt->dataset.cifar100Coarse,
                    "CIFAR-100: the 20 coarse labels instead of the 100 fine ones");
     info->add_option("--image-side", opt->dataset.imageSide,
                      "Image folders and synthetic sets: the side images are produced at "
-                     "(0: 224 / 32)");
+                     "(0: 224 / 32)")
+        ->check(integerIn(0, SpecLimits::maxSide));
     info->add_flag("--json", opt->json, "Print JSON instead of a table");
     info->callback([opt, &ctx] { runInfo(*opt, ctx); });
 }

@@ -2,6 +2,7 @@
 // measured matmul rate, and where the run store and the default dataset live.
 
 #include "app/cli/commands.h"
+#include "app/cli/flags.h"
 #include "app/cli/table.h"
 #include "core/util/format.h"
 
@@ -277,9 +278,9 @@ int runDoctor(const DoctorOptions &opt)
     }
 
     for (const auto &w : findings.warnings)
-        std::fprintf(stderr, "WARNING: %s\n", w.c_str());
+        std::fprintf(stderr, "WARNING: %s\n", printable(w, /*multiline=*/true).c_str());
     for (const auto &f : findings.fatal)
-        std::fprintf(stderr, "ERROR: %s\n", f.c_str());
+        std::fprintf(stderr, "ERROR: %s\n", printable(f, /*multiline=*/true).c_str());
     return findings.fatal.empty() ? ExitOk : ExitFailure;
 }
 
@@ -293,10 +294,10 @@ void registerDoctor(CLI::App &app, Context &ctx)
                   "allocator, run store and default dataset. Exits 1 when LibTorch is unusable.");
     cmd->add_flag("--json", opt->json, "Print the findings as JSON (warnings still go to stderr)");
     cmd->add_option("--threads", opt->threads, "Intra-op threads to configure (0: all cores)")
-        ->check(CLI::NonNegativeNumber);
+        ->check(threadCount());
     cmd->add_option("--bench-seconds", opt->benchSeconds,
                     "How long to measure the matmul rate, in seconds")
-        ->check(CLI::Range(0.05, 60.0));
+        ->check(numberIn(0.05, 60.0));
     cmd->callback([opt, &ctx] { ctx.exitCode = runDoctor(*opt); });
 }
 

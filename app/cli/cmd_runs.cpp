@@ -52,7 +52,7 @@ void addDb(CLI::App *sub, RunsOptions &o)
 
 int report(const std::string &message, int code)
 {
-    std::fprintf(stderr, "layerwise-cli: %s\n", message.c_str());
+    std::fprintf(stderr, "layerwise-cli: %s\n", printable(message, /*multiline=*/true).c_str());
     return code;
 }
 
@@ -242,10 +242,11 @@ int runShow(const RunsOptions &o)
         return ExitOk;
     }
     const RunRow &r = d->run;
-    std::cout << "Run " << r.id << ": " << (r.name.empty() ? "(unnamed)" : r.name) << "\n";
+    std::cout << "Run " << r.id << ": " << (r.name.empty() ? "(unnamed)" : printable(r.name))
+              << "\n";
     auto line = [](const char *key, const std::string &value) {
         if (!value.empty())
-            std::printf("  %-14s %s\n", key, value.c_str());
+            std::printf("  %-14s %s\n", key, printable(value).c_str());
     };
     line("mode", toString(r.mode));
     line("status", std::string(toString(r.status)) + (r.message.empty() ? "" : ": " + r.message));
@@ -299,8 +300,8 @@ int runShow(const RunsOptions &o)
     if (!d->artifacts.empty()) {
         std::cout << "\nCheckpoints\n";
         for (const auto &a : d->artifacts)
-            std::printf("  stage %d epoch %d  %-16s %s\n", a.stage + 1, a.epoch, a.kind.c_str(),
-                        a.path.c_str());
+            std::printf("  stage %d epoch %d  %-16s %s\n", a.stage + 1, a.epoch,
+                        printable(a.kind).c_str(), printable(a.path).c_str());
     }
     return ExitOk;
 }

@@ -3,6 +3,8 @@
 
 #include "app/cli/commands.h"
 #include "app/cli/console.h"
+#include "app/cli/flags.h"
+#include "app/cli/table.h"
 
 #include "core/run/runservice.h"
 #include "core/store/runstore.h"
@@ -42,7 +44,7 @@ struct RunArgs : ExecArgs
 
 int report(const std::string &message, int code = ExitBadInput)
 {
-    std::fprintf(stderr, "layerwise-cli: %s\n", message.c_str());
+    std::fprintf(stderr, "layerwise-cli: %s\n", printable(message, /*multiline=*/true).c_str());
     return code;
 }
 
@@ -96,7 +98,8 @@ int execute(RunJob &job, const ExecArgs &a)
     if (!result)
         return report(result.message());
     if (std::string warning = job.storeError(); !warning.empty())
-        std::fprintf(stderr, "warning: the run store missed some writes: %s\n", warning.c_str());
+        std::fprintf(stderr, "warning: the run store missed some writes: %s\n",
+                     printable(warning, /*multiline=*/true).c_str());
     if (job.kind() == JobKind::Probe) {
         printProbes(job.runId(), *result, a.jsonOut);
         return ExitOk;
@@ -140,7 +143,7 @@ int train(const TrainArgs &a)
         return report(job.message());
     }
     std::fprintf(stderr, "run %lld: %s\n", static_cast<long long>((*job)->runId()),
-                 (*job)->folder().c_str());
+                 printable((*job)->folder()).c_str());
     if (a.branchFrom >= 0)
         std::fprintf(stderr, "branch of run %lld: stages 1..%d taken from it and frozen\n",
                      static_cast<long long>(a.branchFrom), a.lockedStages);
@@ -165,7 +168,7 @@ void addExecOptions(CLI::App *cmd, ExecArgs &a)
 {
     cmd->add_option("--device", a.device, "auto | cpu | cuda | cuda:N")->capture_default_str();
     cmd->add_option("--threads", a.threads, "CPU threads (default: all cores)")
-        ->check(CLI::NonNegativeNumber);
+        ->check(threadCount());
     cmd->add_option("--db", a.db,
                     "Run store (default: $LAYERWISE_DB or ~/.local/share/layerwise/runs.sqlite)");
 }
@@ -175,7 +178,7 @@ void registerStored(CLI::App &app, Context &ctx, const char *name, const char *h
 {
     auto args = std::make_shared<RunArgs>();
     auto *cmd = app.add_subcommand(name, help);
-    cmd->add_option("id", args->id, "Run id")->required();
+    cmd->add_option("id", args->id, "Run id")->required()->check(integerIn(1));
     addExecOptions(cmd, *args);
     cmd->add_flag("--json", args->jsonOut, jsonHelp);
     cmd->callback([args, kind, &ctx] { ctx.exitCode = stored(*args, kind); });
@@ -201,11 +204,13 @@ void registerTrain(CLI::App &app, Context &ctx)
         "fashion-mnist | mnist | kmnist | cifar10 | cifar100 | imagefolder | synthetic");
     cmd->add_option("--data", args->data, "Folder holding the dataset's files (or its parent)");
     cmd->add_option("--epochs-per-stage", args->epochsPerStage, "Epochs per greedy/DGL stage")
-        ->check(CLI::PositiveNumber);
+        ->check(integerIn(1, SpecLimits::maxEpochs));
     cmd->add_option("--epochs", args->epochs, "Epochs of an end-to-end run")
-        ->check(CLI::PositiveNumber);
-    cmd->add_option("--batch", args->batch, "Training batch size")->check(CLI::PositiveNumber);
-    cmd->add_option("--lr", args->lr, "Initial learning rate")->check(CLI::PositiveNumber);
+        ->check(integerIn(1, SpecLimits::maxEpochs));
+    cmd->add_option("--batch", args->batch, "Training batch size")
+        ->check(integerIn(1, SpecLimits::maxBatch));
+    cmd->add_option("--lr", args->lr, "Initial learning rate")
+        ->check(numberIn(0.0, SpecLimits::maxLr, /*lowOpen=*/true));
     cmd->add_option("--augment", args->augment, "on | off (default: the recipe's)")
         ->check(CLI::IsMember({"on", "off"}));
     cmd->add_option("--precision", args->precision,
@@ -217,24 +222,23 @@ void registerTrain(CLI::App &app, Context &ctx)
         ->check(CLI::IsMember({"auto", "on", "off"}))
         ->capture_default_str();
     cmd->add_option("--train-limit", args->trainLimit, "Seeded class-balanced training subset size")
-        ->check(CLI::NonNegativeNumber);
+        ->check(integerIn(0));
     cmd->add_option("--test-limit", args->testLimit, "Seeded class-balanced test subset size")
-        ->check(CLI::NonNegativeNumber);
+        ->check(integerIn(0));
     cmd->add_flag("--probes", args->probes,
                   "Linear-separability probe of each layer after its stage");
     addExecOptions(cmd, *args);
-    cmd->add_option("--seed", args->seed, "Seed (default: the recipe's)")
-        ->check(CLI::NonNegativeNumber);
+    cmd->add_option("--seed", args->seed, "Seed (default: the recipe's)")->check(integerIn(0));
     cmd->add_option("--name", args->name, "Run name");
     auto *branchFrom
         = cmd->add_option("--branch-from", args->branchFrom,
                           "Branch from a stored run: keep its first --locked-stages stages "
                           "frozen and train the rest (greedy only)")
-              ->check(CLI::NonNegativeNumber);
+              ->check(integerIn(1));
     auto *locked = cmd->add_option("--locked-stages", args->lockedStages,
                                    "How many stages of the --branch-from run to keep (k >= 1: "
                                    "stages 1..k as that run finished stage k)")
-                       ->check(CLI::PositiveNumber);
+                       ->check(integerIn(1, SpecLimits::maxStages - 1));
     branchFrom->needs(locked);
     locked->needs(branchFrom);
     cmd->add_flag("--json", args->jsonOut, "Print the outcome as one JSON object on stdout");

@@ -50,7 +50,7 @@ void ConsoleObserver::runStarted(const RunStarted &e)
 {
     std::fprintf(stderr, "%s %s run on %s (%d threads), %s: %lld train / %lld test images\n",
                  e.resumed ? "resuming" : "starting", modeLabel(e.mode), e.device.c_str(),
-                 e.threads, e.dataset.c_str(), static_cast<long long>(e.trainSize),
+                 e.threads, printable(e.dataset).c_str(), static_cast<long long>(e.trainSize),
                  static_cast<long long>(e.testSize));
     if (e.resumed)
         std::fprintf(stderr, "continuing at stage %d after epoch %d\n", e.resumeStage + 1,
@@ -120,10 +120,11 @@ void ConsoleObserver::log(LogLevel level, const std::string &text)
 {
     std::lock_guard lock(m_mutex);
     clearLine();
+    const std::string shown = printable(text, /*multiline=*/true);
     if (level == LogLevel::Info)
-        std::fprintf(stderr, "%s\n", text.c_str());
+        std::fprintf(stderr, "%s\n", shown.c_str());
     else
-        std::fprintf(stderr, "%s: %s\n", logLevelName(level), text.c_str());
+        std::fprintf(stderr, "%s: %s\n", logLevelName(level), shown.c_str());
 }
 
 void ConsoleObserver::clearLine()
@@ -213,7 +214,7 @@ void printSummary(std::int64_t runId, TrainMode mode, const RunSummary &s, bool 
                 modeLabel(mode), toString(s.status), formatDuration(s.seconds).c_str(),
                 formatPercent(s.finalTestAcc).c_str());
     if (!s.message.empty())
-        std::printf("%s\n", s.message.c_str());
+        std::printf("%s\n", printable(s.message, /*multiline=*/true).c_str());
 }
 
 void printProbes(std::int64_t runId, const RunSummary &s, bool jsonOut)

@@ -1,4 +1,5 @@
 #include "app/cli/commands.h"
+#include "app/cli/flags.h"
 
 #include "core/runtime/runtime.h"
 
@@ -22,6 +23,7 @@ int main(int argc, char **argv)
     lw::cli::registerTrain(app, ctx);
     lw::cli::registerRuns(app, ctx);
     lw::cli::registerData(app, ctx);
+    lw::cli::checkEveryOption(app);
 
     try {
         app.parse(argc, argv);

@@ -2,11 +2,19 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace lw::cli {
 
-/// A plain-text table for terminal output: a header row, right-aligned numeric columns.
+/// Text from outside (run names, notes, spec names, messages, file names) as it may reach a
+/// terminal: control characters (C0, DEL, C1) become escapes such as \x1b or \u009b and bytes that
+/// are not UTF-8 \xNN, so an escape sequence in a run name is shown, not obeyed. `multiline`
+/// keeps newlines and tabs (multi-line messages); otherwise they are escaped too.
+std::string printable(std::string_view text, bool multiline = false);
+
+/// A plain-text table for terminal output: a header row, right-aligned numeric columns. Cells
+/// are shown printable().
 class Table
 {
 public:

@@ -190,6 +190,8 @@ Result<std::unique_ptr<RunJob>> RunService::create(const NewRunRequest &request)
             message += "\n  " + issue.toString();
         return fail(message);
     }
+    if (auto fits = checkTrainingFits(spec); !fits)
+        return fits.error();
     const int stages = static_cast<int>(spec.stages.size());
     std::string parentFolder;
     if (request.parentRun) {
@@ -298,6 +300,9 @@ Result<std::unique_ptr<RunJob>> RunService::storedRunJob(std::int64_t id, JobKin
     auto spec = parseSpec(detail->specJson);
     if (!spec)
         return fail(runName(id) + ": its stored spec is invalid: " + spec.message());
+    if (kind == JobKind::Resume)
+        if (auto fits = checkTrainingFits(*spec); !fits)
+            return fail(runName(id) + ": " + fits.message());
     RunFolder folder(m_store.runDir(id));
     if (kind == JobKind::Probe && !folder.hasState())
         return fail(runName(id) + " has no checkpoint to probe (" + folder.statePath() + ")");

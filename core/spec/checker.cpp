@@ -50,6 +50,9 @@ void Checker::checkRanges()
 
     if (m_spec.stages.empty())
         issue("stages", "must have at least one stage");
+    if (m_spec.stages.size() > static_cast<std::size_t>(SpecLimits::maxStages))
+        issue("stages", "at most " + std::to_string(SpecLimits::maxStages) + " stages, got "
+                            + std::to_string(m_spec.stages.size()));
     m_stageOk.assign(m_spec.stages.size(), true);
     for (std::size_t i = 0; i < m_spec.stages.size(); ++i) {
         m_stage = static_cast<int>(i);
@@ -81,11 +84,13 @@ void Checker::checkStage(const StageSpec &st, const std::string &path)
 
 void Checker::checkLr(const LrSchedule &lr, const std::string &path)
 {
-    if (!(std::isfinite(lr.initial) && lr.initial > 0.0))
-        issue(path + ".initial", "must be > 0, got " + numberText(lr.initial));
-    if (!(std::isfinite(lr.factor) && lr.factor > 1.0))
-        issue(path + ".factor",
-              "must be > 1 (the LR is divided by it), got " + numberText(lr.factor));
+    if (!(lr.initial > 0.0 && lr.initial <= SpecLimits::maxLr))
+        issue(path + ".initial", "must be > 0 and at most " + numberText(SpecLimits::maxLr)
+                                     + ", got " + numberText(lr.initial));
+    if (!(lr.factor > 1.0 && lr.factor <= SpecLimits::maxLrFactor))
+        issue(path + ".factor", "must be > 1 (the LR is divided by it) and at most "
+                                    + numberText(SpecLimits::maxLrFactor) + ", got "
+                                    + numberText(lr.factor));
     range(path + ".every", lr.every, 0, kMaxEpochs);
     for (std::size_t i = 0; i < lr.milestones.size(); ++i) {
         const int m = lr.milestones[i];
@@ -122,8 +127,10 @@ void Checker::checkRecipe(const RecipeSpec &r, const std::string &path)
     const OptimizerSpec &o = r.optimizer;
     if (!(o.momentum >= 0.0 && o.momentum < 1.0))
         issue(path + ".optimizer.momentum", "must be in [0, 1), got " + numberText(o.momentum));
-    if (!(std::isfinite(o.weightDecay) && o.weightDecay >= 0.0))
-        issue(path + ".optimizer.weight_decay", "must be >= 0, got " + numberText(o.weightDecay));
+    if (!(o.weightDecay >= 0.0 && o.weightDecay <= SpecLimits::maxWeightDecay))
+        issue(path + ".optimizer.weight_decay", "must be in [0, "
+                                                    + numberText(SpecLimits::maxWeightDecay)
+                                                    + "], got " + numberText(o.weightDecay));
     if (o.nesterov && !(o.momentum > 0.0))
         issue(path + ".optimizer.nesterov", "Nesterov momentum needs momentum > 0");
 
@@ -151,14 +158,17 @@ void Checker::checkRecipe(const RecipeSpec &r, const std::string &path)
             issue(path + ".normalize.std", "expected " + std::to_string(channels)
                                                + " value(s), one per input channel, got "
                                                + std::to_string(n.std.size()));
+        const std::string bound = numberText(SpecLimits::maxNormalize);
         for (std::size_t i = 0; i < n.mean.size(); ++i) {
-            if (!std::isfinite(n.mean[i]))
-                issue(itemPath(path + ".normalize.mean", i), "must be a finite number");
+            if (!(std::fabs(n.mean[i]) <= SpecLimits::maxNormalize))
+                issue(itemPath(path + ".normalize.mean", i), "must be a number from -" + bound
+                                                                 + " to " + bound + ", got "
+                                                                 + numberText(n.mean[i]));
         }
         for (std::size_t i = 0; i < n.std.size(); ++i) {
-            if (!(std::isfinite(n.std[i]) && n.std[i] > 0.0))
+            if (!(n.std[i] > 0.0 && n.std[i] <= SpecLimits::maxNormalize))
                 issue(itemPath(path + ".normalize.std", i),
-                      "must be > 0, got " + numberText(n.std[i]));
+                      "must be > 0 and at most " + bound + ", got " + numberText(n.std[i]));
         }
         if (n.fromData)
             issue(path + ".normalize.from_data", "set either mean/std or from_data, not both");

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -23,13 +24,12 @@ using Json = nlohmann::ordered_json;
 inline constexpr const char *kFormatName = "layerwise-spec";
 inline constexpr std::uint64_t kMaxSpecBytes = 16ull << 20;
 
-// Upper bounds that keep every shape and cost computation far from overflow.
-inline constexpr int kMaxChannels = 4096;
-inline constexpr int kMaxSide = 16384;
-inline constexpr int kMaxClasses = 1000000;
-inline constexpr int kMaxWidth = 65536;
-inline constexpr int kMaxEpochs = 100000;
-inline constexpr int kMaxBatch = 1 << 20;
+inline constexpr int kMaxChannels = SpecLimits::maxChannels;
+inline constexpr int kMaxSide = SpecLimits::maxSide;
+inline constexpr int kMaxClasses = SpecLimits::maxClasses;
+inline constexpr int kMaxWidth = SpecLimits::maxWidth;
+inline constexpr int kMaxEpochs = SpecLimits::maxEpochs;
+inline constexpr int kMaxBatch = SpecLimits::maxBatch;
 
 template<typename E>
 struct EnumName
@@ -90,6 +90,11 @@ inline std::string itemPath(const std::string &path, std::size_t index)
 
 inline std::string numberText(double v)
 {
+    // JSON has no NaN or infinity (nlohmann would print "null"); values built in memory can.
+    if (std::isnan(v))
+        return "nan";
+    if (std::isinf(v))
+        return v > 0 ? "inf" : "-inf";
     Json j = v;
     return j.dump();
 }

@@ -522,6 +522,11 @@ std::string parseErrorText(std::string_view text, const nlohmann::json::parse_er
     }
     const std::size_t column = at - lineStart + 1;
     std::string reason = e.what();
+    // "...; expected end of input", not "unexpected end of input" (an empty or cut document).
+    if (reason.find("; expected end of input") != std::string::npos)
+        return "trailing data after the JSON document at byte offset " + std::to_string(at)
+               + " (line " + std::to_string(line) + ", column " + std::to_string(column)
+               + "): a spec file holds one JSON object";
     const auto head = reason.find("parse error");
     if (head != std::string::npos) {
         const auto colon = reason.find(": ", head);
@@ -532,12 +537,30 @@ std::string parseErrorText(std::string_view text, const nlohmann::json::parse_er
            + ": " + reason;
 }
 
+/// nlohmann stops reading at a NUL byte as if the text ended there, so whatever follows one
+/// would be ignored: a NUL anywhere is an error, named by its byte offset.
+std::string nulByteText(std::string_view text)
+{
+    const std::size_t at = text.find('\0');
+    if (at == std::string_view::npos)
+        return {};
+    const std::string_view before = text.substr(0, at);
+    if (Json::accept(before.begin(), before.end()))
+        return "trailing data after the JSON document at byte offset " + std::to_string(at)
+               + " (a NUL byte): a spec file holds one JSON object";
+    return "a NUL byte at byte offset " + std::to_string(at) + ", which JSON text cannot hold";
+}
+
 } // namespace
 
 std::vector<SpecIssue> parseSpecDetailed(std::string_view json, Spec &spec)
 {
     spec = Spec{};
     std::vector<SpecIssue> issues;
+    if (std::string nul = nulByteText(json); !nul.empty()) {
+        issues.push_back(SpecIssue{"", std::move(nul), -1});
+        return issues;
+    }
     try {
         Json doc;
         try {

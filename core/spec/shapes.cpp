@@ -15,11 +15,13 @@ namespace spec_detail {
 
 namespace {
 
+constexpr std::int64_t kSaturated = std::numeric_limits<std::int64_t>::max();
+
 std::int64_t mulSat(std::int64_t a, std::int64_t b)
 {
     std::int64_t r = 0;
     if (__builtin_mul_overflow(a, b, &r))
-        return std::numeric_limits<std::int64_t>::max();
+        return kSaturated;
     return r;
 }
 
@@ -35,7 +37,7 @@ std::int64_t addSat(std::int64_t a, std::int64_t b)
 {
     std::int64_t r = 0;
     if (__builtin_add_overflow(a, b, &r))
-        return std::numeric_limits<std::int64_t>::max();
+        return kSaturated;
     return r;
 }
 
@@ -65,13 +67,25 @@ void Checker::inferShapes(std::vector<StageCost> *costs)
         }
         s = Shape{s.c * 4, s.h / 2, s.w / 2};
     }
+    // Counts saturate at the int64 maximum; a count that reaches it is refused rather than
+    // shown or stored wrong.
+    std::int64_t params = 0, macs = 0;
     for (std::size_t i = 0; i < m_spec.stages.size(); ++i) {
         if (!m_stageOk[i])
             return;
         m_stage = static_cast<int>(i);
         StageCost cost;
-        if (!stageCost(m_spec.stages[i], itemPath("stages", i), s, cost))
+        const std::string path = itemPath("stages", i);
+        if (!stageCost(m_spec.stages[i], path, s, cost))
             return;
+        params = addSat(params, addSat(cost.blockParams, cost.headParams));
+        macs = addSat(macs, addSat(cost.blockMacs, cost.headMacs));
+        if (params == kSaturated || macs == kSaturated) {
+            issue(path, "the parameter or multiply-accumulate count of stages 1.."
+                            + std::to_string(i + 1)
+                            + " overflows a 64-bit integer: the network is far too large");
+            return;
+        }
         if (costs)
             costs->push_back(cost);
         s = cost.out;
@@ -121,9 +135,9 @@ bool Checker::stageCost(const StageSpec &st, const std::string &path, Shape in, 
     cost.out = Shape{st.width, outH, outW};
     cost.blockParams = mulSat({convIn.c, st.width, k, k});
     if (st.bias)
-        cost.blockParams += st.width;
+        cost.blockParams = addSat(cost.blockParams, st.width);
     if (st.bn)
-        cost.blockParams += 2 * static_cast<std::int64_t>(st.width);
+        cost.blockParams = addSat(cost.blockParams, 2 * static_cast<std::int64_t>(st.width));
     cost.blockMacs = mulSat({outH, outW, st.width, convIn.c, k, k});
     cost.activationBytes = mulSat({cost.out.c, cost.out.h, cost.out.w, 4});
     return headCost(st.head, path + ".head", cost);
@@ -154,7 +168,7 @@ bool Checker::headCost(const HeadSpec &h, const std::string &path, StageCost &co
             }
             params = addSat(params, mulSat({s.c, h.width, 9}));
             if (h.bn)
-                params += 2 * static_cast<std::int64_t>(h.width);
+                params = addSat(params, 2 * static_cast<std::int64_t>(h.width));
             macs = addSat(macs, mulSat({nh, nw, h.width, s.c, 9}));
             s = Shape{h.width, nh, nw};
         }
@@ -164,7 +178,7 @@ bool Checker::headCost(const HeadSpec &h, const std::string &path, StageCost &co
     const std::int64_t features = mulSat({s.c, h.pooled, h.pooled});
     if (h.kind == HeadKind::Conv) {
         if (h.bn)
-            params += 2 * static_cast<std::int64_t>(s.c);
+            params = addSat(params, 2 * static_cast<std::int64_t>(s.c));
         params = addSat(params, addSat(mulSat(features, classes), classes));
         macs = addSat(macs, mulSat(features, classes));
     } else {

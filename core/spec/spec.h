@@ -165,8 +165,25 @@ std::vector<SpecIssue> parseSpecDetailed(std::string_view json, Spec &spec);
 /// Reads and parses a spec file; errors start with the file name.
 Result<Spec> loadSpecFile(const std::string &path);
 
+/// The largest values a spec may hold: far beyond the paper's models (ImageNet: 8 stages, widths
+/// up to 4096, 1000 classes, LR 0.1) and small enough that no shape or cost overflows.
+struct SpecLimits
+{
+    static constexpr int maxStages = 256;
+    static constexpr int maxChannels = 4096; ///< input channels
+    static constexpr int maxSide = 16384;
+    static constexpr int maxClasses = 100000; ///< ImageNet-21k has 21,841
+    static constexpr int maxWidth = 16384;    ///< stage and head widths
+    static constexpr int maxEpochs = 100000;
+    static constexpr int maxBatch = 1 << 20;
+    static constexpr double maxLr = 10.0;
+    static constexpr double maxLrFactor = 1e6;
+    static constexpr double maxWeightDecay = 1.0;
+    static constexpr double maxNormalize = 1e6; ///< |mean| and std
+};
+
 /// Checks a spec built in memory (the designer): ranges, downsampling below 1 pixel, psi on odd
-/// sides, a head pooled larger than its input. Empty when valid.
+/// sides, a head pooled larger than its input, costs too large to count. Empty when valid.
 std::vector<SpecIssue> validateSpec(const Spec &spec);
 
 /// Pretty-printed JSON; parseSpec(serializeSpec(s)) == s.
@@ -205,6 +222,27 @@ struct SpecSummary
 
 /// Shape inference and costs; fails with the validator's issues when the spec is invalid.
 Result<SpecSummary> summarizeSpec(const Spec &spec);
+
+/// Memory that training a spec needs at least, on the device that holds the network: its fp32
+/// parameters (trunk and last head, without gradients or optimizer state) and one training batch
+/// of the largest block output (without the rest of the forward pass or its gradients).
+struct MemoryEstimate
+{
+    std::int64_t parameterBytes = 0;
+    std::int64_t activationBytes = 0;
+    int largestStage = 0; ///< 0-based index of the stage with the largest output
+    std::int64_t totalBytes() const;
+};
+MemoryEstimate estimateTrainingMemory(const Spec &spec, const SpecSummary &summary);
+
+/// Physical memory of this machine in bytes (sysconf); 0 when unknown.
+std::int64_t physicalMemoryBytes();
+
+/// Refuses, before anything is allocated, a spec whose training cannot fit `availableBytes`
+/// (0: this machine's physical memory), naming the bytes needed and available. Specs that are
+/// invalid are refused with their issues. `arch summary` does not call this: any valid spec can
+/// be summarized.
+Result<void> checkTrainingFits(const Spec &spec, std::int64_t availableBytes = 0);
 
 /// Names used in JSON ("none", "psi", "maxpool", "avgpool", "stride"; "conv", "mlp";
 /// "fixed", "adaptive"; "logits", "softmax").

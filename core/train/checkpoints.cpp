@@ -8,7 +8,9 @@
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <limits>
 #include <sstream>
+#include <stdexcept>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -62,6 +64,26 @@ ProbeResult probeFromJson(const json &j)
     p.testAcc = j.at("test_acc").get<double>();
     p.seconds = j.value("seconds", 0.0);
     return p;
+}
+
+/// An integer field of the run state within [lo, hi]. json's get<int> wraps what does not fit
+/// (an epoch of 2^40 would read as 0 and silently restart the stage); the caller names the file.
+std::int64_t boundedField(const json &obj, const char *key, std::int64_t lo, std::int64_t hi)
+{
+    const json &v = obj.at(key);
+    const bool fits = v.is_number_integer()
+                      && !(v.is_number_unsigned()
+                           && v.get<std::uint64_t>() > static_cast<std::uint64_t>(
+                                  std::numeric_limits<std::int64_t>::max()));
+    if (!fits || v.get<std::int64_t>() < lo || v.get<std::int64_t>() > hi) {
+        // Appended piece by piece: GCC 12 warns (-Wrestrict) on "literal" + std::string here.
+        std::string message = "\"";
+        message += key;
+        message += "\" is " + v.dump() + ", expected an integer from " + std::to_string(lo) + " to "
+                   + std::to_string(hi);
+        throw std::runtime_error(message);
+    }
+    return v.get<std::int64_t>();
 }
 
 } // namespace
@@ -166,11 +188,12 @@ Result<Trainer::Impl::json> Trainer::Impl::readState() const
 
 Trainer::Impl::ResumePoint Trainer::Impl::restoreProgress(const json &state)
 {
+    const int epochs = opt.mode == TrainMode::EndToEnd ? e2eEpochs() : spec.recipe.epochsPerStage;
     ResumePoint at;
-    at.stage = state.at("stage").get<int>();
-    at.epoch = state.at("epoch").get<int>();
+    at.stage = static_cast<int>(boundedField(state, "stage", 0, net->stages() - 1));
+    at.epoch = static_cast<int>(boundedField(state, "epoch", 0, epochs));
     at.stageDone = state.at("stage_done").get<bool>();
-    step = state.at("step").get<std::int64_t>();
+    step = boundedField(state, "step", 0, std::numeric_limits<std::int64_t>::max());
     elapsedBefore = state.at("seconds").get<double>();
     at.checkpoint = state.at("checkpoint").get<std::string>();
     const auto &cur = state.at("current");

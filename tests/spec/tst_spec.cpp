@@ -2,6 +2,7 @@
 // models, presets, and the `layerwise-cli presets / arch` commands.
 
 #include "core/spec/spec.h"
+#include "core/util/format.h"
 #include "tests/support/support.h"
 
 #include <QJsonArray>
@@ -124,6 +125,9 @@ private Q_SLOTS:
     void malformed();
     void everyIssueReported();
     void validateInMemory();
+    void outOfRangeInMemory();
+    void costsThatOverflow();
+    void trainingMemory();
     void loadSpecFileErrors();
     void cliPresets();
     void cliSummaryJson();
@@ -436,7 +440,7 @@ void TestSpec::malformed_data()
                                  << "must be an odd number from 1 to 11, got 4" << 0;
     QTest::newRow("negative lr") << "recipe.lr.initial=-0.1"
                                  << "recipe.lr.initial"
-                                 << "must be > 0, got -0.1" << -1;
+                                 << "must be > 0 and at most 10.0, got -0.1" << -1;
     QTest::newRow("factor 1") << "recipe.lr.factor=1"
                               << "recipe.lr.factor"
                               << "must be > 1" << -1;
@@ -535,7 +539,7 @@ void TestSpec::malformed_data()
         << "expected 1 value(s), one per input channel, got 2" << -1;
     QTest::newRow("std zero") << "recipe.normalize.std=[0]"
                               << "recipe.normalize.std[0]"
-                              << "must be > 0, got 0.0" << -1;
+                              << "must be > 0 and at most 1000000.0, got 0.0" << -1;
     QTest::newRow("std not a number") << "recipe.normalize.std=[\"x\"]"
                                       << "recipe.normalize.std[0]"
                                       << "expected a number, got string \"x\"" << -1;
@@ -562,6 +566,50 @@ void TestSpec::malformed_data()
         << "recipe.optimizer.nesterov=true;recipe.optimizer.momentum=0"
         << "recipe.optimizer.nesterov"
         << "Nesterov momentum needs momentum > 0" << -1;
+    // Values no machine can train (issue 20): each names its field and the bound.
+    QTest::newRow("width 65536") << "stages[0].width=65536"
+                                 << "stages[0].width"
+                                 << "must be at most 16384, got 65536" << 0;
+    QTest::newRow("head width 65536") << "stages[1].head.width=65536"
+                                      << "stages[1].head.width"
+                                      << "must be at most 16384, got 65536" << 1;
+    QTest::newRow("a million classes") << "input.classes=1000000"
+                                       << "input.classes"
+                                       << "must be at most 100000, got 1000000" << -1;
+    QTest::newRow("lr 1e300") << "recipe.lr.initial=1e300"
+                              << "recipe.lr.initial"
+                              << "must be > 0 and at most 10.0, got 1e+300" << -1;
+    QTest::newRow("e2e lr 1e300") << "recipe.e2e.lr.initial=1e300"
+                                  << "recipe.e2e.lr.initial"
+                                  << "must be > 0 and at most 10.0, got 1e+300" << -1;
+    QTest::newRow("lr factor 1e300") << "recipe.lr.factor=1e300"
+                                     << "recipe.lr.factor"
+                                     << "and at most 1000000.0, got 1e+300" << -1;
+    QTest::newRow("weight decay 1e300") << "recipe.optimizer.weight_decay=1e300"
+                                        << "recipe.optimizer.weight_decay"
+                                        << "must be in [0, 1.0], got 1e+300" << -1;
+    QTest::newRow("mean 1e300") << "recipe.normalize.mean=[1e300]"
+                                << "recipe.normalize.mean[0]"
+                                << "must be a number from -1000000.0 to 1000000.0, got 1e+300"
+                                << -1;
+    QTest::newRow("std 1e300") << "recipe.normalize.std=[1e300]"
+                               << "recipe.normalize.std[0]"
+                               << "must be > 0 and at most 1000000.0, got 1e+300" << -1;
+    QTest::newRow("trailing garbage") << "RAW:" + QString::fromUtf8(mutated("")) + "\n}garbage"
+                                      << ""
+                                      << "trailing data after the JSON document at byte offset "
+                                             + QString::number(mutated("").size() + 1) + " (line "
+                                      << -1;
+    QTest::newRow("NUL then garbage")
+        << "RAW:" + QString::fromUtf8(mutated("")) + QChar(0) + "garbage"
+        << ""
+        << "trailing data after the JSON document at byte offset "
+               + QString::number(mutated("").size()) + " (a NUL byte)"
+        << -1;
+    QTest::newRow("NUL inside") << "RAW:{\"format\": \"layerwise-spec\"" + QString(QChar(0)) + "}"
+                                << ""
+                                << "a NUL byte at byte offset 27, which JSON text cannot hold"
+                                << -1;
     QTest::newRow("huge integer") << "stages[0].width=1e12"
                                   << "stages[0].width"
                                   << "out of range, got 1000000000000" << 0;
@@ -642,6 +690,126 @@ void TestSpec::validateInMemory()
     auto summary = summarizeSpec(s);
     QVERIFY(!summary);
     QCOMPARE(summary.message(), shapes[0].toString());
+}
+
+void TestSpec::outOfRangeInMemory()
+{
+    // Values JSON cannot hold but a spec built in memory can: NaN and infinities.
+    Spec s = preset("fmnist-k1");
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    const double inf = std::numeric_limits<double>::infinity();
+    s.recipe.lr.initial = nan;
+    s.recipe.e2e.lr.factor = inf;
+    s.recipe.optimizer.momentum = nan;
+    s.recipe.optimizer.weightDecay = -inf;
+    s.recipe.normalize.mean = {inf};
+    s.recipe.normalize.std = {nan};
+    s.stages[0].head.dropout = nan;
+    QCOMPARE(issuesText(validateSpec(s)),
+             QString("stages[0].head.dropout: must be in [0, 1), got nan\n"
+                     "recipe.optimizer.momentum: must be in [0, 1), got nan\n"
+                     "recipe.optimizer.weight_decay: must be in [0, 1.0], got -inf\n"
+                     "recipe.lr.initial: must be > 0 and at most 10.0, got nan\n"
+                     "recipe.normalize.mean[0]: must be a number from -1000000.0 to 1000000.0, "
+                     "got inf\n"
+                     "recipe.normalize.std[0]: must be > 0 and at most 1000000.0, got nan\n"
+                     "recipe.e2e.lr.factor: must be > 1 (the LR is divided by it) and at most "
+                     "1000000.0, got inf"));
+
+    // 10,000 stages: refused once, at "stages", in memory and from JSON.
+    Spec many = preset("fmnist-k1");
+    many.stages.assign(10000, many.stages[2]);
+    for (auto &st : many.stages)
+        st.downsample = Downsample::None;
+    const auto issues = validateSpec(many);
+    QCOMPARE(issuesText(issues), QString("stages: at most 256 stages, got 10000"));
+    Spec parsed;
+    const auto fromJson = parseSpecDetailed(serializeSpec(many), parsed);
+    QCOMPARE(issuesText(fromJson), QString("stages: at most 256 stages, got 10000"));
+    many.stages.resize(256);
+    QVERIFY2(validateSpec(many).empty(), qPrintable(issuesText(validateSpec(many))));
+}
+
+void TestSpec::costsThatOverflow()
+{
+    // Each stage's MACs fit in 64 bits (stage 2: 16384^2 pixels x 16384 x 16384 x 11^2 =
+    // 8.7e18), their sum does not: refused rather than saturated or wrapped.
+    Spec s = preset("fmnist-k1");
+    s.input
+        = {SpecLimits::maxChannels, SpecLimits::maxSide, SpecLimits::maxSide, 10, Downsample::None};
+    s.recipe.normalize = {};
+    StageSpec st;
+    st.width = SpecLimits::maxWidth;
+    st.kernel = 11;
+    st.head.pool = HeadPool::Adaptive;
+    s.stages = {st, st};
+    const auto issues = validateSpec(s);
+    QCOMPARE(issues.size(), std::size_t(1));
+    QCOMPARE(QString::fromStdString(issues[0].toString()),
+             QString("stages[1]: the parameter or multiply-accumulate count of stages 1..2 "
+                     "overflows a 64-bit integer: the network is far too large"));
+    QCOMPARE(issues[0].stage, 1);
+    auto summary = summarizeSpec(s);
+    QVERIFY(!summary);
+    QCOMPARE(summary.message(), issues[0].toString());
+
+    // One such stage still counts exactly.
+    s.stages.resize(1);
+    auto one = summarizeSpec(s);
+    QVERIFY2(one.ok(), one.ok() ? "" : one.message().c_str());
+    QCOMPARE(one->stages[0].blockMacs, std::int64_t(16384) * 16384 * 16384 * 4096 * 121);
+}
+
+void TestSpec::trainingMemory()
+{
+    // fmnist-k1: 1x28x28 -> psi 4x14x14; stages 1 and 2 (widths 64, 128) keep 14x14, stage 3's
+    // psi halves it: stage 2 outputs the largest activations.
+    const Spec s = preset("fmnist-k1");
+    auto summary = summarizeSpec(s);
+    QVERIFY(summary.ok());
+    const MemoryEstimate m = estimateTrainingMemory(s, *summary);
+    QCOMPARE(m.parameterBytes, summary->totalParams * 4);
+    QCOMPARE(m.largestStage, 1);
+    QCOMPARE(m.activationBytes, std::int64_t(128) * 14 * 14 * 4 * s.recipe.batchSize);
+    QCOMPARE(m.totalBytes(), m.parameterBytes + m.activationBytes);
+
+    QVERIFY(checkTrainingFits(s, m.totalBytes()).ok());
+    auto refused = checkTrainingFits(s, m.totalBytes() - 1);
+    QVERIFY(!refused);
+    const QString text = QString::fromStdString(refused.message());
+    QVERIFY2(text.contains(QString::fromStdString(formatGrouped(summary->totalParams))
+                           + " fp32 parameters"),
+             qPrintable(text));
+    QVERIFY2(text.contains("for one batch of 128 at the output of stage 2"), qPrintable(text));
+    QVERIFY2(text.contains("needs at least " + QString::fromStdString(formatBytes(m.totalBytes()))),
+             qPrintable(text));
+    QVERIFY2(text.contains("this machine has "
+                           + QString::fromStdString(formatBytes(m.totalBytes() - 1)) + " of RAM"),
+             qPrintable(text));
+
+    // A valid spec far beyond any machine: 8 stages of 16384 channels with 11x11 kernels hold
+    // 2.3e11 parameters (910 GB). The paper's ImageNet models fit a workstation.
+    QVERIFY(physicalMemoryBytes() > (std::int64_t(1) << 28));
+    Spec huge = preset("fmnist-k1");
+    huge.input.downsample = Downsample::None;
+    huge.stages.assign(8, StageSpec{});
+    for (auto &st : huge.stages) {
+        st.width = SpecLimits::maxWidth;
+        st.kernel = 11;
+        st.head.pool = HeadPool::Adaptive;
+    }
+    QVERIFY2(validateSpec(huge).empty(), qPrintable(issuesText(validateSpec(huge))));
+    auto tooBig = checkTrainingFits(huge);
+    QVERIFY(!tooBig);
+    QVERIFY2(QString::fromStdString(tooBig.message()).contains("cannot be trained on this machine"),
+             tooBig.message().c_str());
+    QVERIFY(summarizeSpec(huge).ok()); // `arch summary` still describes it
+    for (const char *name : {"imagenet-k3", "vgg11-greedy"}) {
+        const Spec paper = preset(name);
+        auto costs = summarizeSpec(paper);
+        QVERIFY(costs.ok());
+        QVERIFY(estimateTrainingMemory(paper, *costs).totalBytes() < (std::int64_t(16) << 30));
+    }
 }
 
 void TestSpec::loadSpecFileErrors()
@@ -758,11 +926,12 @@ void TestSpec::cliValidate()
     const auto r = test::runCli({"arch", "validate", bad});
     QCOMPARE(r.exitCode, 2);
     const QStringList lines = r.err.trimmed().split('\n');
-    QCOMPARE(lines, (QStringList{bad
-                                     + ": stages[0].hed: unknown key (expected one of: width, "
-                                       "kernel, downsample, bn, bias, head)",
-                                 bad + ": stages[2].head.k: must be 1, 2 or 3, got 7",
-                                 bad + ": recipe.lr.initial: must be > 0, got -1.0"}));
+    QCOMPARE(lines,
+             (QStringList{bad
+                              + ": stages[0].hed: unknown key (expected one of: width, "
+                                "kernel, downsample, bn, bias, head)",
+                          bad + ": stages[2].head.k: must be 1, 2 or 3, got 7",
+                          bad + ": recipe.lr.initial: must be > 0 and at most 10.0, got -1.0"}));
     QVERIFY(r.out.isEmpty());
 
     const auto summary = test::runCli({"arch", "summary", "--spec", bad});
