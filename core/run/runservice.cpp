@@ -64,6 +64,8 @@ struct RunJob::Impl
         // so it can be resumed once the cause is fixed.
         if (!result && kind != JobKind::Resume)
             (void)store.setStatus(runId, RunStatus::Failed, result.message());
+        else if (!result)
+            store.releaseRun(runId);
         (void)recorder.flush();
         return result;
     }
@@ -300,9 +302,12 @@ Result<std::unique_ptr<RunJob>> RunService::storedRunJob(std::int64_t id, JobKin
     auto spec = parseSpec(detail->specJson);
     if (!spec)
         return fail(runName(id) + ": its stored spec is invalid: " + spec.message());
-    if (kind == JobKind::Resume)
+    if (kind == JobKind::Resume) {
         if (auto fits = checkTrainingFits(*spec); !fits)
             return fail(runName(id) + ": " + fits.message());
+        if (auto claimed = m_store.claimRun(id); !claimed) // one recording process per run
+            return fail(runName(id) + ": " + claimed.message());
+    }
     RunFolder folder(m_store.runDir(id));
     if (kind == JobKind::Probe && !folder.hasState())
         return fail(runName(id) + " has no checkpoint to probe (" + folder.statePath() + ")");

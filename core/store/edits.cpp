@@ -155,6 +155,9 @@ Result<void> RunStore::deleteRun(std::int64_t id)
     std::error_code ec;
     const fs::path root = fs::path(m->runsRoot());
     const fs::path dir = root / std::to_string(id);
+    if (fs::is_symlink(fs::symlink_status(root, ec)))
+        return fail("run " + std::to_string(id) + " was deleted but '" + root.string()
+                    + "' is a symbolic link; its folder was left alone");
     auto st = fs::symlink_status(dir, ec);
     if (ec || !fs::exists(st))
         return {};

@@ -43,11 +43,30 @@ RunStore::Impl::~Impl()
         ::close(fd);
 }
 
+Result<void> RunStore::Impl::checkOwnedFolder(std::int64_t id) const
+{
+    for (const std::string &path : {runsRoot(), runDir(id)}) {
+        std::error_code ec;
+        const auto st = fs::symlink_status(path, ec);
+        if (ec || !fs::exists(st))
+            continue;
+        if (fs::is_symlink(st))
+            return fail("'" + path
+                        + "' is a symbolic link; the run store does not write or delete through "
+                          "links (replace it with a folder)");
+        if (!fs::is_directory(st))
+            return fail("'" + path + "' is not a folder");
+    }
+    return {};
+}
+
 /// Takes the run's liveness lock (creating runs/<id>/). Fails when another process holds it.
 Result<void> RunStore::Impl::acquireLock(std::int64_t id)
 {
     if (locks.count(id))
         return {};
+    if (auto owned = checkOwnedFolder(id); !owned)
+        return owned;
     std::error_code ec;
     fs::create_directories(runDir(id), ec);
     if (ec)
@@ -132,6 +151,20 @@ bool RunStore::isLive(std::int64_t id) const
 {
     std::lock_guard<std::recursive_mutex> guard(m->mutex);
     return m->lockHeld(id);
+}
+
+Result<void> RunStore::claimRun(std::int64_t id)
+{
+    if (auto w = m->checkWritable("record a run"); !w)
+        return w;
+    if (!m->runExists(id))
+        return m->runNotFound(id);
+    return m->acquireLock(id);
+}
+
+void RunStore::releaseRun(std::int64_t id)
+{
+    m->releaseLock(id);
 }
 
 } // namespace lw

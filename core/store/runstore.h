@@ -229,6 +229,12 @@ public:
     /// (stage, epoch) removed so that re-trained epochs are not duplicated. Fails when another
     /// live process records the run.
     Result<void> beginResume(std::int64_t id, int stage, int epoch);
+    /// Takes run `id` for recording by this process before it starts (its lock in runs/<id>/):
+    /// one run has one recording process at a time. Fails, naming the run, when another live
+    /// process records it, or when its folder is a link. Released by a final status or
+    /// releaseRun().
+    Result<void> claimRun(std::int64_t id);
+    void releaseRun(std::int64_t id);
     /// Run-level fields known once the engine starts (device, dataset, planned stages).
     Result<void> updateRunInfo(std::int64_t id, const RunStarted &info);
     Result<void> beginStage(std::int64_t id, const StageStarted &stage);

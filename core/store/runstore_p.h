@@ -128,6 +128,9 @@ struct RunStore::Impl
     std::string lockPath(std::int64_t id) const { return runDir(id) + "/.lock"; }
 
     // locking.cpp
+    /// Fails when runs/ or runs/<id> is a symbolic link or not a folder: the store writes and
+    /// deletes only inside folders it owns, never through a link.
+    Result<void> checkOwnedFolder(std::int64_t id) const;
     /// Takes the run's liveness lock (creating runs/<id>/). Fails when another process holds it.
     Result<void> acquireLock(std::int64_t id);
     void releaseLock(std::int64_t id);

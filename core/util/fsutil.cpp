@@ -25,6 +25,11 @@ Result<void> writeFileAtomic(const std::string &path, std::string_view bytes)
 {
     namespace fs = std::filesystem;
     const fs::path target(path);
+    // Renaming over a device node, FIFO or socket would replace it (as root: /dev/null).
+    std::error_code ec;
+    const auto st = fs::symlink_status(target, ec);
+    if (!ec && fs::exists(st) && !fs::is_regular_file(st) && !fs::is_symlink(st))
+        return fail("'" + path + "' exists and is not a regular file; choose another path");
     const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
     // Built by appending: GCC 12 warns falsely (-Wrestrict) on "." + std::string&&.
     std::string name(".");
