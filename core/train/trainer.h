@@ -13,6 +13,10 @@
 
 namespace lw {
 
+namespace detail {
+struct TrainerTestAccess; // tests/fuzz: reads run states and checkpoints through Impl
+} // namespace detail
+
 enum class FeatureCache { Auto, On, Off };
 
 struct TrainOptions
@@ -68,6 +72,7 @@ public:
 private:
     struct Impl;
     std::unique_ptr<Impl> d;
+    friend struct detail::TrainerTestAccess;
     friend Result<std::vector<ProbeResult>> probeRun(const std::string &, const Spec &, TrainMode,
                                                      const std::string &, TrainObserver *);
 };
