@@ -17,3 +17,8 @@ endif()
 if(LAYERWISE_FUZZ)
     add_compile_options(-fsanitize=fuzzer-no-link)
 endif()
+# clang with libstdc++ 12 cannot compile LibTorch 1.13's headers as C++20 (std::vector is
+# constexpr there and ATen instantiates it on the incomplete c10::IValue); C++17 reads them.
+if(LAYERWISE_FUZZ)
+    set(CMAKE_CXX_STANDARD 17)
+endif()

@@ -32,7 +32,7 @@ for t in "${targets[@]}"; do
     cov=$(sed -nE 's/.* cov: ([0-9]+).*/\1/p' <<<"$stats")
     ft=$(sed -nE 's/.* ft: ([0-9]+).*/\1/p' <<<"$stats")
     corp=$(sed -nE 's/.* corp: ([0-9]+).*/\1/p' <<<"$stats")
-    findings=$(find "$found" -type f | wc -l)
+    findings=$(find "$found" -type f \( -name "crash-*" -o -name "leak-*" -o -name "oom-*" -o -name "timeout-*" \) | wc -l)
     summary+=("$(printf '%-11s %12s %8s %8s %8s %9s' "$t" "${execs:-?}" "${cov:-?}" "${ft:-?}" \
         "${corp:-?}" "$findings")")
 done
