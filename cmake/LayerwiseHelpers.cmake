@@ -1,5 +1,7 @@
 # Helpers shared by every level of the build.
 
+include(Sanitizers)
+
 # Warnings for our own targets only (third-party headers are system headers).
 function(lw_target_defaults target)
     target_compile_options(${target} PRIVATE -Wall -Wextra)
@@ -18,8 +20,9 @@ function(lw_find_tcmalloc)
 endfunction()
 
 # Links tcmalloc into an executable (must be an executable: the allocator is process-wide).
+# Sanitized builds keep ASan's allocator: a second malloc would hide every heap error.
 function(lw_link_allocator target)
-    if(LW_TCMALLOC_LIBRARY)
+    if(LW_TCMALLOC_LIBRARY AND NOT LAYERWISE_SANITIZE AND NOT LAYERWISE_FUZZ)
         target_link_libraries(${target} PRIVATE ${LW_TCMALLOC_LIBRARY})
         # Keep the link even though no symbol is referenced directly.
         target_link_options(${target} PRIVATE -Wl,--no-as-needed ${LW_TCMALLOC_LIBRARY} -Wl,--as-needed)

@@ -21,6 +21,8 @@ packages=(
     python3-torch time
     # formatting
     clang-format
+    # fuzzing (make fuzz): clang++-14 with libFuzzer and the sanitizer runtimes
+    clang-14 libclang-rt-14-dev
     # packaging: icons, man pages, the .deb (dpkg-shlibdeps) and the validators tests/packaging runs
     librsvg2-bin help2man man-db dpkg-dev file desktop-file-utils appstream shared-mime-info
 )

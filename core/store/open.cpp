@@ -158,6 +158,10 @@ Result<std::unique_ptr<RunStore>> RunStore::open(const std::string &path, OpenMo
                         + ", newer than this Layerwise supports (" + std::to_string(kSchemaVersion)
                         + "); it was written by a newer Layerwise. Nothing was changed; update "
                           "Layerwise to open it");
+        if (s.schema < 0) // a crafted file: the migrations are indexed by version
+            return fail("run store '" + path + "' has schema version " + std::to_string(s.schema)
+                        + ", expected 0.." + std::to_string(kSchemaVersion)
+                        + "; nothing was changed");
         if (s.schema == 0 && s.hasOtherTables())
             return fail("'" + path
                         + "' is an SQLite database but not a Layerwise run store (it has tables "

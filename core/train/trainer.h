@@ -13,6 +13,10 @@
 
 namespace lw {
 
+namespace detail {
+struct TrainerTestAccess; // tests/fuzz: reads run states and checkpoints through Impl
+} // namespace detail
+
 enum class FeatureCache { Auto, On, Off };
 
 /// Where and how a run executes; not part of the run's recipe (a resumed run may change them).
@@ -74,6 +78,7 @@ public:
 private:
     struct Impl;
     std::unique_ptr<Impl> d;
+    friend struct detail::TrainerTestAccess;
     friend Result<std::vector<ProbeResult>> probeRun(const std::string &, const Spec &, TrainMode,
                                                      const std::string &, TrainObserver *);
 };
