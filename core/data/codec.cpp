@@ -57,6 +57,15 @@ Result<RawImage> decodeJpeg(const std::uint8_t *data, std::size_t size, int targ
     jpeg_create_decompress(&cinfo);
     jpeg_mem_src(&cinfo, const_cast<unsigned char *>(data), static_cast<unsigned long>(size));
     jpeg_read_header(&cinfo, TRUE);
+    // The declared size is checked before scaling: a reduced scale would still make libjpeg read
+    // (and this decoder keep) an image proportional to it, from a header of a few hundred bytes.
+    if (std::int64_t(cinfo.image_width) * std::int64_t(cinfo.image_height) > kMaxImagePixels) {
+        const std::string declared
+            = std::to_string(cinfo.image_width) + "x" + std::to_string(cinfo.image_height);
+        jpeg_destroy_decompress(&cinfo);
+        return fail(name + ": JPEG declares " + declared + " pixels, more than the "
+                    + std::to_string(kMaxImagePixels) + "-pixel limit");
+    }
     const bool isCmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
     const bool isGray = cinfo.jpeg_color_space == JCS_GRAYSCALE;
     cinfo.out_color_space = isCmyk ? JCS_CMYK : isGray ? JCS_GRAYSCALE : JCS_RGB;

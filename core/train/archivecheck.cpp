@@ -1,11 +1,14 @@
 // The zip layer of the checkpoint validator, and the checks that tie data.pkl's tensors to the
 // storage records. See archivecheck.h.
 #include "core/train/archivecheck.h"
+#include "core/train/codecheck.h"
 #include "core/train/picklescan.h"
 #include "core/util/format.h"
 
 #include <zlib.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
@@ -23,7 +26,14 @@ struct Record
     std::uint64_t size = 0;             // its length once inflated
     bool deflated = false;
     std::uint64_t crc = 0;
+    std::uint64_t centralName = 0, localName = 0; // where its name starts in each header
 };
+
+bool ends(const std::string &s, std::string_view suffix)
+{
+    return s.size() >= suffix.size()
+           && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
 
 std::uint64_t le(std::string_view b, std::size_t at, int n)
 {
@@ -154,7 +164,9 @@ Result<std::map<std::string, Record>> ZipReader::read()
             return bad(local, "record " + name + " (" + std::to_string(csize) + " bytes from byte "
                                   + std::to_string(data) + ") runs past the records' end at byte "
                                   + std::to_string(cdOffset));
-        if (!records.emplace(name, Record{data, csize, usize, method == 8, crc}).second)
+        if (!records
+                 .emplace(name, Record{data, csize, usize, method == 8, crc, at + 46, local + 30})
+                 .second)
             return bad(at, "record " + name + " appears twice");
         at += 46 + nameLen + extraLen + commentLen;
     }
@@ -190,25 +202,6 @@ Result<std::string_view> recordBytes(std::string_view file, const Record &r,
     if (crc32_z(0, reinterpret_cast<const Bytef *>(out.data()), out.size()) != r.crc)
         return fail(where + " is damaged (its CRC does not match)");
     return out;
-}
-
-/// Code files are compiled by TorchScript's recursive parser: plain text, shallow brackets.
-Result<void> checkCode(std::string_view text, const std::string &where)
-{
-    int depth = 0;
-    for (std::size_t k = 0; k < text.size(); ++k) {
-        const auto c = static_cast<unsigned char>(text[k]);
-        if (c == '(' || c == '[' || c == '{')
-            ++depth;
-        else if (c == ')' || c == ']' || c == '}')
-            --depth;
-        if ((c < 0x20 && c != '\n') || c >= 0x7f || depth > kMaxPickleDepth)
-            return fail(where + " byte " + std::to_string(k)
-                        + ": not the code LibTorch writes (a control or non-ASCII byte, or "
-                          "brackets nested deeper than "
-                        + std::to_string(kMaxPickleDepth) + ")");
-    }
-    return {};
 }
 
 /// Every tensor's elements lie inside its storage, and every storage has its record.
@@ -333,40 +326,89 @@ Result<ArchiveInfo> checkArchive(std::string_view bytes, const std::string &name
         if (!records->count(prefix + required))
             return fail(name + " is not a valid checkpoint: it has no " + prefix + required);
     detail::PickleScan data;
+    std::map<std::string, detail::ClassDecl> classes;
+    ArchiveInfo info;
     for (const auto &[rec, where] : *records) {
         if (rec.compare(0, prefix.size(), prefix) != 0)
             return fail(name + " is not a valid checkpoint: record " + rec + " is outside "
                         + prefix);
-        const std::string at = name + ": " + rec;
-        const bool storage = rec.compare(0, prefix.size() + 5, prefix + "data/") == 0;
+        const std::string at = name + ": " + rec, local = rec.substr(prefix.size());
+        const bool storage = local.compare(0, 5, "data/") == 0;
+        const bool code = local.compare(0, 5, "code/") == 0;
+        const bool debug = code && ends(local, ".py.debug_pkl");
+        const std::string cls = code ? detail::codeClassName(rec, prefix) : std::string();
+        if (code && !debug && cls.empty())
+            return fail(name + " is not a valid checkpoint: record " + rec
+                        + " is not a module's code (code/__torch__/<name>.py)");
+        if (!storage && !code && local != "data.pkl" && local != "constants.pkl"
+            && local != "version" && local != ".data/version" && local != "byteorder"
+            && local != ".data/serialization_id")
+            return fail(name + " is not a valid checkpoint: record " + rec
+                        + " is not part of a Layerwise checkpoint");
         if (storage && where.deflated)
             return fail(name + " is not a valid checkpoint: storage " + rec
                         + " is compressed; LibTorch writes tensor data stored");
+        if (debug) {
+            // Hidden from LibTorch (hideDebugRecords): never read, so not checked further.
+            for (const std::uint64_t start : {where.centralName, where.localName})
+                info.debugNameEnds.push_back(start + rec.size() - 1);
+            continue;
+        }
         std::string inflated;
         auto content = recordBytes(bytes, where, at, inflated);
         if (!content)
             return fail(name + " is not a valid checkpoint: " + content.message());
-        const bool isPickle = rec.size() >= 4 && rec.compare(rec.size() - 4, 4, "_pkl") == 0;
-        if (isPickle || (rec.size() >= 4 && rec.compare(rec.size() - 4, 4, ".pkl") == 0)) {
+        if (ends(local, "_pkl") || ends(local, ".pkl")) {
             if (content->size() > (64u << 20))
                 return fail(at + " is " + formatBytes(std::int64_t(content->size()))
                             + ", more than the 64 MiB a pickle may be");
-            const bool tensors = rec == prefix + "data.pkl";
+            const bool tensors = local == "data.pkl";
             auto scan = detail::scanPickle(*content, at, tensors);
             if (!scan)
                 return fail(name + " is not a valid checkpoint: " + scan.message());
+            if (local == "constants.pkl"
+                && (scan->rootKind != detail::ValueKind::Tuple || scan->rootItems != 0
+                    || !scan->objects.empty()))
+                return fail(name + " is not a valid checkpoint: " + rec
+                            + " holds constants; a Layerwise checkpoint's code has none");
             if (tensors)
                 data = std::move(*scan);
-        } else if (rec.compare(0, prefix.size() + 5, prefix + "code/") == 0) {
-            if (auto r = checkCode(*content, at); !r)
-                return fail(name + " is not a valid checkpoint: " + r.message());
+        } else if (code) {
+            auto decl = detail::parseCodeFile(*content, at);
+            if (!decl)
+                return fail(name + " is not a valid checkpoint: " + decl.message());
+            classes.emplace(cls, std::move(*decl));
+        } else if (!storage) {
+            // version, .data/version, byteorder, .data/serialization_id: short plain words.
+            const std::string_view v = *content;
+            const bool ok
+                = local == "byteorder"
+                      ? v == "little"
+                      : (!v.empty() && v.size() <= 64
+                         && std::all_of(v.begin(), v.end(), [&](char c) {
+                                return std::isdigit(static_cast<unsigned char>(c)) || c == '\n'
+                                       || (local == ".data/serialization_id"
+                                           && std::isalnum(static_cast<unsigned char>(c)));
+                            }));
+            if (!ok)
+                return fail(name + " is not a valid checkpoint: " + rec + " holds \""
+                            + std::string(v.substr(0, 20)) + "\", expected "
+                            + (local == "byteorder" ? "little" : "a number"));
         }
     }
+    if (auto r = detail::checkClasses(classes, data, name); !r)
+        return r.error();
     if (auto r = checkTensors(data, *records, prefix, name); !r)
         return r.error();
-    ArchiveInfo info;
     info.tensors = std::move(data.tensors);
     return info;
+}
+
+void hideDebugRecords(std::string &bytes, const ArchiveInfo &info)
+{
+    for (const std::uint64_t at : info.debugNameEnds)
+        if (at < bytes.size() && bytes[at] == 'l')
+            bytes[at] = 'X'; // "x.py.debug_pkX": a record LibTorch never looks up
 }
 
 } // namespace lw::ckpt

@@ -30,6 +30,9 @@ struct TensorInfo
 struct ArchiveInfo
 {
     std::vector<TensorInfo> tensors;
+    /// Byte offsets of the last character of each debug record's name (".debug_pkl"), in its
+    /// local header and its directory entry: hideDebugRecords renames them there.
+    std::vector<std::uint64_t> debugNameEnds;
 };
 
 /// Bounds the pickle scanner keeps (LibTorch's unpickler recurses and allocates on trust).
@@ -41,9 +44,17 @@ constexpr std::int64_t kMaxPickleOps = 20'000'000;
 Result<std::string> readCheckpointFile(const std::string &path, std::uint64_t maxBytes);
 
 /// Checks the archive's bytes (`name` is the file named in messages): the zip's directory and
-/// records (stored, in bounds, unique, CRC), every pickle (known opcodes and globals only,
-/// bounded depth and length), and every tensor of data.pkl against its storage record.
+/// records (stored, in bounds, unique, CRC, only the records LibTorch writes for a module tree),
+/// every pickle (known opcodes and globals only, bounded depth and length), the code (module
+/// class declarations only, codecheck.h) against data.pkl's objects, and every tensor of
+/// data.pkl against its storage record.
 Result<ArchiveInfo> checkArchive(std::string_view bytes, const std::string &name);
+
+/// Renames the archive's debug records (source ranges of the code, which LibTorch unpickles
+/// only to print a compile error, with a reader that trusts them) so that LibTorch does not find
+/// them: the names change in place, sizes and CRCs stay valid. `info` is checkArchive's answer
+/// for these bytes.
+void hideDebugRecords(std::string &bytes, const ArchiveInfo &info);
 
 /// "[8, 1, 3, 3]", as LibTorch prints sizes.
 std::string formatShape(const std::vector<std::int64_t> &sizes);

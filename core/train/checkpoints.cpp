@@ -284,6 +284,7 @@ Result<std::string> readCheckpoint(const std::string &path, torch::nn::Module &n
     auto archive = ckpt::checkArchive(*bytes, path);
     if (!archive)
         return archive.error();
+    ckpt::hideDebugRecords(*bytes, *archive);
     if (info)
         *info = std::move(*archive);
     return bytes;

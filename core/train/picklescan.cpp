@@ -202,7 +202,36 @@ private:
     bool step(unsigned char op);
     void nameTensors(const Node &n, const std::string &path,
                      std::unordered_set<const Node *> &seen);
+    void describe(const Node &root);
 };
+
+ValueKind kindOf(const Node &n)
+{
+    switch (n.kind) {
+    case Node::Kind::None: return ValueKind::None;
+    case Node::Kind::Bool: return ValueKind::Bool;
+    case Node::Kind::Int: return ValueKind::Int;
+    case Node::Kind::Float: return ValueKind::Float;
+    case Node::Kind::Str: return ValueKind::Str;
+    case Node::Kind::Tuple: return ValueKind::Tuple;
+    case Node::Kind::List: return ValueKind::List;
+    case Node::Kind::Dict: return ValueKind::Dict;
+    case Node::Kind::Object: return n.s.empty() ? ValueKind::Other : ValueKind::Object;
+    case Node::Kind::Tensor: return ValueKind::Tensor;
+    default: return ValueKind::Other;
+    }
+}
+
+/// "__torch__.___torch_mangle_1 Module" (GLOBAL's module and name) as
+/// "__torch__.___torch_mangle_1.Module".
+std::string className(const std::string &global)
+{
+    std::string out = global;
+    const auto space = out.find(' ');
+    if (space != std::string::npos)
+        out[space] = '.';
+    return out;
+}
 
 bool Scanner::global()
 {
@@ -442,6 +471,49 @@ void Scanner::nameTensors(const Node &n, const std::string &path,
     }
 }
 
+/// The root's kind, and every TorchScript object reachable from it with its attributes (each
+/// object once, in the order a depth-first walk meets them).
+void Scanner::describe(const Node &root)
+{
+    m_scan.rootKind = kindOf(root);
+    if (m_scan.rootKind == ValueKind::Object)
+        m_scan.rootClass = className(root.s);
+    if (m_scan.rootKind == ValueKind::Tuple || m_scan.rootKind == ValueKind::List)
+        m_scan.rootItems = root.items.size();
+    std::unordered_set<const Node *> seen;
+    std::vector<const Node *> todo{&root};
+    while (!todo.empty()) {
+        const Node *n = todo.back();
+        todo.pop_back();
+        if (!seen.insert(n).second)
+            continue;
+        if (kindOf(*n) == ValueKind::Object) {
+            PickledObject o;
+            o.cls = className(n->s);
+            o.hasState = n->state != nullptr;
+            if (n->state)
+                for (std::size_t k = 0; k + 1 < n->state->items.size(); k += 2) {
+                    const Node &key = *n->state->items[k], &value = *n->state->items[k + 1];
+                    o.plainKeys = o.plainKeys && key.kind == Node::Kind::Str;
+                    AttributeValue a;
+                    a.name = key.s;
+                    a.kind = kindOf(value);
+                    if (a.kind == ValueKind::Object)
+                        a.objectClass = className(value.s);
+                    for (const auto &item : value.items)
+                        if (a.kind == ValueKind::List)
+                            a.itemKinds.push_back(kindOf(*item));
+                    o.attributes.push_back(std::move(a));
+                }
+            m_scan.objects.push_back(std::move(o));
+        }
+        if (n->state)
+            todo.push_back(n->state.get());
+        for (auto it = n->items.rbegin(); it != n->items.rend(); ++it)
+            todo.push_back(it->get());
+    }
+}
+
 Result<PickleScan> Scanner::run()
 {
     for (std::int64_t ops = 0;; ++ops) {
@@ -468,6 +540,7 @@ Result<PickleScan> Scanner::run()
                     + " open marks, expected one value");
     std::unordered_set<const Node *> seen;
     nameTensors(*m_stack.back(), "", seen);
+    describe(*m_stack.back());
     return std::move(m_scan);
 }
 

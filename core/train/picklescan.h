@@ -22,11 +22,36 @@ struct StorageRef
     std::int64_t numel = 0;
 };
 
+/// The kind of a pickled value, as far as the checks need it.
+enum class ValueKind { None, Bool, Int, Float, Str, Tuple, List, Dict, Object, Tensor, Other };
+
+/// One attribute of a pickled TorchScript object (a key of the dictionary BUILD gave it).
+struct AttributeValue
+{
+    std::string name;
+    ValueKind kind = ValueKind::Other;
+    std::string objectClass; // kind Object: its class, "__torch__.___torch_mangle_1.Module"
+    std::vector<ValueKind> itemKinds; // kind List: its items' kinds
+};
+
+/// A TorchScript object (a module) the pickle creates, with the attributes it is given.
+struct PickledObject
+{
+    std::string cls; // qualified class name, "__torch__.Module"
+    bool hasState = false;
+    bool plainKeys = true; // every key of its state is a string
+    std::vector<AttributeValue> attributes;
+};
+
 struct PickleScan
 {
     std::vector<TensorInfo> tensors;    // storageOffset, sizes and strides still unchecked
     std::vector<StorageRef> storages;   // one per persistent id, in order
     std::vector<std::size_t> storageOf; // per tensor: its index in `storages`
+    std::vector<PickledObject> objects; // every TorchScript object it reaches, root first
+    ValueKind rootKind = ValueKind::Other;
+    std::string rootClass;     // the root's class when it is an object
+    std::size_t rootItems = 0; // the root's items when it is a tuple or list
 };
 
 /// Scans `bytes` (`where` names the record in messages: "file: archive/data.pkl"). Tensors and

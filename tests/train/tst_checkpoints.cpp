@@ -207,6 +207,16 @@ void TestCheckpoints::hostileCheckpoints_data()
                           << "not a regular file (a FIFO)";
     QTest::newRow("symbolic link") << "link"
                                    << "symbolic link";
+    QTest::newRow("altered TorchScript code") << "code"
+                                              << "archive/code/__torch__.py line 2: expected the "
+                                                 "parameter list";
+    QTest::newRow("a class constant in the code")
+        << "constant"
+        << "line 4: attribute x has type \"Final[int] = 3\"";
+    QTest::newRow("an attribute of another type")
+        << "attrtype"
+        << "data.pkl's __torch__.Module: attribute block0 holds an object, its class declares "
+           "Tensor";
     QTest::newRow("another spec") << "otherspec"
                                   << "block0.conv.weight has shape [12, 1, 3, 3], "
                                      "this spec needs [8, 1, 3, 3]";
@@ -247,6 +257,19 @@ void TestCheckpoints::hostileCheckpoints()
         const auto dir = le(bytes, bytes.size() - 6, 4);
         for (int k = 0; k < 4; ++k)
             bytes[dir + 42 + std::size_t(k)] = char(0xf0 | k);
+    } else if (kind == "code" || kind == "constant" || kind == "attrtype") {
+        // What the fuzzer found crashing LibTorch's TorchScript importer (SIGSEGV in
+        // ScriptTypeParser::parseClassConstant): a class body it does not write itself.
+        std::string &code = record(records, "/code/__torch__.py");
+        if (kind == "code")
+            code.replace(code.find("__parameters__"), 14, "__parametErs__");
+        else if (kind == "constant")
+            code.insert(code.find("  stem :"), "  x : Final[int] = 3\n");
+        else
+            code.replace(code.find("block0 : "),
+                         code.find('\n', code.find("block0 : ")) - code.find("block0 : "),
+                         "block0 : Tensor");
+        bytes = writeZip(records);
     } else if (kind == "otherspec") {
         bytes = readAll(m_otherSpecCkpt);
     }
