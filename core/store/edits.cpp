@@ -158,6 +158,9 @@ Result<void> RunStore::deleteRun(std::int64_t id)
     if (fs::is_symlink(fs::symlink_status(root, ec)))
         return fail("run " + std::to_string(id) + " was deleted but '" + root.string()
                     + "' is a symbolic link; its folder was left alone");
+    if (auto owner = m->checkRunsFolderOwner(); !owner)
+        return fail("run " + std::to_string(id)
+                    + " was deleted but its folder was left alone: " + owner.message());
     auto st = fs::symlink_status(dir, ec);
     if (ec || !fs::exists(st))
         return {};

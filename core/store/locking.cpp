@@ -67,6 +67,8 @@ Result<void> RunStore::Impl::acquireLock(std::int64_t id)
         return {};
     if (auto owned = checkOwnedFolder(id); !owned)
         return owned;
+    if (auto claimed = claimRunsFolder(); !claimed)
+        return claimed;
     std::error_code ec;
     fs::create_directories(runDir(id), ec);
     if (ec)

@@ -118,6 +118,7 @@ Result<std::unique_ptr<RunStore>> RunStore::open(const std::string &path, OpenMo
     if (ec)
         return fail("run store '" + path + "': cannot resolve the path: " + ec.message());
     impl->absDir = abs.parent_path().string();
+    impl->runsName = runsFolderName(abs.string());
 
     const bool existed = fs::exists(abs, ec);
     if (existed && fs::is_directory(abs, ec))
@@ -208,6 +209,7 @@ Result<std::unique_ptr<RunStore>> RunStore::open(const std::string &path, OpenMo
         auto marked = store->markInterruptedRuns();
         if (!marked)
             return marked.error();
+        store->m->adoptLegacyRunsFolder();
     }
     return store;
 }

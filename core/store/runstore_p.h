@@ -97,6 +97,14 @@ inline bool isContainedRelative(const std::string &rel)
 /// problem. In edits.cpp.
 Result<std::vector<std::string>> cleanTags(const std::vector<std::string> &raw);
 
+/// PRAGMA application_id of a run store file ("LWRN").
+inline constexpr std::int64_t kApplicationId = 0x4C57524E;
+
+/// The folder name of a store's runs: its file name without ".sqlite", then ".runs" ("a.sqlite":
+/// "a.runs"; "b.db": "b.db.runs"), except the default store's ("runs.sqlite": "runs"), where
+/// every store kept its runs before. In runsfolder.cpp.
+std::string runsFolderName(const std::string &storeFile);
+
 // ---- Impl -----------------------------------------------------------------------------------
 
 struct RunStore::Impl
@@ -120,11 +128,23 @@ struct RunStore::Impl
     /// "run <id> not found in '<path>'".
     Error runNotFound(std::int64_t id) const;
 
-    std::string runsRoot() const { return (std::filesystem::path(absDir) / "runs").string(); }
+    /// The store's own runs folder beside it (runsfolder.cpp: runsFolderName).
+    std::string runsRoot() const { return (std::filesystem::path(absDir) / runsName).string(); }
     std::string runDir(std::int64_t id) const
     {
-        return (std::filesystem::path(absDir) / "runs" / std::to_string(id)).string();
+        return (std::filesystem::path(absDir) / runsName / std::to_string(id)).string();
     }
+    std::string runsName; ///< runsFolderName(path)
+
+    // runsfolder.cpp
+    /// Before the store writes in its runs folder: fails when the folder's marker names another
+    /// store; creates the folder and the marker when missing.
+    Result<void> claimRunsFolder() const;
+    /// Fails when the runs folder's marker names another store.
+    Result<void> checkRunsFolderOwner() const;
+    /// Renames the runs/ folder older versions shared between stores to this store's folder,
+    /// only when it can be nobody else's (see docs/store-schema.md); otherwise leaves it alone.
+    void adoptLegacyRunsFolder();
     std::string lockPath(std::int64_t id) const { return runDir(id) + "/.lock"; }
 
     // locking.cpp

@@ -117,8 +117,6 @@ CREATE INDEX run_tags_tag ON run_tags(tag, run);
 const char *const kMigrations[] = {kMigrationV1, kMigrationV2};
 static_assert(std::size(kMigrations) == RunStore::kSchemaVersion);
 
-constexpr std::int64_t kApplicationId = 0x4C57524E; // "LWRN"
-
 } // namespace
 
 int RunStore::Impl::readSchemaVersion()

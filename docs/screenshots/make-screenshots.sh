@@ -15,7 +15,7 @@
 # layerwise-cli (the Runs view watches the twin train), and a greedy run in the GUI for the Train
 # view. Environment:
 #   LAYERWISE_SCREENSHOT_DB=FILE      take the Runs, Compare and main shots from this run store
-#                                     instead: a copy of FILE (with its -wal file and runs/ folder)
+#                                     instead: a copy of FILE (with its -wal file and runs folder)
 #                                     is made first, FILE itself is never opened; the Train view
 #                                     still trains a small run
 #   LAYERWISE_SCREENSHOT_FILTER=TEXT  compare the runs matching TEXT (the Runs view's filter:
@@ -151,8 +151,14 @@ if [[ -n $source_db ]]; then
     say "copying $source_db and its runs/ folder"
     cp "$source_db" "$db"
     [[ -f $source_db-wal ]] && cp "$source_db-wal" "$db-wal"
-    if [[ -d $(dirname "$source_db")/runs ]]; then
-        cp -a "$(dirname "$source_db")/runs" "$scratch/store/runs"
+    # A store's runs live in a folder named after it (docs/store-schema.md): runs.sqlite's in
+    # runs/, a.sqlite's in a.runs/ (stores of older versions: runs/).
+    source_name=$(basename "$source_db")
+    source_name=${source_name%.sqlite}
+    source_runs=$(dirname "$source_db")/$source_name.runs
+    [[ $source_name == runs || ! -d $source_runs ]] && source_runs=$(dirname "$source_db")/runs
+    if [[ -d $source_runs ]]; then
+        cp -a "$source_runs" "$scratch/store/runs"
     fi
 else
     say "training \"fmnist-k1 greedy\" with probes (layerwise-cli, ${train_limit} images)"

@@ -9,6 +9,9 @@
 #include <QtTest>
 
 #include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
 #include <sys/stat.h>
 
 using namespace lw;
@@ -23,6 +26,20 @@ NewRun finishedRunRow(const char *name)
     nr.specJson = serializeSpec(test::tinySpec(1));
     nr.stages = 3;
     return nr;
+}
+
+/// Every regular file below `dir` with its bytes.
+std::map<std::string, std::string> filesBelow(const fs::path &dir)
+{
+    std::map<std::string, std::string> out;
+    for (const auto &e : fs::recursive_directory_iterator(dir))
+        if (e.is_regular_file()) {
+            std::ifstream f(e.path(), std::ios::binary);
+            std::stringstream bytes;
+            bytes << f.rdbuf();
+            out[fs::relative(e.path(), dir).string()] = bytes.str();
+        }
+    return out;
 }
 
 } // namespace
@@ -86,6 +103,101 @@ private Q_SLOTS:
                                     {}, 60000);
         QVERIFY2(r.err.contains("symbolic link"), qPrintable(r.err));
         QVERIFY(fs::exists(moved / std::to_string(*id)));
+    }
+
+    void twoStoresInOneFolderDoNotShareRuns()
+    {
+        QTemporaryDir dir;
+        const fs::path root = dir.path().toStdString();
+        const QString spec = dir.filePath("tiny.json");
+        std::ofstream(spec.toStdString()) << serializeSpec(test::tinySpec(1));
+        const QString a = dir.filePath("a.sqlite"), b = dir.filePath("b.sqlite");
+        auto trainIn = [&](const QString &db) {
+            return test::runCli({"train", "--spec", spec, "--db", db, "--threads", "1"}, {},
+                                120000);
+        };
+        auto ra = trainIn(a);
+        QVERIFY2(ra.exitCode == 0, qPrintable(ra.err));
+        // Each store has its own folder, named after it; a's run 1 lives in a.runs/1.
+        QVERIFY(fs::exists(root / "a.runs" / "1" / "state.json"));
+        QVERIFY(!fs::exists(root / "runs"));
+        const auto aFiles = filesBelow(root / "a.runs");
+        QVERIFY(aFiles.size() >= 3);
+
+        auto rb = trainIn(b);
+        QVERIFY2(rb.exitCode == 0, qPrintable(rb.err));
+        QVERIFY(fs::exists(root / "b.runs" / "1" / "state.json"));
+        QVERIFY(filesBelow(root / "a.runs") == aFiles); // training in b touched nothing of a's
+
+        auto del = test::runCli({"runs", "delete", "1", "--yes", "--db", b}, {}, 60000);
+        QVERIFY2(del.exitCode == 0, qPrintable(del.err));
+        QVERIFY(!fs::exists(root / "b.runs" / "1"));
+        QVERIFY(filesBelow(root / "a.runs") == aFiles); // deleting b's run 1 left a's run 1
+        auto show = test::runCli({"runs", "show", "1", "--db", a}, {}, 60000);
+        QCOMPARE(show.exitCode, 0);
+    }
+
+    void legacyRunsFolderAdoptedOnlyWhenUnambiguous()
+    {
+        QTemporaryDir dir;
+        const fs::path root = dir.path().toStdString();
+        // A store written by an older version: its runs in runs/, no marker.
+        auto makeLegacy = [&](const std::string &file) {
+            auto store = test::openStore((root / file).string());
+            QVERIFY(store);
+            auto id = store->createRun(finishedRunRow("old"));
+            QVERIFY(id.ok());
+            QVERIFY(store->setStatus(*id, RunStatus::Finished).ok());
+            store.reset();
+            const fs::path own = root / (fs::path(file).stem().string() + ".runs");
+            fs::remove(own / ".layerwise-store");
+            std::ofstream(own / "1" / "state.json") << "{}";
+            fs::rename(own, root / "runs");
+        };
+        makeLegacy("a.sqlite");
+        // Another run store beside it: runs/ might be its, so it stays where it is.
+        {
+            auto other = test::openStore((root / "b.sqlite").string());
+            QVERIFY(other);
+        }
+        QVERIFY(test::openStore((root / "a.sqlite").string()));
+        QVERIFY(fs::exists(root / "runs" / "1" / "state.json"));
+        QVERIFY(!fs::exists(root / "a.runs"));
+
+        // Alone in its folder, every entry one of its runs: a.sqlite takes runs/ as a.runs/.
+        fs::remove(root / "b.sqlite");
+        QVERIFY(test::openStore((root / "a.sqlite").string()));
+        QVERIFY(!fs::exists(root / "runs"));
+        QVERIFY(fs::exists(root / "a.runs" / "1" / "state.json"));
+        QVERIFY(fs::exists(root / "a.runs" / ".layerwise-store"));
+
+        // A runs/ holding a folder that is no run of this store is never taken.
+        QTemporaryDir dir2;
+        const fs::path root2 = dir2.path().toStdString();
+        {
+            auto store = test::openStore((root2 / "c.sqlite").string());
+            QVERIFY(store);
+        }
+        fs::create_directories(root2 / "runs" / "7");
+        QVERIFY(test::openStore((root2 / "c.sqlite").string()));
+        QVERIFY(fs::exists(root2 / "runs" / "7"));
+        QVERIFY(!fs::exists(root2 / "c.runs"));
+    }
+
+    void runsFolderOfAnotherStoreIsRefused()
+    {
+        // "a" and "a.sqlite" both name their folder a.runs/: its marker keeps them apart.
+        QTemporaryDir dir;
+        const fs::path root = dir.path().toStdString();
+        auto first = test::openStore((root / "a.sqlite").string());
+        QVERIFY(first);
+        QVERIFY(first->createRun(finishedRunRow("first")).ok());
+        auto second = test::openStore((root / "a").string());
+        QVERIFY(second);
+        auto id = second->createRun(finishedRunRow("second"));
+        QVERIFY(!id.ok());
+        QVERIFY2(id.message().find("belongs to the run store 'a.sqlite'") != std::string::npos,
+                 id.message().c_str());
     }
 
     void exportNeverReplacesASpecialFile()
