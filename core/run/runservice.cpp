@@ -6,6 +6,7 @@
 #include "core/store/runstore.h"
 
 #include <exception>
+#include <filesystem>
 
 namespace lw {
 
@@ -25,6 +26,45 @@ TrainOptions trainOptions(const Spec &spec, TrainMode mode, const ExecOptions &e
     o.mode = mode;
     o.runDir = folder;
     return o;
+}
+
+/// The memory training needs against the device's (the GPU's when it runs on CUDA and the CUDA
+/// runtime can tell, else this machine's RAM), and the disk its checkpoints need against the
+/// free space where they go (`folder`, or its nearest existing parent), before anything is
+/// allocated or recorded. `stageFiles`: the whole-network checkpoints it keeps; `alreadyThere`:
+/// what a resumed run has written so far.
+Result<void> checkResources(const Spec &spec, const ExecOptions &exec, const std::string &folder,
+                            int stageFiles, std::int64_t alreadyThere)
+{
+    const std::string device = resolveDevice(exec.device);
+    std::int64_t gpuBytes = 0;
+    if (device.rfind("cuda:", 0) == 0)
+        gpuBytes = cudaDeviceMemoryBytes(std::stoi(device.substr(5)));
+    if (auto fits
+        = gpuBytes > 0 ? checkTrainingFits(spec, gpuBytes, device) : checkTrainingFits(spec);
+        !fits)
+        return fits.error();
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    fs::path at = fs::absolute(folder, ec);
+    while (!ec && !at.empty() && !fs::exists(at, ec) && at.has_parent_path()
+           && at.parent_path() != at)
+        at = at.parent_path();
+    const auto space = fs::space(at, ec);
+    const std::int64_t freeBytes = ec ? -1 : static_cast<std::int64_t>(space.available);
+    return checkCheckpointsFit(spec, stageFiles, freeBytes, at.string(), alreadyThere);
+}
+
+/// Bytes of the regular files directly in `folder` (a run's checkpoints and state).
+std::int64_t filesBytes(const std::string &folder)
+{
+    namespace fs = std::filesystem;
+    std::int64_t total = 0;
+    std::error_code ec;
+    for (fs::directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec))
+        if (it->is_regular_file(ec) && !it->is_symlink(ec))
+            total += static_cast<std::int64_t>(it->file_size(ec));
+    return total;
 }
 
 } // namespace
@@ -192,9 +232,12 @@ Result<std::unique_ptr<RunJob>> RunService::create(const NewRunRequest &request)
             message += "\n  " + issue.toString();
         return fail(message);
     }
-    if (auto fits = checkTrainingFits(spec); !fits)
-        return fits.error();
     const int stages = static_cast<int>(spec.stages.size());
+    const int stageFiles = request.mode == TrainMode::Greedy
+                               ? stages - (request.parentRun ? request.lockedStages : 0)
+                               : 0;
+    if (auto fits = checkResources(spec, request.exec, m_store.runsRoot(), stageFiles, 0); !fits)
+        return fits.error();
     std::string parentFolder;
     if (request.parentRun) {
         const std::int64_t parent = *request.parentRun;
@@ -303,7 +346,12 @@ Result<std::unique_ptr<RunJob>> RunService::storedRunJob(std::int64_t id, JobKin
     if (!spec)
         return fail(runName(id) + ": its stored spec is invalid: " + spec.message());
     if (kind == JobKind::Resume) {
-        if (auto fits = checkTrainingFits(*spec); !fits)
+        const int stages = static_cast<int>(spec->stages.size());
+        const int stageFiles = detail->run.mode == TrainMode::Greedy
+                                   ? stages - (detail->run.parentRun ? detail->run.branchStage : 0)
+                                   : 0;
+        const std::string dir = m_store.runDir(id);
+        if (auto fits = checkResources(*spec, exec, dir, stageFiles, filesBytes(dir)); !fits)
             return fail(runName(id) + ": " + fits.message());
         if (auto claimed = m_store.claimRun(id); !claimed) // one recording process per run
             return fail(runName(id) + ": " + claimed.message());

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <dlfcn.h>
 #include <fstream>
 #include <malloc.h>
 #include <mutex>
@@ -166,6 +167,30 @@ double measureMatmulGflops(int n, double seconds, bool bf16)
         elapsed = std::chrono::duration<double>(clock::now() - start).count();
     } while (elapsed < seconds);
     return 2.0 * n * double(n) * n * reps / elapsed / 1e9;
+}
+
+std::int64_t cudaDeviceMemoryBytes(int index)
+{
+    if (!torch::cuda::is_available() || index < 0
+        || index >= static_cast<int>(torch::cuda::device_count()))
+        return 0;
+    // The CUDA runtime's C functions, from the library LibTorch's CUDA part loaded: no CUDA
+    // headers needed at build time, and the same in LibTorch 1.13 and 2.x.
+    using GetDevice = int (*)(int *);
+    using SetDevice = int (*)(int);
+    using MemGetInfo = int (*)(std::size_t *, std::size_t *);
+    const auto getDevice = reinterpret_cast<GetDevice>(dlsym(RTLD_DEFAULT, "cudaGetDevice"));
+    const auto setDevice = reinterpret_cast<SetDevice>(dlsym(RTLD_DEFAULT, "cudaSetDevice"));
+    const auto memGetInfo = reinterpret_cast<MemGetInfo>(dlsym(RTLD_DEFAULT, "cudaMemGetInfo"));
+    if (!getDevice || !setDevice || !memGetInfo)
+        return 0;
+    int previous = 0;
+    if (getDevice(&previous) != 0 || setDevice(index) != 0)
+        return 0;
+    std::size_t freeBytes = 0, totalBytes = 0;
+    const bool ok = memGetInfo(&freeBytes, &totalBytes) == 0;
+    setDevice(previous);
+    return ok ? static_cast<std::int64_t>(totalBytes) : 0;
 }
 
 std::string resolveDevice(const std::string &request, std::string *error)

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -44,6 +45,10 @@ std::string cpuBf16Instructions();
 /// fp32 (or bf16) matmul rate through LibTorch on the current threads (square `torch::mm`),
 /// GFLOP/s.
 double measureMatmulGflops(int n = 2048, double seconds = 1.0, bool bf16 = false);
+
+/// Total memory of CUDA device `index` in bytes, through the CUDA runtime LibTorch loaded
+/// (cudaMemGetInfo); 0 when there is no such device or it cannot tell (a CPU-only LibTorch).
+std::int64_t cudaDeviceMemoryBytes(int index);
 
 /// Resolves "auto", "cpu", "cuda", "cuda:N" to a device string LibTorch accepts; fails with a
 /// message when CUDA is asked for and absent, or N is out of range.

@@ -57,7 +57,8 @@ std::int64_t physicalMemoryBytes()
     return mulSat(pages, pageSize);
 }
 
-Result<void> checkTrainingFits(const Spec &spec, std::int64_t availableBytes)
+Result<void> checkTrainingFits(const Spec &spec, std::int64_t availableBytes,
+                               const std::string &device)
 {
     auto summary = summarizeSpec(spec);
     if (!summary)
@@ -75,8 +76,48 @@ Result<void> checkTrainingFits(const Spec &spec, std::int64_t availableBytes)
                 + " for " + formatGrouped(summary->totalParams) + " fp32 parameters, "
                 + formatBytes(m.activationBytes) + " for one batch of "
                 + std::to_string(spec.recipe.batchSize) + " at the output of stage "
-                + std::to_string(m.largestStage + 1) + "), and this machine has "
-                + formatBytes(availableBytes) + " of RAM");
+                + std::to_string(m.largestStage + 1) + "), and "
+                + (device.empty()
+                       ? "this machine has " + formatBytes(availableBytes) + " of RAM"
+                       : device + " has " + formatBytes(availableBytes) + " of GPU memory"));
+}
+
+CheckpointEstimate estimateCheckpointDisk(const SpecSummary &summary, int stageFiles)
+{
+    CheckpointEstimate e;
+    std::int64_t params = summary.trunkParams;
+    for (const auto &st : summary.stages)
+        if (__builtin_add_overflow(params, st.headParams, &params))
+            params = std::numeric_limits<std::int64_t>::max();
+    e.networkBytes = mulSat(params, 4);
+    e.stageFiles = std::max(stageFiles, 0);
+    e.peakBytes = mulSat(e.networkBytes, std::int64_t(e.stageFiles) + 2);
+    return e;
+}
+
+Result<void> checkCheckpointsFit(const Spec &spec, int stageFiles, std::int64_t freeBytes,
+                                 const std::string &folder, std::int64_t alreadyThere)
+{
+    if (freeBytes < 0)
+        return {}; // unknown: the writes will say
+    auto summary = summarizeSpec(spec);
+    if (!summary)
+        return summary.error();
+    const CheckpointEstimate e = estimateCheckpointDisk(*summary, stageFiles);
+    const std::int64_t needed
+        = std::max<std::int64_t>(e.peakBytes - std::max<std::int64_t>(alreadyThere, 0), 0);
+    if (needed <= freeBytes)
+        return {};
+    std::string what = std::to_string(e.stageFiles) + " stage checkpoint"
+                       + (e.stageFiles == 1 ? "" : "s")
+                       + " and two rolling ones while one replaces the other, "
+                       + formatBytes(e.networkBytes) + " each";
+    if (alreadyThere > 0)
+        what += "; " + formatBytes(alreadyThere) + " of them already written";
+    return fail("this run's checkpoints would not fit on the disk: they need at least "
+                + formatBytes(needed) + " more (" + what + "), and '" + folder + "' has "
+                + formatBytes(freeBytes)
+                + " free; free some space or store the runs elsewhere (--db)");
 }
 
 } // namespace lw

@@ -174,6 +174,9 @@ struct SpecLimits
     static constexpr int maxSide = 16384;
     static constexpr int maxClasses = 100000; ///< ImageNet-21k has 21,841
     static constexpr int maxWidth = 16384;    ///< stage and head widths
+    static constexpr int maxKernel = 11;      ///< odd kernel sides 1..11
+    static constexpr int maxHeadK = 3;        ///< head.k: 1..3
+    static constexpr int maxAugmentPadding = 1024;
     static constexpr int maxEpochs = 100000;
     static constexpr int maxBatch = 1 << 20;
     static constexpr double maxLr = 10.0;
@@ -239,10 +242,30 @@ MemoryEstimate estimateTrainingMemory(const Spec &spec, const SpecSummary &summa
 std::int64_t physicalMemoryBytes();
 
 /// Refuses, before anything is allocated, a spec whose training cannot fit `availableBytes`
-/// (0: this machine's physical memory), naming the bytes needed and available. Specs that are
-/// invalid are refused with their issues. `arch summary` does not call this: any valid spec can
-/// be summarized.
-Result<void> checkTrainingFits(const Spec &spec, std::int64_t availableBytes = 0);
+/// (0: this machine's physical memory), naming the bytes needed and available. `device` names
+/// the memory in the message when it is a GPU's ("cuda:0"); empty: this machine's RAM. Specs
+/// that are invalid are refused with their issues. `arch summary` does not call this: any valid
+/// spec can be summarized.
+Result<void> checkTrainingFits(const Spec &spec, std::int64_t availableBytes = 0,
+                               const std::string &device = {});
+
+/// Disk a run's checkpoints take at their peak, at least: `stageFiles` whole-network files (one
+/// per stage a greedy run finishes, kept for branching and probes) and the rolling checkpoint
+/// twice (the new one is written beside the old before the old is removed); fp32 parameters of
+/// the trunk and every head, without buffers or optimizer state.
+struct CheckpointEstimate
+{
+    std::int64_t networkBytes = 0; ///< one checkpoint of the whole network
+    int stageFiles = 0;
+    std::int64_t peakBytes = 0;
+};
+CheckpointEstimate estimateCheckpointDisk(const SpecSummary &summary, int stageFiles);
+
+/// Refuses a run whose checkpoints cannot fit `freeBytes` (< 0: unknown, accepted) on the file
+/// system of `folder`, of which `alreadyThere` bytes (a resumed run's files) are counted as
+/// written; names the bytes needed and free.
+Result<void> checkCheckpointsFit(const Spec &spec, int stageFiles, std::int64_t freeBytes,
+                                 const std::string &folder, std::int64_t alreadyThere = 0);
 
 /// Names used in JSON ("none", "psi", "maxpool", "avgpool", "stride"; "conv", "mlp";
 /// "fixed", "adaptive"; "logits", "softmax").

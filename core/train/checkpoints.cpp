@@ -133,6 +133,16 @@ void Trainer::Impl::saveCheckpoint(int stage, int epochsDone, bool stageDone,
     std::error_code ec;
     fs::create_directories(folder.path(), ec);
     const std::string name = RunFolder::checkpointName(stage, epochsDone, stageDone);
+    // Ctrl+C is honoured inside the writes too (a checkpoint may take GBs): the file being
+    // written is abandoned, the last good checkpoint and the run state pointing at it stay.
+    const auto cancelled = [this] {
+        return cancelFlag.load();
+    };
+    const Stop cancelledStop{RunStatus::Cancelled,
+                             "cancelled while writing a checkpoint; resume continues from the "
+                             "last checkpoint"};
+    if (cancelled())
+        throw cancelledStop;
     std::ostringstream bytes;
     try {
         torch::serialize::OutputArchive archive;
@@ -149,16 +159,22 @@ void Trainer::Impl::saveCheckpoint(int stage, int epochsDone, bool stageDone,
     }
     if (stageDone && opt.mode == TrainMode::Greedy) {
         const std::string stageName = RunFolder::stageCheckpointName(stage);
-        if (auto r = writeFileAtomic(folder.file(stageName), bytes.str()); !r)
+        if (auto r = writeFileAtomic(folder.file(stageName), bytes.str(), cancelled); !r) {
+            if (cancelled())
+                throw cancelledStop;
             throw Stop{RunStatus::Failed, "stage checkpoint not written, the run stops here "
                                           "(the last good checkpoint is kept): "
                                               + r.message()};
+        }
         obs->checkpointSaved({stage, epochsDone, stageName, true});
     }
-    if (auto r = writeFileAtomic(folder.file(name), bytes.str()); !r)
+    if (auto r = writeFileAtomic(folder.file(name), bytes.str(), cancelled); !r) {
+        if (cancelled())
+            throw cancelledStop;
         throw Stop{RunStatus::Failed, "checkpoint not written, the run stops here (the last "
                                       "good checkpoint is kept): "
                                           + r.message()};
+    }
     const std::string previous = lastCheckpoint;
     lastCheckpoint = name;
     saveState(stage, epochsDone, stageDone);

@@ -3,9 +3,38 @@
 #include "core/train/probe_p.h"
 #include "core/train/trainer_p.h"
 
+#include <limits>
+
 namespace lw {
 
 using detail::secondsSince;
+
+namespace {
+
+/// The logits of the samples evaluated (`indices` into the test set), each at its sample's row
+/// of an n-row tensor; the rows of samples left out (an image that no longer decodes, dropped
+/// from its batch by the loader) are NaN, so no logit is ever compared with another's label.
+torch::Tensor testRows(std::int64_t n, std::int64_t classes,
+                       const std::vector<torch::Tensor> &logits,
+                       const std::vector<torch::Tensor> &indices)
+{
+    auto full = torch::full({n, classes}, std::numeric_limits<float>::quiet_NaN(),
+                            torch::TensorOptions().dtype(torch::kFloat32));
+    if (!logits.empty())
+        full.index_copy_(0, torch::cat(indices).to(torch::kCPU), torch::cat(logits));
+    return full;
+}
+
+/// Correct rows among the rows that hold outputs (not NaN), and how many hold outputs.
+std::pair<std::int64_t, std::int64_t> correctOfValid(const torch::Tensor &outputs,
+                                                     const torch::Tensor &labels)
+{
+    const auto valid = outputs.isnan().any(1).logical_not();
+    const auto correct = outputs.argmax(1).eq(labels).logical_and(valid);
+    return {correct.sum().item<std::int64_t>(), valid.sum().item<std::int64_t>()};
+}
+
+} // namespace
 
 Trainer::Impl::EvalResult Trainer::Impl::evaluateStage(int stage)
 {
@@ -14,10 +43,10 @@ Trainer::Impl::EvalResult Trainer::Impl::evaluateStage(int stage)
     net->heads[stage]->eval();
     StageInput input(*this, stage, /*train=*/false, std::max(spec.recipe.testBatchSize, 256));
     input.start(0);
-    torch::Tensor x, y;
-    std::vector<torch::Tensor> logits;
+    torch::Tensor x, y, idx;
+    std::vector<torch::Tensor> logits, indices;
     double lossSum = 0;
-    while (input.next(x, y)) {
+    while (input.next(x, y, &idx)) {
         detail::AutocastScope ac(amp, ampType, cuda);
         auto out = net->heads[stage]->forward(net->blocks[stage]->forward(x)).to(torch::kFloat32);
         lossSum
@@ -25,24 +54,39 @@ Trainer::Impl::EvalResult Trainer::Impl::evaluateStage(int stage)
                    out, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
                    .item<double>();
         logits.push_back(out.to(torch::kCPU));
+        indices.push_back(idx);
     }
-    return finishEval(stage, torch::cat(logits), lossSum);
+    return finishEval(stage, testRows(testLabels.size(0), spec.input.classes, logits, indices),
+                      lossSum);
 }
 
 Trainer::Impl::EvalResult Trainer::Impl::finishEval(int stage, const torch::Tensor &logits,
                                                     double lossSum)
 {
     EvalResult r;
-    const auto n = testLabels.size(0);
+    // Rows of images left out are NaN (testRows): accuracies are over the images evaluated.
+    const auto [correct, n] = correctOfValid(logits, testLabels);
+    r.leftOut = testLabels.size(0) - n;
+    if (r.leftOut != evalLeftOut) {
+        evalLeftOut = r.leftOut;
+        if (r.leftOut > 0)
+            log(LogLevel::Warning,
+                "test evaluation: " + std::to_string(r.leftOut) + " of "
+                    + std::to_string(testLabels.size(0))
+                    + " test images could not be decoded now and were left out (the log names "
+                      "them; changed during the run?); accuracies are over the other "
+                    + std::to_string(n));
+    }
     r.loss = lossSum / double(std::max<std::int64_t>(n, 1));
-    r.acc = logits.argmax(1).eq(testLabels).sum().item<double>() / double(n);
+    r.acc = double(correct) / double(std::max<std::int64_t>(n, 1));
     const bool softmax = spec.recipe.ensemble == EnsembleMode::Softmax;
     r.outputs = softmax ? torch::softmax(logits, 1) : logits;
     auto w = detail::ensembleWeights(stage + 1);
     auto ens = r.outputs * w[stage];
     for (int i = 0; i < stage && i < static_cast<int>(headTestOutputs.size()); ++i)
         ens = ens + headTestOutputs[i] * w[i];
-    r.ensembleAcc = ens.argmax(1).eq(testLabels).sum().item<double>() / double(n);
+    const auto [ensCorrect, ensN] = correctOfValid(ens, testLabels);
+    r.ensembleAcc = double(ensCorrect) / double(std::max<std::int64_t>(ensN, 1));
     return r;
 }
 
@@ -55,6 +99,7 @@ std::pair<std::vector<torch::Tensor>, std::vector<double>> Trainer::Impl::evalua
     loader->startEpoch(0);
     const int n = upTo + 1;
     std::vector<std::vector<torch::Tensor>> outs(n);
+    std::vector<torch::Tensor> indices;
     std::vector<double> losses(n, 0.0);
     data::Batch b;
     namespace F = torch::nn::functional;
@@ -62,6 +107,7 @@ std::pair<std::vector<torch::Tensor>, std::vector<double>> Trainer::Impl::evalua
         detail::AutocastScope ac(amp, ampType, cuda);
         auto x = net->stem->forward(toDevice(b.images));
         auto y = b.labels.to(device);
+        indices.push_back(b.indices);
         for (int j = 0; j < n; ++j) {
             x = net->blocks[j]->forward(x);
             if (!all && j < upTo)
@@ -75,8 +121,8 @@ std::pair<std::vector<torch::Tensor>, std::vector<double>> Trainer::Impl::evalua
     }
     std::vector<torch::Tensor> logits(n);
     for (int j = 0; j < n; ++j)
-        if (!outs[j].empty())
-            logits[j] = torch::cat(outs[j]);
+        if (all || j == upTo)
+            logits[j] = testRows(testLabels.size(0), spec.input.classes, outs[j], indices);
     return {logits, losses};
 }
 

@@ -184,7 +184,7 @@ void Trainer::Impl::StageInput::start(int epochKey)
     }
 }
 
-bool Trainer::Impl::StageInput::next(torch::Tensor &x, torch::Tensor &y)
+bool Trainer::Impl::StageInput::next(torch::Tensor &x, torch::Tensor &y, torch::Tensor *indices)
 {
     if (m_loader) {
         data::Batch b;
@@ -192,6 +192,8 @@ bool Trainer::Impl::StageInput::next(torch::Tensor &x, torch::Tensor &y)
             return false;
         x = m_impl.prefix(m_impl.toDevice(b.images), m_stage);
         y = b.labels.to(m_impl.device, m_impl.cuda);
+        if (indices)
+            *indices = b.indices;
         return true;
     }
     const auto n = m_labels.size(0);
@@ -206,6 +208,9 @@ bool Trainer::Impl::StageInput::next(torch::Tensor &x, torch::Tensor &y)
         x = m_cache->tensor().slice(0, m_pos, e);
         y = m_labels.slice(0, m_pos, e);
     }
+    if (indices)
+        *indices = m_order.defined() ? m_order.slice(0, m_pos, e)
+                                     : torch::arange(m_pos, e, torch::kInt64);
     x = m_impl.toDevice(x);
     y = y.to(m_impl.device, m_impl.cuda);
     m_pos = e;

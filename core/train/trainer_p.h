@@ -87,6 +87,7 @@ struct Trainer::Impl
     std::vector<float> mean, stdev;
     model::Network net{nullptr};
     torch::Tensor trainLabels, testLabels; // int64, CPU
+    std::int64_t evalLeftOut = 0;          // test images the last evaluation left out (warned once)
 
     bool useCache = false;
     std::unique_ptr<detail::FeatureCache> trainCache, testCache; // inputs of block `cacheStage`
@@ -156,7 +157,8 @@ struct Trainer::Impl
         StageInput(Impl &impl, int stage, bool train, int batch);
         std::int64_t batches() const;
         void start(int epochKey);
-        bool next(torch::Tensor &x, torch::Tensor &y);
+        /// The next batch; `indices` (when given) gets its samples' indices in the split.
+        bool next(torch::Tensor &x, torch::Tensor &y, torch::Tensor *indices = nullptr);
 
     private:
         Impl &m_impl;
@@ -174,7 +176,8 @@ struct Trainer::Impl
     struct EvalResult
     {
         double loss = 0, acc = 0, ensembleAcc = 0;
-        torch::Tensor outputs; // CPU logits or softmax of the evaluated head
+        torch::Tensor outputs;    // CPU logits or softmax of the evaluated head; NaN rows: left out
+        std::int64_t leftOut = 0; // test images that could not be decoded for this evaluation
     };
 
     struct EpochTotals

@@ -1,5 +1,6 @@
 #include "core/util/fsutil.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -23,6 +24,12 @@ std::string errnoText(const std::string &what, const std::string &path)
 
 Result<void> writeFileAtomic(const std::string &path, std::string_view bytes)
 {
+    return writeFileAtomic(path, bytes, {});
+}
+
+Result<void> writeFileAtomic(const std::string &path, std::string_view bytes,
+                             const std::function<bool()> &cancelled)
+{
     namespace fs = std::filesystem;
     const fs::path target(path);
     // Renaming over a device node, FIFO or socket would replace it (as root: /dev/null).
@@ -39,21 +46,45 @@ Result<void> writeFileAtomic(const std::string &path, std::string_view bytes)
     int fd = ::mkstemp(tmp.data());
     if (fd < 0)
         return fail(errnoText("cannot create a temporary file for", path));
-    const char *p = bytes.data();
-    std::size_t left = bytes.size();
-    while (left > 0) {
-        ssize_t n = ::write(fd, p, left);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            auto err = errnoText("cannot write", path);
+    // Chunks of 8 MiB: each is handed to the disk as soon as it is written and the one before
+    // waited for, so the dirty pages stay few, the final fsync is short, and `cancelled` is
+    // asked every chunk (a 1.7 GB checkpoint used to sit minutes in write and fsync).
+    constexpr std::size_t kChunk = 8u << 20;
+    std::size_t done = 0, synced = 0;
+    while (done < bytes.size()) {
+        if (cancelled && cancelled()) {
             ::close(fd);
             ::unlink(tmp.c_str());
-            return fail(err);
+            return fail("writing '" + path + "' was cancelled; the file is as it was");
         }
-        p += n;
-        left -= static_cast<std::size_t>(n);
+        const std::size_t end = std::min(bytes.size(), done + kChunk);
+        while (done < end) {
+            ssize_t n = ::write(fd, bytes.data() + done, end - done);
+            if (n < 0) {
+                if (errno == EINTR)
+                    continue;
+                auto err = errnoText("cannot write", path);
+                ::close(fd);
+                ::unlink(tmp.c_str());
+                return fail(err);
+            }
+            done += static_cast<std::size_t>(n);
+        }
+#ifdef SYNC_FILE_RANGE_WRITE
+        if (cancelled) {
+            // Start this chunk's writeback, then wait for the previous chunk's: at most two
+            // chunks in flight.
+            ::sync_file_range(fd, off_t(synced), off_t(done - synced), SYNC_FILE_RANGE_WRITE);
+            if (synced > 0)
+                ::sync_file_range(fd, off_t(synced - std::min(synced, kChunk)),
+                                  off_t(std::min(synced, kChunk)),
+                                  SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE
+                                      | SYNC_FILE_RANGE_WAIT_AFTER);
+            synced = done;
+        }
+#endif
     }
+    (void)synced;
     if (::fsync(fd) != 0) {
         auto err = errnoText("cannot flush", path);
         ::close(fd);
