@@ -5,6 +5,7 @@
 #include "core/inspect/report.h"
 #include "core/run/runservice.h"
 #include "core/store/runstore.h"
+#include "tests/inspect/inspectruns.h"
 #include "tests/support/support.h"
 
 #include <SQLiteCpp/SQLiteCpp.h>
@@ -21,28 +22,8 @@ using namespace lw;
 
 namespace {
 
-/// Trains tinySpec (1 epoch per stage) in `store`; returns the run id or -1.
-std::int64_t trainTiny(RunStore &store, TrainMode mode, test::EventLog *log = nullptr)
-{
-    NewRunRequest request;
-    request.spec = test::tinySpec(1);
-    request.mode = mode;
-    request.exec.device = "cpu";
-    request.exec.threads = 2;
-    auto job = RunService(store).create(request);
-    if (!job) {
-        qWarning("%s", job.message().c_str());
-        return -1;
-    }
-    if (log)
-        (*job)->addObserver(log);
-    auto r = (*job)->execute();
-    if (!r || r->status != RunStatus::Finished) {
-        qWarning("run failed: %s", r ? r->message.c_str() : r.message().c_str());
-        return -1;
-    }
-    return (*job)->runId();
-}
+using test::downgradeToSchema2;
+using test::trainTiny;
 
 Result<void> computePictures(RunStore &store, std::int64_t id)
 {
@@ -72,14 +53,6 @@ std::pair<int, int> pngSize(const QString &path)
     if (!ok)
         return {-1, -1};
     return {int(image.width), int(image.height)};
-}
-
-/// Turns a store back into what Layerwise wrote before pictures existed (schema 2).
-void downgradeToSchema2(const std::string &path)
-{
-    SQLite::Database db(path, SQLite::OPEN_READWRITE);
-    db.exec("DROP TABLE pictures");
-    db.exec("DELETE FROM schema_version WHERE version > 2");
 }
 
 } // namespace
