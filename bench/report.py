@@ -292,6 +292,41 @@ def levers_table(out, lines):
     return depth
 
 
+def pictures_table(out, lines):
+    """Section 5: each stage's picture time over its training time, from the run store."""
+    path = os.path.join(out, "runs.sqlite")
+    if not os.path.exists(path):
+        return None
+    import sqlite3
+    db = sqlite3.connect("file:{}?mode=ro".format(path), uri=True)
+    try:
+        rows = db.execute(
+            "SELECT r.id, s.stage, s.seconds, p.meta FROM runs r JOIN stages s ON s.run = r.id "
+            "JOIN pictures p ON p.run = r.id AND p.stage = s.stage AND p.kind = 'stage' "
+            "WHERE r.name = 'bench-pictures' ORDER BY r.id, s.stage").fetchall()
+    except sqlite3.Error:
+        return None
+    finally:
+        db.close()
+    if not rows:
+        return None
+    lines.append("## 5. Pictures after each stage (fmnist-k1)\n")
+    lines.append("Confusions (head and ensemble), PCA of 2,000 test images' pooled features, "
+                 "filters, feature maps and hard errors, computed after the stage finished; the "
+                 "stage's time is its training and evaluation.\n")
+    lines.append("| run | stage | stage s | pictures s | pictures / stage |")
+    lines.append("|---|---:|---:|---:|---:|")
+    worst = 0.0
+    for run_id, stage, seconds, meta in rows:
+        pic = json.loads(meta).get("seconds", 0.0)
+        r = ratio(pic, seconds)
+        worst = max(worst, r or 0.0)
+        lines.append("| {} | {} | {} | {} | **{}** |".format(
+            run_id, stage + 1, fmt(seconds, "{:.1f}"), fmt(pic, "{:.3f}"), pct(r)))
+    lines.append("")
+    return worst
+
+
 def main():
     if len(sys.argv) != 2:
         print(__doc__.strip(), file=sys.stderr)
@@ -309,6 +344,7 @@ def main():
     pytorch_tables(out, lines, targets)
     e2e_table(out, lines)
     depth = levers_table(out, lines)
+    pictures = pictures_table(out, lines)
     for name in ("bench_data.txt", "bench_store.txt"):
         path = os.path.join(out, name)
         if os.path.exists(path):
@@ -341,8 +377,12 @@ def main():
     if depth is not None:
         checks.append("- deep stage / stage 1 per epoch with the cache on: {:.2f} (target <= 1.2): "
                       "{}".format(depth, "met" if depth <= 1.2 else "NOT met"))
+    if pictures is not None:
+        checks.append("- pictures after a stage / the stage's time (issue 17), worst stage: {} "
+                      "(target <= 5%): {}".format(pct(pictures),
+                                                  "met" if pictures <= 0.05 else "NOT met"))
     if checks:
-        lines.append("## Targets (issue 9)\n")
+        lines.append("## Targets (issues 9, 17)\n")
         lines.extend(checks)
         lines.append("")
     print("\n".join(lines))

@@ -11,7 +11,7 @@
 #   BENCH_REPS=N             repetitions of the short measurements (default 2; medians)
 #   BENCH_FULL_REPS=N        repetitions of the full runs (default 1)
 #   BENCH_OUT=DIR            where the raw results go (default BUILD/bench-results/DATE)
-#   BENCH_ONLY="a b"         run only these sections: stage levers pytorch e2e data store
+#   BENCH_ONLY="a b"         run only these sections: stage levers pytorch e2e pictures data store
 #   BENCH_BF16=auto|on|off   also run both programs with bf16 autocast (--precision bf16) in
 #                            section 3; auto (default): when the CPU has bf16 instructions (AMX,
 #                            AVX512-BF16), without which bf16 only runs slower
@@ -28,7 +28,7 @@ build=$(cd "${1:-$root/build}" && pwd)
 scale=${BENCH_SCALE:-full}
 reps=${BENCH_REPS:-2}
 full_reps=${BENCH_FULL_REPS:-1}
-only=" ${BENCH_ONLY:-stage levers pytorch e2e data store} "
+only=" ${BENCH_ONLY:-stage levers pytorch e2e pictures data store} "
 python=${PYTHON:-/usr/bin/python3}
 out=${BENCH_OUT:-$build/bench-results/$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$out"
@@ -183,6 +183,16 @@ if want e2e; then
             run e2e pytorch-greedy -- "${pt[@]}" --preset fmnist-k1 "${short[@]}" --epochs-per-stage 2
             run e2e pytorch-e2e -- "${pt[@]}" --preset fmnist-k1 "${short[@]}" --mode e2e --epochs 2
         fi
+    done
+fi
+
+# 5. Pictures (issue 17): after each stage of fmnist-k1, computing all its pictures (confusions,
+# PCA, filters, feature maps, hard errors) against the stage's training time; report.py reads
+# both from the run store (goal: at most 5% of the stage).
+if want pictures; then
+    for r in $(seq "$full_reps"); do
+        run pictures layerwise -- "${lw[@]}" --preset fmnist-k1 "${fm_subset[@]}" "${fm_epochs[@]}" \
+            --name bench-pictures
     done
 fi
 

@@ -17,10 +17,11 @@ struct Context
     int exitCode = ExitOk;
 };
 
-void registerArch(CLI::App &app, Context &ctx);   // presets, arch summary, arch validate
-void registerDoctor(CLI::App &app, Context &ctx); // doctor
-void registerTrain(CLI::App &app, Context &ctx);  // train
-void registerRuns(CLI::App &app, Context &ctx);   // runs ..., resume, probe, compare
-void registerData(CLI::App &app, Context &ctx);   // data info
+void registerArch(CLI::App &app, Context &ctx);    // presets, arch summary, arch validate
+void registerDoctor(CLI::App &app, Context &ctx);  // doctor
+void registerTrain(CLI::App &app, Context &ctx);   // train
+void registerRuns(CLI::App &app, Context &ctx);    // runs ..., resume, probe, compare
+void registerData(CLI::App &app, Context &ctx);    // data info
+void registerInspect(CLI::App &app, Context &ctx); // inspect
 
 } // namespace lw::cli

@@ -50,6 +50,12 @@ void ObserverFanOut::probeFinished(const ProbeResult &e)
         o->probeFinished(e);
 }
 
+void ObserverFanOut::picturesReady(const StagePictures &e)
+{
+    for (auto *o : m_observers)
+        o->picturesReady(e);
+}
+
 void ObserverFanOut::checkpointSaved(const CheckpointSaved &e)
 {
     for (auto *o : m_observers)

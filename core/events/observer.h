@@ -1,6 +1,7 @@
 #pragma once
 
 #include "core/events/events.h"
+#include "core/events/pictures.h"
 
 #include <string>
 #include <vector>
@@ -19,6 +20,8 @@ public:
     virtual void epochFinished(const EpochMetrics &) {}
     virtual void stageFinished(const StageFinished &) {}
     virtual void probeFinished(const ProbeResult &) {}
+    /// A stage's pictures, computed on the test set once it finished (and its probe ran).
+    virtual void picturesReady(const StagePictures &) {}
     virtual void checkpointSaved(const CheckpointSaved &) {}
     virtual void runEnded(const RunEnded &) {}
     virtual void log(LogLevel, const std::string &) {}
@@ -40,6 +43,7 @@ public:
     void epochFinished(const EpochMetrics &e) override;
     void stageFinished(const StageFinished &e) override;
     void probeFinished(const ProbeResult &e) override;
+    void picturesReady(const StagePictures &e) override;
     void checkpointSaved(const CheckpointSaved &e) override;
     void runEnded(const RunEnded &e) override;
     void log(LogLevel level, const std::string &text) override;

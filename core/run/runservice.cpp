@@ -121,6 +121,19 @@ struct RunJob::Impl
         summary.probes = std::move(*probes);
         return summary;
     }
+
+    Result<RunSummary> pictures()
+    {
+        configureRuntime(options.threads);
+        auto pics = picturesOfRun(options.runDir, options.spec, mode, options.device, &fanOut);
+        if (!pics)
+            return fail(runName(runId) + ": " + pics.message());
+        if (auto error = recorder.lastError())
+            return fail(runName(runId) + ": the pictures were not stored: " + error->message);
+        RunSummary summary;
+        summary.status = RunStatus::Finished;
+        return summary;
+    }
 };
 
 RunJob::RunJob(std::unique_ptr<Impl> impl)
@@ -140,10 +153,14 @@ Result<RunSummary> RunJob::execute()
         return fail(runName(d->runId) + ": this job has already run");
     d->executed = true;
     try {
-        return d->kind == JobKind::Probe ? d->probe() : d->train();
+        switch (d->kind) {
+        case JobKind::Probe: return d->probe();
+        case JobKind::Pictures: return d->pictures();
+        default: return d->train();
+        }
     } catch (const std::exception &e) {
         const std::string message = std::string("training failed: ") + e.what();
-        if (d->kind != JobKind::Probe)
+        if (d->kind == JobKind::New || d->kind == JobKind::Resume)
             (void)d->store.setStatus(d->runId, RunStatus::Failed, message);
         return fail(message);
     }
@@ -336,6 +353,11 @@ Result<std::unique_ptr<RunJob>> RunService::probe(std::int64_t id, const ExecOpt
     return storedRunJob(id, JobKind::Probe, exec);
 }
 
+Result<std::unique_ptr<RunJob>> RunService::pictures(std::int64_t id, const ExecOptions &exec)
+{
+    return storedRunJob(id, JobKind::Pictures, exec);
+}
+
 Result<std::unique_ptr<RunJob>> RunService::storedRunJob(std::int64_t id, JobKind kind,
                                                          const ExecOptions &exec)
 {
@@ -359,6 +381,9 @@ Result<std::unique_ptr<RunJob>> RunService::storedRunJob(std::int64_t id, JobKin
     RunFolder folder(m_store.runDir(id));
     if (kind == JobKind::Probe && !folder.hasState())
         return fail(runName(id) + " has no checkpoint to probe (" + folder.statePath() + ")");
+    if (kind == JobKind::Pictures && !folder.hasState())
+        return fail(runName(id) + " has no checkpoint to draw pictures from (" + folder.statePath()
+                    + ")");
     auto impl = std::make_unique<RunJob::Impl>(m_store, id);
     impl->kind = kind;
     impl->name = detail->run.name;
@@ -366,7 +391,7 @@ Result<std::unique_ptr<RunJob>> RunService::storedRunJob(std::int64_t id, JobKin
     impl->parentRun = detail->run.parentRun.value_or(-1);
     impl->lockedStages = detail->run.parentRun ? detail->run.branchStage : 0;
     impl->options = trainOptions(*spec, detail->run.mode, exec, folder.path());
-    if (kind == JobKind::Probe)
+    if (kind == JobKind::Probe || kind == JobKind::Pictures)
         impl->options.cache = FeatureCache::Off;
     return std::unique_ptr<RunJob>(new RunJob(std::move(impl)));
 }

@@ -44,7 +44,7 @@ struct NewRunRequest
     std::string notes;
 };
 
-enum class JobKind { New, Resume, Probe };
+enum class JobKind { New, Resume, Probe, Pictures };
 
 /// One run of the store, prepared (rows, folder, checks done) and ready to execute once.
 /// pause(), resumeTraining() and cancel() are thread-safe and take effect between batches.
@@ -59,9 +59,10 @@ public:
     /// execute(); `observer` must outlive the job.
     void addObserver(TrainObserver *observer);
 
-    /// Trains (or probes) and records. Blocks; call once. A set-up failure (unreadable data, bad
-    /// device) returns an Error and marks a training run failed in the store; a run that starts
-    /// returns its summary (status Finished, Failed for a diverging loss, Cancelled).
+    /// Trains (or probes, or computes pictures) and records. Blocks; call once. A set-up failure
+    /// (unreadable data, bad device) returns an Error and marks a training run failed in the store;
+    /// a run that starts returns its summary (status Finished, Failed for a diverging loss,
+    /// Cancelled).
     Result<RunSummary> execute();
 
     void pause();
@@ -109,6 +110,12 @@ public:
     /// Linear-separability probes of every trained layer of stored run `id`, recorded in the
     /// store (an earlier probe of the same layer is replaced). Fails when it has no checkpoint.
     Result<std::unique_ptr<RunJob>> probe(std::int64_t id, const ExecOptions &exec);
+
+    /// The pictures of every trained stage of stored run `id` (confusions, projection, filters,
+    /// feature maps, hard errors), computed from its checkpoint, reported to the job's observers
+    /// as each stage is done and recorded in the store (replacing earlier ones). Fails when it
+    /// has no checkpoint.
+    Result<std::unique_ptr<RunJob>> pictures(std::int64_t id, const ExecOptions &exec);
 
     /// Why stored run `id` cannot be resumed, or empty when it can (for enabling actions).
     std::string resumeProblem(std::int64_t id) const;

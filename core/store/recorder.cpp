@@ -67,6 +67,11 @@ void RunRecorder::probeFinished(const ProbeResult &event)
     note(m_store.recordProbe(m_runId, event));
 }
 
+void RunRecorder::picturesReady(const StagePictures &event)
+{
+    note(m_store.recordPictures(m_runId, event));
+}
+
 void RunRecorder::checkpointSaved(const CheckpointSaved &event)
 {
     // The epochs a checkpoint contains are in the store before the checkpoint is.

@@ -45,6 +45,7 @@ public:
     void epochFinished(const EpochMetrics &event) override;
     void stageFinished(const StageFinished &event) override;
     void probeFinished(const ProbeResult &event) override;
+    void picturesReady(const StagePictures &event) override;
     void checkpointSaved(const CheckpointSaved &event) override;
     void runEnded(const RunEnded &event) override;
 

@@ -142,6 +142,7 @@ Result<void> RunStore::beginResume(std::int64_t id, int stage, int epoch)
              "epochs_done > ?3 THEN NULL ELSE finished END WHERE run = ?1 AND stage = ?2",
              true);
         exec("DELETE FROM probes WHERE run = ?1 AND after_stage >= ?2 AND ?3 >= 0", true);
+        exec("DELETE FROM pictures WHERE run = ?1 AND stage >= ?2 AND ?3 >= 0", true);
         SQLite::Statement st(
             *m->db,
             "UPDATE runs SET status = 'running', message = '', ended = NULL, updated = ?2, "

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "core/events/events.h"
+#include "core/events/pictures.h"
 #include "core/util/result.h"
 
 #include <cstdint>
@@ -191,7 +192,7 @@ struct RunFilter
 class RunStore
 {
 public:
-    static constexpr int kSchemaVersion = 2;
+    static constexpr int kSchemaVersion = 3;
 
     /// Opens (ReadWrite: creates, migrates, and marks runs of dead writers `interrupted`) the
     /// store at `path`. Fails with a message naming the file when it is not SQLite, not a run
@@ -249,6 +250,9 @@ public:
     /// Branching: copies the finished stage rows 0..count-1 of run `from` into run `to` (their
     /// blocks and heads are the parent's, so are their results); no epoch rows are copied.
     Result<void> inheritStages(std::int64_t from, std::int64_t to, int count);
+    /// Stores a stage's pictures (replacing that stage's earlier ones) and applies its fixes to
+    /// the earlier stages' hard errors, in one transaction.
+    Result<void> recordPictures(std::int64_t id, const StagePictures &pictures);
     /// Final status with summary numbers (RunEnded from the engine).
     Result<void> finishRun(std::int64_t id, const RunEnded &ended);
 
@@ -280,6 +284,12 @@ public:
     /// Epochs recorded after `cursor` (0: all), complete ones only (an epoch's rows are written
     /// in one transaction), for a live view that polls.
     Result<EpochHistory> epochsSince(std::int64_t id, std::int64_t cursor = 0) const;
+    /// Stages of run `id` with stored pictures, ascending; empty for a run recorded before
+    /// pictures existed (RunService::pictures computes them).
+    Result<std::vector<int>> pictureStages(std::int64_t id) const;
+    /// The stored pictures of stage `stage` (0-based), with the stage's latest linear-probe
+    /// accuracy when the run has one. Fails naming the run and the stage (1-based) when absent.
+    Result<StagePictures> pictures(std::int64_t id, int stage) const;
     /// A number that changes whenever any process commits a change to this store. Compare
     /// values from the same RunStore object only. Cheap (no table read).
     Result<std::uint64_t> changeToken() const;

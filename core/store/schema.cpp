@@ -114,7 +114,22 @@ CREATE INDEX runs_updated ON runs(updated);
 CREATE INDEX run_tags_tag ON run_tags(tag, run);
 )sql";
 
-const char *const kMigrations[] = {kMigrationV1, kMigrationV2};
+// Pictures of what each stage learned (core/events/pictures.h): one row per (run, stage, kind)
+// with kind head-confusion, ensemble-confusion, projection, filters, feature-maps, hard-errors or
+// stage; small numbers as JSON in `meta`, points and pixels as a blob in `data`.
+const char *const kMigrationPictures = R"sql(
+CREATE TABLE IF NOT EXISTS pictures (
+    run INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    stage INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    meta TEXT NOT NULL DEFAULT '{}',
+    data BLOB,
+    created REAL NOT NULL,
+    PRIMARY KEY (run, stage, kind)
+) WITHOUT ROWID;
+)sql";
+
+const char *const kMigrations[] = {kMigrationV1, kMigrationV2, kMigrationPictures};
 static_assert(std::size(kMigrations) == RunStore::kSchemaVersion);
 
 } // namespace

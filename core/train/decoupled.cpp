@@ -127,6 +127,8 @@ void Trainer::Impl::runDecoupled(int startEpoch, bool resuming, const std::strin
             probeLayer(j, stages - 1);
         saveState(stages - 1, epochs, true);
     }
+    if (opt.pictures)
+        picturesOfStages(stages);
 }
 
 } // namespace lw

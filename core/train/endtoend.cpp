@@ -67,6 +67,8 @@ void Trainer::Impl::runEndToEnd(int startEpoch, bool resuming, const std::string
             probeLayer(j, last);
         saveState(last, epochs, true);
     }
+    if (opt.pictures)
+        picturesOfStages(stages);
 }
 
 } // namespace lw

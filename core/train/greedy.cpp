@@ -88,6 +88,7 @@ void Trainer::Impl::runGreedy(int startStage, int startEpoch, bool resuming,
             probeLayer(stage, stage);
             saveState(stage, epochs, true);
         }
+        reportPictures(stage);
     }
 }
 

@@ -380,9 +380,10 @@ bool Trainer::paused() const
     return d->pauseFlag.load();
 }
 
-Result<std::vector<ProbeResult>> probeRun(const std::string &runDir, const Spec &spec,
-                                          TrainMode mode, const std::string &device,
-                                          TrainObserver *observer)
+Result<void> Trainer::Impl::onStoredRun(const std::string &runDir, const Spec &spec, TrainMode mode,
+                                        const std::string &device, TrainObserver *observer,
+                                        const std::string &what,
+                                        const std::function<void(Impl &, int)> &job)
 {
     try {
         TrainOptions options;
@@ -391,7 +392,7 @@ Result<std::vector<ProbeResult>> probeRun(const std::string &runDir, const Spec 
         options.device = device;
         options.runDir = runDir;
         options.cache = FeatureCache::Off;
-        Trainer::Impl impl(options, observer);
+        Impl impl(options, observer);
         impl.sessionStart = detail::Clock::now();
         impl.spec = spec;
         if (auto r = impl.setUp(); !r)
@@ -408,20 +409,34 @@ Result<std::vector<ProbeResult>> probeRun(const std::string &runDir, const Spec 
             return fail(impl.folder.statePath() + " is damaged: " + e.what());
         }
         if (trained == 0)
-            return fail("run folder '" + runDir + "' has no finished stage to probe");
+            return fail("run folder '" + runDir + "' has no finished stage to " + what);
         if (auto r = impl.loadNetwork(impl.folder, ckpt); !r)
             return r.error();
-        const int layers = mode == TrainMode::Greedy ? trained : impl.net->stages();
-        for (int j = 0; j < layers; ++j)
-            impl.probeLayer(j, layers - 1);
-        return impl.summary.probes;
+        job(impl, mode == TrainMode::Greedy ? trained : impl.net->stages());
+        return {};
     } catch (const Stop &stop) {
         return fail(stop.message);
     } catch (const c10::Error &e) {
-        return fail(std::string("probe failed: ") + e.what_without_backtrace());
+        return fail(what + " failed: " + e.what_without_backtrace());
     } catch (const std::exception &e) {
-        return fail(std::string("probe failed: ") + e.what());
+        return fail(what + " failed: " + e.what());
     }
+}
+
+Result<std::vector<ProbeResult>> probeRun(const std::string &runDir, const Spec &spec,
+                                          TrainMode mode, const std::string &device,
+                                          TrainObserver *observer)
+{
+    std::vector<ProbeResult> probes;
+    auto r = Trainer::Impl::onStoredRun(runDir, spec, mode, device, observer, "probe",
+                                        [&](Trainer::Impl &impl, int layers) {
+                                            for (int j = 0; j < layers; ++j)
+                                                impl.probeLayer(j, layers - 1);
+                                            probes = impl.summary.probes;
+                                        });
+    if (!r)
+        return r.error();
+    return probes;
 }
 
 } // namespace lw

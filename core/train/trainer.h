@@ -35,8 +35,9 @@ struct TrainOptions : ExecOptions
 {
     Spec spec;
     TrainMode mode = TrainMode::Greedy;
-    bool probes = false; ///< probe every layer after each stage
-    std::string runDir;  ///< checkpoints go here; empty: none
+    bool probes = false;  ///< probe every layer after each stage
+    bool pictures = true; ///< compute each stage's pictures once it finished (picturesReady)
+    std::string runDir;   ///< checkpoints go here; empty: none
     /// Branch from stage k: the first `lockedStages` blocks (and heads) come from `branchFrom`
     /// (a run folder) and are not trained again.
     std::string branchFrom;
@@ -81,6 +82,9 @@ private:
     friend struct detail::TrainerTestAccess;
     friend Result<std::vector<ProbeResult>> probeRun(const std::string &, const Spec &, TrainMode,
                                                      const std::string &, TrainObserver *);
+    friend Result<std::vector<StagePictures>> picturesOfRun(const std::string &, const Spec &,
+                                                            TrainMode, const std::string &,
+                                                            TrainObserver *);
 };
 
 /// Probes every layer of a trained run from its checkpoints in `runDir` (on demand, for a stored
@@ -88,5 +92,11 @@ private:
 Result<std::vector<ProbeResult>> probeRun(const std::string &runDir, const Spec &spec,
                                           TrainMode mode, const std::string &device,
                                           TrainObserver *observer);
+
+/// Pictures of every trained stage of a run from its checkpoints in `runDir` (on demand, for a
+/// stored run): each is reported to `observer` (picturesReady) as it is done, and all returned.
+Result<std::vector<StagePictures>> picturesOfRun(const std::string &runDir, const Spec &spec,
+                                                 TrainMode mode, const std::string &device,
+                                                 TrainObserver *observer);
 
 } // namespace lw

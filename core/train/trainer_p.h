@@ -219,6 +219,31 @@ struct Trainer::Impl
     void recomputeHeadOutputs(int stages);
     void probeLayer(int layer, int afterStage);
 
+    // --- pictures of what a stage learned (pictures.cpp) -------------------------------------
+
+    /// Test image `sample` as uint8 C x H x W; throws Stop when it cannot be decoded.
+    torch::Tensor testImage(std::int64_t sample);
+    FilterGrid firstLayerFilters();
+    /// Pictures of stage `stage` from the test outputs of heads 0..N-1 (logits, or softmax in a
+    /// softmax ensemble; undefined for an untrained head) and block `stage`'s features.
+    /// `ensembleOfHeads`: the ensemble confusion weighs heads 0..stage, else it is the head's.
+    StagePictures computePictures(int stage, const std::vector<torch::Tensor> &outputs,
+                                  bool ensembleOfHeads);
+    /// After greedy stage `stage` finished: computes and reports its pictures, and the hard
+    /// errors of earlier stages its head fixes (when opt.pictures).
+    void reportPictures(int stage);
+    /// Pictures of stages 0..stages-1 of a trained network (every mode), each reported.
+    std::vector<StagePictures> picturesOfStages(int stages);
+    /// Hard errors of the stages reported so far, for the fixes later stages make.
+    std::vector<std::pair<int, std::vector<HardError>>> hardErrors;
+    /// Sets up an engine on stored run `runDir`, loads the checkpoint its state names and calls
+    /// `job` with it and the stages to look at (greedy: the finished ones; else all). `what`
+    /// ("probe", "pictures") names the job in errors; nothing throws out.
+    static Result<void> onStoredRun(const std::string &runDir, const Spec &spec, TrainMode mode,
+                                    const std::string &device, TrainObserver *observer,
+                                    const std::string &what,
+                                    const std::function<void(Impl &, int)> &job);
+
     // --- run state and checkpoints (checkpoints.cpp) -----------------------------------------
 
     json stateJson(int stage, int epochsDone, bool stageDone, const std::string &checkpoint) const;

@@ -1,5 +1,6 @@
 #include "ui/runs/runsview.h"
 
+#include "ui/inspect/picturescompare.h"
 #include "ui/runs/compareview.h"
 #include "ui/runs/runstablemodel.h"
 
@@ -24,6 +25,7 @@
 #include <QScrollBar>
 #include <QSet>
 #include <QSplitter>
+#include <QTabWidget>
 #include <QTableView>
 #include <QTimer>
 #include <QToolBar>
@@ -184,7 +186,11 @@ RunsView::RunsView(QWidget *parent)
 
     auto *split = new QSplitter(Qt::Vertical);
     split->addWidget(top);
-    split->addWidget(m_compare);
+    m_pictures = new RunPicturesView;
+    auto *below = new QTabWidget;
+    below->addTab(m_compare, tr("Curves"));
+    below->addTab(m_pictures, tr("Pictures"));
+    split->addWidget(below);
     split->setStretchFactor(0, 2);
     split->setStretchFactor(1, 3);
     split->setChildrenCollapsible(false);
@@ -270,6 +276,7 @@ void RunsView::setStore(std::shared_ptr<RunStore> store)
             m_token = token.value();
     }
     m_compare->setStore(m_store);
+    m_pictures->setStore(m_store);
     m_model->setStore(m_store);
     if (m_store && m_pollTimer->interval() > 0)
         m_pollTimer->start();
@@ -379,6 +386,7 @@ void RunsView::onSelectionChanged()
     const QList<qint64> ids = selectedRunIds();
     if (ids != m_compare->runs())
         m_compare->setRuns(ids);
+    m_pictures->setRuns(ids);
     updateActions();
     Q_EMIT selectionChanged(ids);
 }

@@ -23,6 +23,7 @@ class QTimer;
 namespace lw {
 
 class RunCompareView;
+class RunPicturesView;
 class RunsTableModel;
 
 /// The Runs view: every run of a store in a sortable, filterable table (fetched lazily), the
@@ -83,6 +84,8 @@ public:
     RunsTableModel *model() const { return m_model; }
     QTableView *table() const { return m_table; }
     RunCompareView *compareView() const { return m_compare; }
+    /// The "Pictures" tab beside the comparison's curves (ui/inspect).
+    RunPicturesView *picturesView() const { return m_pictures; }
 
 public Q_SLOTS:
     /// Polls the store now (what the timer does): when its change token moved, updates the
@@ -130,6 +133,7 @@ private:
     RunsTableModel *m_model = nullptr;
     QTableView *m_table = nullptr;
     RunCompareView *m_compare = nullptr;
+    RunPicturesView *m_pictures = nullptr;
     QLineEdit *m_filterEdit = nullptr;
     QComboBox *m_statusBox = nullptr;
     QComboBox *m_modeBox = nullptr;

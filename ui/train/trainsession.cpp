@@ -22,6 +22,7 @@ void registerMetaTypes()
         qRegisterMetaType<lw::EpochMetrics>();
         qRegisterMetaType<lw::StageFinished>();
         qRegisterMetaType<lw::ProbeResult>();
+        qRegisterMetaType<lw::StagePictures>();
         qRegisterMetaType<lw::CheckpointSaved>();
         qRegisterMetaType<lw::RunEnded>();
         qRegisterMetaType<lw::LogLevel>();
@@ -48,6 +49,7 @@ public:
     void epochFinished(const EpochMetrics &e) override { emit m->epochFinished(e); }
     void stageFinished(const StageFinished &e) override { emit m->stageFinished(e); }
     void probeFinished(const ProbeResult &e) override { emit m->probeFinished(e); }
+    void picturesReady(const StagePictures &e) override { emit m->picturesReady(e); }
     void checkpointSaved(const CheckpointSaved &e) override { emit m->checkpointSaved(e); }
     void runEnded(const RunEnded &e) override { emit m->runEnded(e); }
     void log(LogLevel level, const std::string &text) override

@@ -19,6 +19,7 @@ Q_DECLARE_METATYPE(lw::BatchProgress)
 Q_DECLARE_METATYPE(lw::EpochMetrics)
 Q_DECLARE_METATYPE(lw::StageFinished)
 Q_DECLARE_METATYPE(lw::ProbeResult)
+Q_DECLARE_METATYPE(lw::StagePictures)
 Q_DECLARE_METATYPE(lw::CheckpointSaved)
 Q_DECLARE_METATYPE(lw::RunEnded)
 Q_DECLARE_METATYPE(lw::LogLevel)
@@ -93,6 +94,7 @@ Q_SIGNALS:
     void epochFinished(const lw::EpochMetrics &event);
     void stageFinished(const lw::StageFinished &event);
     void probeFinished(const lw::ProbeResult &event);
+    void picturesReady(const lw::StagePictures &event);
     void checkpointSaved(const lw::CheckpointSaved &event);
     void runEnded(const lw::RunEnded &event);
     void logMessage(lw::LogLevel level, const QString &text);

@@ -3,6 +3,7 @@
 #include "core/run/runservice.h"
 #include "core/store/runstore.h"
 #include "ui/common/format.h"
+#include "ui/inspect/picturespanel.h"
 #include "ui/train/archdiagram.h"
 #include "ui/train/lastfolders.h"
 #include "ui/train/plots.h"
@@ -14,6 +15,7 @@
 #include <QInputDialog>
 #include <QMessageBox>
 #include <QSplitter>
+#include <QTabWidget>
 #include <QVBoxLayout>
 
 #include <limits>
@@ -44,7 +46,12 @@ TrainView::TrainView(RunStore *store, QWidget *parent)
     m_splitter = new QSplitter(Qt::Horizontal, this);
     m_splitter->setObjectName(QStringLiteral("trainSplitter"));
     m_splitter->addWidget(m_setup);
-    m_splitter->addWidget(m_dashboard);
+    m_pictures = new PicturesPanel(store);
+    m_pictures->followSession(m_session);
+    auto *tabs = new QTabWidget;
+    tabs->addTab(m_dashboard, tr("Training"));
+    tabs->addTab(m_pictures, tr("Pictures"));
+    m_splitter->addWidget(tabs);
     m_splitter->setStretchFactor(0, 0);
     m_splitter->setStretchFactor(1, 1);
     m_splitter->setSizes({390, 1050});
@@ -93,6 +100,7 @@ void TrainView::setStore(RunStore *store, const QString &storeError)
     m_store = store;
     m_session->setStore(store);
     m_setup->setStore(store, storeError);
+    m_pictures->setStore(store);
 }
 
 void TrainView::createActions()

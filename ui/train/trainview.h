@@ -14,6 +14,8 @@
 
 namespace lw {
 
+class PicturesPanel;
+
 /// The Train view: a run's setup (TrainSetup: spec, data, recipe, device, checked as they are
 /// typed) beside the live dashboard of the run shown (TrainDashboard). Runs, resumed runs and
 /// probes execute through TrainSession (core's RunService on a worker thread); every run is
@@ -112,6 +114,7 @@ public:
     TimelinePlot *timeline() const { return m_dashboard->timeline(); }
     DepthPlot *depthPlot() const { return m_dashboard->depthPlot(); }
     ArchDiagram *archDiagram() const { return m_dashboard->archDiagram(); }
+    PicturesPanel *picturesPanel() const { return m_pictures; }
     QPlainTextEdit *logView() const { return m_dashboard->logView(); }
     QProgressBar *epochProgress() const { return m_dashboard->epochProgress(); }
     QProgressBar *runProgress() const { return m_dashboard->runProgress(); }
@@ -153,6 +156,7 @@ private:
     LastFolders *m_folders = nullptr;
     TrainSetup *m_setup = nullptr;
     TrainDashboard *m_dashboard = nullptr;
+    PicturesPanel *m_pictures = nullptr; ///< what each stage learned, live
     QSplitter *m_splitter = nullptr;
     QString m_error;
 

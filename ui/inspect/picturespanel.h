@@ -1,0 +1,95 @@
+#pragma once
+
+#include "core/events/pictures.h"
+
+#include <QWidget>
+
+#include <cstdint>
+#include <map>
+
+class QComboBox;
+class QLabel;
+class QPushButton;
+template<typename T>
+class QFutureWatcher;
+
+namespace lw {
+
+class PicturePlots;
+class StageCombo;
+class RunStore;
+class TrainSession;
+
+/// A stage's pictures of one run, stage by stage: confusion (head or ensemble), the PCA of its
+/// features with the probe's accuracy, the first layer's filters, feature maps and hard errors.
+/// Fed live (addLivePictures, as each stage finishes) or read from the store for a stored run;
+/// a run recorded before Layerwise drew pictures offers "Compute pictures", which runs core's
+/// RunService::pictures off the GUI thread. Every picture exports as PNG/SVG/PDF and CSV.
+class PicturesPanel : public QWidget
+{
+    Q_OBJECT
+
+public:
+    /// `store` may be null; it must outlive the panel.
+    explicit PicturesPanel(RunStore *store, QWidget *parent = nullptr);
+    ~PicturesPanel() override;
+
+    void setStore(RunStore *store);
+    /// Shows stored run `runId` (-1: none) and reads its pictures.
+    void showRun(qint64 runId);
+    /// Starts showing run `runId` that is training now: its stages come by addLivePictures.
+    void followRun(qint64 runId);
+    /// A stage's pictures of the run shown, computed as it finished.
+    void addLivePictures(const StagePictures &p);
+    /// Follows the runs `session` trains (the Train view): a new run starts empty, a resumed
+    /// one shows its stored pictures, and each stage's pictures arrive as it finishes.
+    void followSession(TrainSession *session);
+    /// Computes (again) the pictures of the run shown from its checkpoint (what "Compute
+    /// pictures" does). False when nothing is shown or a computation is going.
+    bool computePictures();
+    bool isComputing() const;
+
+    qint64 runId() const { return m_runId; }
+    /// Stages with pictures, 0-based.
+    QList<int> stages() const;
+    /// Shows stage `stage` (0-based) when it has pictures.
+    void setStage(int stage);
+    int stage() const;
+
+    StageCombo *stageCombo() const;
+    QComboBox *sourceCombo() const { return m_sourceCombo; }
+    QPushButton *computeButton() const { return m_computeButton; }
+    QLabel *messageLabel() const { return m_message; }
+    PicturePlots *plots() const { return m_plots; }
+
+    /// Saves the current picture (PNG/SVG/PDF by suffix) / its numbers as CSV. False and
+    /// `error` naming the file on failure.
+    bool exportPicture(const QString &path, QString *error);
+    bool exportCsv(const QString &path, QString *error);
+
+Q_SIGNALS:
+    /// "Compute pictures" ended; `error` is empty when it succeeded.
+    void computeFinished(qint64 runId, const QString &error);
+
+private:
+    void reload();
+    void refreshStages();
+    void redraw();
+    void exportPictureInteractive();
+    void exportCsvInteractive();
+
+    RunStore *m_store = nullptr;
+    qint64 m_runId = -1;
+    std::map<int, StagePictures> m_pictures;
+    FilterGrid m_filters;
+    StageCombo *m_stageCombo = nullptr;
+    QComboBox *m_sourceCombo = nullptr;
+    QPushButton *m_computeButton = nullptr;
+    QPushButton *m_exportButton = nullptr;
+    QPushButton *m_csvButton = nullptr;
+    QLabel *m_message = nullptr;
+    PicturePlots *m_plots = nullptr;
+    QFutureWatcher<QString> *m_watcher = nullptr;
+};
+
+} // namespace lw
