@@ -114,7 +114,14 @@ CREATE INDEX runs_updated ON runs(updated);
 CREATE INDEX run_tags_tag ON run_tags(tag, run);
 )sql";
 
-const char *const kMigrations[] = {kMigrationV1, kMigrationV2};
+// Run state: whether a run probes every layer (a resumed run goes on probing), and whether its
+// live process holds it paused (readers show "paused", not "running").
+const char *const kMigrationRunState = R"sql(
+ALTER TABLE runs ADD COLUMN probes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN paused INTEGER NOT NULL DEFAULT 0;
+)sql";
+
+const char *const kMigrations[] = {kMigrationV1, kMigrationV2, kMigrationRunState};
 static_assert(std::size(kMigrations) == RunStore::kSchemaVersion);
 
 constexpr std::int64_t kApplicationId = 0x4C57524E; // "LWRN"
