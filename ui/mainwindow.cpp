@@ -17,6 +17,7 @@
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QSettings>
+#include <QSpinBox>
 #include <QSplitter>
 #include <QStackedWidget>
 #include <QStatusBar>
@@ -96,6 +97,8 @@ MainWindow::MainWindow(const MainWindowOptions &options, QWidget *parent)
             QMessageBox::warning(this, tr("Probe Run"), m_train->errorString());
     });
     connect(m_train, &TrainView::probesFinished, m_runs, &RunsView::refreshNow);
+    // Start (toolbar) trains the Train view's settings: show them.
+    connect(m_train->startAction(), &QAction::triggered, this, [this] { showPlace(Place::Train); });
     connect(m_runs, &RunsView::openSpecRequested, this, [this](const Spec &spec) {
         if (!m_design->maybeSave())
             return;
@@ -183,12 +186,22 @@ void MainWindow::createMenus()
     file->addAction(m_train->exportCsvAction());
     file->addSeparator();
     QAction *quit = file->addAction(tr("&Quit"), this, &QWidget::close);
-    quit->setShortcut(QKeySequence(QStringLiteral("Ctrl+Q")));
+    quit->setObjectName(QStringLiteral("quitAction"));
+    quit->setShortcut(QKeySequence::Quit);
     quit->setMenuRole(QAction::QuitRole);
     // Opening a spec shows it where it opens.
     connect(m_design->openAction(), &QAction::triggered, this,
             [this] { showPlace(Place::Design); });
     connect(m_design->newAction(), &QAction::triggered, this, [this] { showPlace(Place::Design); });
+
+    // The Edit menu edits the design: its actions work while the Design view shows and are
+    // disabled elsewhere (a group keeps them disabled whatever the view enables meanwhile).
+    m_designEdits = new QActionGroup(this);
+    m_designEdits->setExclusionPolicy(QActionGroup::ExclusionPolicy::None);
+    for (QAction *a : {m_design->undoAction(), m_design->redoAction(), m_design->addStageAction(),
+                       m_design->duplicateAction(), m_design->deleteAction(),
+                       m_design->moveUpAction(), m_design->moveDownAction()})
+        m_designEdits->addAction(a);
 
     QMenu *edit = menuBar()->addMenu(tr("&Edit"));
     edit->addAction(m_design->undoAction());
@@ -232,9 +245,25 @@ void MainWindow::showPlace(Place p)
     QWidget *const views[] = {m_design, m_train, m_runs}; // in Place order
     m_stack->setCurrentWidget(views[static_cast<int>(p)]);
     placeAction(p)->setChecked(true);
+    followPlace(p);
     if (p == Place::Runs)
         m_runs->refreshNow();
     updateTitle();
+}
+
+void MainWindow::followPlace(Place p)
+{
+    // Actions act on the view that shows: one key, one meaning, in each place.
+    m_designEdits->setEnabled(p == Place::Design);
+    const auto only = [](QAction *a, bool here, const QKeySequence &key) {
+        a->setShortcut(here ? key : QKeySequence());
+    };
+    // Ctrl+O opens the dialog of the view showing (none in the Runs view).
+    only(m_design->openAction(), p == Place::Design, QKeySequence::Open);
+    only(m_train->openSpecAction(), p == Place::Train, QKeySequence::Open);
+    // Ctrl+Return trains: the design (Train This) or the Train view's settings (Start).
+    only(m_design->trainAction(), p == Place::Design, QKeySequence(Qt::CTRL | Qt::Key_Return));
+    only(m_train->startAction(), p == Place::Train, QKeySequence(Qt::CTRL | Qt::Key_Return));
 }
 
 MainWindow::Place MainWindow::place() const
@@ -298,7 +327,7 @@ void MainWindow::onTrainRequested(const Spec &spec)
                      "this architecture trains from scratch.")
                       .arg(m_branchParent);
     }
-    m_train->setSpec(spec, name);
+    m_train->takeSpec(spec, name); // keeps the data and recipe choices made in the Train view
     if (branch && !m_train->setBranch(m_branchParent, m_branchStage)) {
         why = tr("Cannot branch from run %1: %2 It trains from scratch.")
                   .arg(m_branchParent)
@@ -431,16 +460,19 @@ void MainWindow::about()
     QString devices = rt.cudaDevices.empty() ? tr("none") : QString();
     for (const std::string &d : rt.cudaDevices)
         devices += QStringLiteral("<br>") + q(d).toHtmlEscaped();
+    // What runs will use: the Train view's CPU threads (LibTorch is configured as a run starts).
+    const int chosen = m_train->threadsSpin()->value();
+    const QString threads = chosen > 0 ? tr("%1 of %2 cores").arg(chosen).arg(rt.cores)
+                                       : tr("all %1 cores").arg(rt.cores);
     QMessageBox::about(
         this, tr("About Layerwise"),
         tr("<h3>Layerwise %1</h3>"
            "<p>A workbench for greedy layerwise training of CNNs (Belilovsky, Eickenberg and "
            "Oyallon, ICML 2019).</p>"
-           "<p>LibTorch %2 &middot; Qt %3<br>CPU threads: %4 of %5 cores<br>BLAS: %6<br>"
-           "CPU bf16: %7<br>CUDA devices: %8</p><p>Run store: %9</p>")
-            .arg(QApplication::applicationVersion(), q(rt.torchVersion), QString(qVersion()))
-            .arg(rt.threads)
-            .arg(rt.cores)
+           "<p>LibTorch %2 &middot; Qt %3<br>CPU threads: %4 (the Train view's setting)<br>"
+           "BLAS: %5<br>CPU bf16: %6<br>CUDA devices: %7</p><p>Run store: %8</p>")
+            .arg(QApplication::applicationVersion(), q(rt.torchVersion), QString(qVersion()),
+                 threads)
             .arg(q(rt.blasLibrary).toHtmlEscaped(),
                  rt.cpuBf16.empty() ? tr("none (keep precision fp32)")
                                     : tr("%1 (precision bf16 trains faster)").arg(q(rt.cpuBf16)),

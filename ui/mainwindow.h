@@ -9,6 +9,7 @@
 #include <memory>
 
 class QAction;
+class QActionGroup;
 class QLabel;
 class QStackedWidget;
 
@@ -68,6 +69,8 @@ private:
     void applyOptions(const MainWindowOptions &options);
     void about();
     void onTrainRequested(const Spec &spec);
+    /// Enables and binds the actions of the place shown (Edit, Ctrl+O, Ctrl+Return).
+    void followPlace(Place place);
 
     std::shared_ptr<RunStore> m_store;
     QString m_storePath;
@@ -77,7 +80,8 @@ private:
     TrainView *m_train = nullptr;
     RunsView *m_runs = nullptr;
     QLabel *m_stateLabel = nullptr;
-    QList<QAction *> m_placeActions; ///< indexed by Place
+    QList<QAction *> m_placeActions;       ///< indexed by Place
+    QActionGroup *m_designEdits = nullptr; ///< the Edit menu: enabled in the Design view only
     /// "Branch from stage k" in progress in the Design view: the parent run, k, and the
     /// parent's spec (the locked stages must still match it when "Train this" is pressed).
     qint64 m_branchParent = -1;

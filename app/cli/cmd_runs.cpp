@@ -164,7 +164,7 @@ int runList(const RunsOptions &o)
         f.status = parseRunStatus(o.status);
         if (!f.status)
             return report("--status: unknown status '" + o.status
-                              + "' (expected running, finished, failed, cancelled or "
+                              + "' (expected running, finished, failed, stopped (cancelled) or "
                                 "interrupted)",
                           ExitBadInput);
     }
@@ -217,7 +217,7 @@ int runList(const RunsOptions &o)
     for (int c : {0, 4, 5, 6, 7, 8})
         t.alignRight(c);
     for (const auto &r : rows)
-        t.addRow({std::to_string(r.id), r.name, toString(r.mode), toString(r.status),
+        t.addRow({std::to_string(r.id), r.name, toString(r.mode), statusLabel(r.status, r.paused),
                   std::to_string(r.stagesDone) + "/" + std::to_string(r.stages),
                   dash(r.finalTestAcc), dash(r.bestTestAcc), formatDuration(r.wallSeconds),
                   r.params > 0 ? humanCount(static_cast<double>(r.params)) : "-",
@@ -249,7 +249,9 @@ int runShow(const RunsOptions &o)
             std::printf("  %-14s %s\n", key, printable(value).c_str());
     };
     line("mode", toString(r.mode));
-    line("status", std::string(toString(r.status)) + (r.message.empty() ? "" : ": " + r.message));
+    line("status", std::string(statusLabel(r.status, r.paused))
+                       + (r.message.empty() ? "" : ": " + r.message));
+    line("probes", r.probes ? "every layer after its stage" : "");
     line("spec", r.specName);
     line("dataset",
          r.dataset + (r.datasetFingerprint.empty() ? "" : " (" + r.datasetFingerprint + ")"));
@@ -480,7 +482,7 @@ int runCompare(const RunsOptions &o)
     };
     addRow("name", [](const RunRow &r) { return r.name; });
     addRow("mode", [](const RunRow &r) { return std::string(toString(r.mode)); });
-    addRow("status", [](const RunRow &r) { return std::string(toString(r.status)); });
+    addRow("status", [](const RunRow &r) { return std::string(statusLabel(r.status, r.paused)); });
     addRow("spec", [](const RunRow &r) { return r.specName; });
     addRow("final test", [](const RunRow &r) { return dash(r.finalTestAcc); });
     addRow("best test", [](const RunRow &r) { return dash(r.bestTestAcc); });

@@ -42,9 +42,25 @@ struct RunArgs : ExecArgs
     std::int64_t id = 0;
 };
 
+/// The engine says what to give in plain words; the CLI names its flag for it.
+std::string cliWords(std::string message)
+{
+    const struct
+    {
+        const char *engine;
+        const char *flag;
+    } words[] = {{"give the dataset's folder", " (--data FOLDER)"},
+                 {"turn the feature cache off", " (--cache-features off)"}};
+    for (const auto &w : words)
+        if (auto at = message.find(w.engine); at != std::string::npos)
+            message.insert(at + std::string(w.engine).size(), w.flag);
+    return message;
+}
+
 int report(const std::string &message, int code = ExitBadInput)
 {
-    std::fprintf(stderr, "layerwise-cli: %s\n", printable(message, /*multiline=*/true).c_str());
+    std::fprintf(stderr, "layerwise-cli: %s\n",
+                 printable(cliWords(message), /*multiline=*/true).c_str());
     return code;
 }
 
@@ -119,6 +135,12 @@ int train(const TrainArgs &a)
     NewRunRequest request;
     request.spec = std::move(*loaded);
     applyOverrides(a, request.spec.recipe);
+    if (a.epochsPerStage > 0 || a.epochs > 0) {
+        // Fewer epochs than the recipe's schedule: its later milestones cannot apply; say so.
+        if (const std::string dropped = dropMilestonesPastEnd(request.spec); !dropped.empty())
+            std::fprintf(stderr, "layerwise-cli: warning: %s (--epochs-per-stage/--epochs)\n",
+                         dropped.c_str());
+    }
     request.mode = *parseTrainMode(a.mode); // CLI11 checked the choice
     request.name = a.name;
     request.specName

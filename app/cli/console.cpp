@@ -211,7 +211,7 @@ void printSummary(std::int64_t runId, TrainMode mode, const RunSummary &s, bool 
         printProbes(runId, s, false);
     }
     std::printf("\nrun %lld (%s) %s in %s; final test accuracy %s\n", static_cast<long long>(runId),
-                modeLabel(mode), toString(s.status), formatDuration(s.seconds).c_str(),
+                modeLabel(mode), statusLabel(s.status), formatDuration(s.seconds).c_str(),
                 formatPercent(s.finalTestAcc).c_str());
     if (!s.message.empty())
         std::printf("%s\n", printable(s.message, /*multiline=*/true).c_str());

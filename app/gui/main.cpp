@@ -40,7 +40,7 @@ int main(int argc, char *argv[])
     QApplication::setApplicationName(QStringLiteral("Layerwise"));
     QApplication::setOrganizationName(QStringLiteral("Layerwise"));
     QApplication::setApplicationVersion(QStringLiteral(LW_VERSION));
-    QApplication::setDesktopFileName(QStringLiteral("layerwise"));
+    QApplication::setDesktopFileName(QStringLiteral("io.github.layerwise.Layerwise"));
     // The installed icon theme's (hicolor) first, else the copy built in (packaging/icons).
     QApplication::setWindowIcon(QIcon::fromTheme(QStringLiteral("layerwise"),
                                                  QIcon(QStringLiteral(":/icons/layerwise.svg"))));

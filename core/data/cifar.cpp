@@ -154,7 +154,7 @@ Result<Opened> openCifar(const DatasetOptions &o, const std::string &name, Fnv &
     if (dir.empty())
         return fail(std::string(c100 ? "CIFAR-100" : "CIFAR-10") + ": no " + probeFile
                     + " found in " + joinPaths(candidates)
-                    + (o.path.empty() ? "; pass the folder with --data" : ""));
+                    + (o.path.empty() ? "; give the dataset's folder" : ""));
     std::vector<fs::path> trainFiles, testFiles;
     if (c100) {
         trainFiles = {dir / "train.bin"};

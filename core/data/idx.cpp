@@ -257,7 +257,7 @@ Result<Opened> openIdx(const DatasetOptions &o, const std::string &name, Fnv &fn
     if (dir.empty())
         return fail(std::string(kind.title) + ": no train-images-idx3-ubyte[.gz] found in "
                     + joinPaths(candidates)
-                    + (o.path.empty() ? "; pass the folder with --data" : ""));
+                    + (o.path.empty() ? "; give the dataset's folder" : ""));
     Opened out;
     bool anyGzip = false;
     for (int s = 0; s < 2; ++s) {

@@ -283,8 +283,8 @@ std::shared_ptr<FolderSplit> folderSplit(const LogFn &log, const fs::path &root,
 Result<Opened> openFolder(const DatasetOptions &o, Fnv &fnv)
 {
     if (o.path.empty())
-        return fail("imagefolder: no folder given; pass --data ROOT where ROOT holds "
-                    "train/<class>/ and val/<class>/");
+        return fail("imagefolder: no folder given; give the dataset's folder, the one that "
+                    "holds train/<class>/ and val/<class>/");
     const fs::path root = o.path;
     if (!isDir(root))
         return fail(root.string() + ": no such folder");

@@ -35,6 +35,18 @@ const char *toString(RunStatus status)
     return "running";
 }
 
+const char *statusLabel(RunStatus status, bool paused)
+{
+    switch (status) {
+    case RunStatus::Running: return paused ? "paused" : "running";
+    case RunStatus::Finished: return "finished";
+    case RunStatus::Failed: return "failed";
+    case RunStatus::Cancelled: return "stopped";
+    case RunStatus::Interrupted: return "interrupted";
+    }
+    return "running";
+}
+
 std::optional<TrainMode> parseTrainMode(std::string_view text)
 {
     if (text == "greedy")
@@ -54,7 +66,7 @@ std::optional<RunStatus> parseRunStatus(std::string_view text)
         return RunStatus::Finished;
     if (text == "failed")
         return RunStatus::Failed;
-    if (text == "cancelled" || text == "canceled")
+    if (text == "cancelled" || text == "canceled" || text == "stopped")
         return RunStatus::Cancelled;
     if (text == "interrupted")
         return RunStatus::Interrupted;

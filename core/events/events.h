@@ -17,6 +17,11 @@ const char *toString(TrainMode mode);
 const char *toString(RunStatus status);
 std::optional<TrainMode> parseTrainMode(std::string_view text);
 std::optional<RunStatus> parseRunStatus(std::string_view text);
+/// A run's state as a person reads it, the same in the GUI and the CLI: "running", "paused"
+/// (a live run its process holds between batches), "finished", "failed", "stopped" (the
+/// machine field says "cancelled": stopped by the user, resumable), "interrupted" (its process
+/// ended without finishing it, e.g. killed).
+const char *statusLabel(RunStatus status, bool paused = false);
 /// What a person reads: "greedy layerwise", "end-to-end", "decoupled (DGL)" (lower case; the
 /// GUI capitalizes the first letter where a label starts a sentence or an item).
 const char *modeLabel(TrainMode mode);
@@ -39,6 +44,11 @@ struct RunStarted
     bool resumed = false;
     int resumeStage = 0; ///< where a resumed run continues
     int resumeEpoch = 0; ///< epochs of resumeStage already done
+    /// resumeStage is finished (its results, and its probes when they were taken, are kept).
+    bool resumeStageDone = false;
+    /// The run's active seconds as it starts training: earlier sessions of a resumed run plus this
+    /// session's set-up (see EpochMetrics::elapsed).
+    double elapsed = 0;
 };
 
 struct StageStarted
@@ -75,7 +85,11 @@ struct EpochMetrics
     double ensembleAcc = 0;     ///< 2^i-weighted heads 0..stage
     double lr = 0;              ///< LR used in this epoch
     double imagesPerSecond = 0; ///< training throughput
-    double seconds = 0;         ///< wall time of the epoch including evaluation
+    double seconds = 0;         ///< active time of the epoch including evaluation (no pauses)
+    /// The run's active time when this epoch ended: seconds since its process started on it,
+    /// pauses excluded, earlier sessions of a resumed run included (the store's wall_seconds,
+    /// the Train view's "elapsed"). 0 when unknown.
+    double elapsed = 0;
 };
 
 struct StageFinished
@@ -110,8 +124,8 @@ struct CheckpointSaved
 struct RunEnded
 {
     RunStatus status = RunStatus::Finished;
-    std::string message; ///< why it failed or stopped; empty when finished
-    double seconds = 0;
+    std::string message;     ///< why it failed or stopped; empty when finished
+    double seconds = 0;      ///< the run's active time (EpochMetrics::elapsed)
     double finalTestAcc = 0; ///< the last trained stage's head
 };
 

@@ -168,14 +168,18 @@ Result<RunSummary> RunJob::execute()
 
 void RunJob::pause()
 {
-    if (d->trainer)
-        d->trainer->pause();
+    if (!d->trainer)
+        return;
+    d->trainer->pause();
+    (void)d->store.setPaused(d->runId, true); // readers show it paused, not running
 }
 
 void RunJob::resumeTraining()
 {
-    if (d->trainer)
-        d->trainer->resumeTraining();
+    if (!d->trainer)
+        return;
+    d->trainer->resumeTraining();
+    (void)d->store.setPaused(d->runId, false);
 }
 
 void RunJob::cancel()
@@ -222,6 +226,11 @@ std::int64_t RunJob::parentRun() const
 int RunJob::lockedStages() const
 {
     return d->lockedStages;
+}
+
+bool RunJob::probes() const
+{
+    return d->options.probes;
 }
 
 const std::string &RunJob::folder() const
@@ -293,6 +302,7 @@ Result<std::unique_ptr<RunJob>> RunService::create(const NewRunRequest &request)
     nr.stages = stages;
     nr.tags = request.tags;
     nr.notes = request.notes;
+    nr.probes = request.probes;
     if (request.parentRun) {
         nr.parentRun = request.parentRun;
         nr.branchStage = request.lockedStages;
@@ -391,6 +401,7 @@ Result<std::unique_ptr<RunJob>> RunService::storedRunJob(std::int64_t id, JobKin
     impl->parentRun = detail->run.parentRun.value_or(-1);
     impl->lockedStages = detail->run.parentRun ? detail->run.branchStage : 0;
     impl->options = trainOptions(*spec, detail->run.mode, exec, folder.path());
+    impl->options.probes = detail->run.probes; // a resumed run goes on as it was
     if (kind == JobKind::Probe || kind == JobKind::Pictures)
         impl->options.cache = FeatureCache::Off;
     return std::unique_ptr<RunJob>(new RunJob(std::move(impl)));

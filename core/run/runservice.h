@@ -79,6 +79,8 @@ public:
     std::int64_t parentRun() const;
     /// Stages taken from the parent (0 when not a branch).
     int lockedStages() const;
+    /// Whether the run probes every layer after its stage (a resumed run: as it was created).
+    bool probes() const;
     /// The run's folder (checkpoints).
     const std::string &folder() const;
     /// Writes to the store that failed while the run went on (shown as a warning); empty when
@@ -104,8 +106,9 @@ public:
     /// checkpoint on disk, fewer locked stages than the spec has), then records the run
     /// (`running`, its folder, for a branch the parent's results of the locked stages).
     Result<std::unique_ptr<RunJob>> create(const NewRunRequest &request);
-    /// Continues stored run `id` from its last checkpoint. Fails when it is finished, recorded by
-    /// another live process, or has no checkpoint yet.
+    /// Continues stored run `id` from its last checkpoint, as it was made (mode, branch, probes:
+    /// its stored probe rows stay and the remaining layers are probed). Fails when it is
+    /// finished, recorded by another live process, or has no checkpoint yet.
     Result<std::unique_ptr<RunJob>> resume(std::int64_t id, const ExecOptions &exec);
     /// Linear-separability probes of every trained layer of stored run `id`, recorded in the
     /// store (an earlier probe of the same layer is replaced). Fails when it has no checkpoint.

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <exception>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -82,7 +83,8 @@ void Checker::checkStage(const StageSpec &st, const std::string &path)
         issue(hp + ".dropout", "must be in [0, 1), got " + numberText(h.dropout));
 }
 
-void Checker::checkLr(const LrSchedule &lr, const std::string &path)
+void Checker::checkLr(const LrSchedule &lr, const std::string &path, int epochs,
+                      const std::string &epochsPath)
 {
     if (!(lr.initial > 0.0 && lr.initial <= SpecLimits::maxLr))
         issue(path + ".initial", "must be > 0 and at most " + numberText(SpecLimits::maxLr)
@@ -101,6 +103,13 @@ void Checker::checkLr(const LrSchedule &lr, const std::string &path)
             issue(itemPath(path + ".milestones", i), "milestones must be increasing, got "
                                                          + std::to_string(m) + " after "
                                                          + std::to_string(lr.milestones[i - 1]));
+        else if (epochs > 0 && m >= epochs)
+            // Milestone m decays the LR from epoch m + 1 on: at or past the last epoch it never
+            // takes effect, and the schedule silently does not decay.
+            issue(itemPath(path + ".milestones", i),
+                  "milestone " + std::to_string(m) + " is past the last epoch (" + epochsPath
+                      + " is " + std::to_string(epochs) + ", so the LR would never decay there); "
+                      + "expected 1 to " + std::to_string(epochs - 1));
     }
     if (lr.every > 0 && !lr.milestones.empty())
         issue(path, "set either \"every\" or \"milestones\", not both");
@@ -134,7 +143,7 @@ void Checker::checkRecipe(const RecipeSpec &r, const std::string &path)
     if (o.nesterov && !(o.momentum > 0.0))
         issue(path + ".optimizer.nesterov", "Nesterov momentum needs momentum > 0");
 
-    checkLr(r.lr, path + ".lr");
+    checkLr(r.lr, path + ".lr", r.epochsPerStage, path + ".epochs_per_stage");
 
     const AugmentSpec &a = r.augment;
     range(path + ".augment.padding", a.padding, 0, 1024);
@@ -175,7 +184,10 @@ void Checker::checkRecipe(const RecipeSpec &r, const std::string &path)
     }
 
     range(path + ".e2e.epochs", r.e2e.epochs, 0, kMaxEpochs);
-    checkLr(r.e2e.lr, path + ".e2e.lr");
+    checkLr(r.e2e.lr, path + ".e2e.lr", endToEndEpochs(m_spec),
+            r.e2e.epochs > 0
+                ? path + ".e2e.epochs"
+                : path + ".epochs_per_stage x " + std::to_string(m_spec.stages.size()) + " stages");
 
     bool knownPrecision = false;
     for (const char *p : kPrecisionNames)
@@ -200,6 +212,39 @@ std::vector<SpecIssue> validateSpec(const Spec &spec)
         issues.push_back(SpecIssue{"", std::string("cannot check the spec: ") + e.what(), -1});
     }
     return issues;
+}
+
+int endToEndEpochs(const Spec &spec)
+{
+    const RecipeSpec &r = spec.recipe;
+    if (r.e2e.epochs > 0)
+        return r.e2e.epochs;
+    const long long product
+        = static_cast<long long>(r.epochsPerStage) * static_cast<long long>(spec.stages.size());
+    return static_cast<int>(std::min<long long>(product, std::numeric_limits<int>::max()));
+}
+
+std::string dropMilestonesPastEnd(Spec &spec)
+{
+    std::string said;
+    auto drop = [&said](LrSchedule &lr, int epochs, const std::string &field) {
+        std::vector<int> kept, dropped;
+        for (int m : lr.milestones)
+            (m >= epochs ? dropped : kept).push_back(m);
+        if (dropped.empty())
+            return;
+        lr.milestones = kept;
+        std::string list;
+        for (int m : dropped)
+            list += (list.empty() ? "" : ", ") + std::to_string(m);
+        if (!said.empty())
+            said += "; ";
+        said += field + " " + list + " dropped: past the last of " + std::to_string(epochs)
+                + " epochs";
+    };
+    drop(spec.recipe.lr, spec.recipe.epochsPerStage, "LR milestones");
+    drop(spec.recipe.e2e.lr, endToEndEpochs(spec), "end-to-end LR milestones");
+    return said;
 }
 
 } // namespace lw

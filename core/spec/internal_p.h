@@ -127,7 +127,10 @@ private:
     template<typename T>
     void range(const std::string &path, T v, T lo, T hi);
     void checkStage(const StageSpec &st, const std::string &path);
-    void checkLr(const LrSchedule &lr, const std::string &path);
+    /// `epochs`: the epochs the schedule runs over (named by `epochsPath`); milestones must fall
+    /// inside them.
+    void checkLr(const LrSchedule &lr, const std::string &path, int epochs,
+                 const std::string &epochsPath);
     void checkRecipe(const RecipeSpec &r, const std::string &path);
 
     /// Block and head of one stage on input `in`; false (with an issue) when impossible.

@@ -189,6 +189,16 @@ struct SpecLimits
 /// sides, a head pooled larger than its input, costs too large to count. Empty when valid.
 std::vector<SpecIssue> validateSpec(const Spec &spec);
 
+/// The epochs an end-to-end run of `spec` trains: recipe.e2e.epochs, or (0) epochs_per_stage
+/// x the number of stages.
+int endToEndEpochs(const Spec &spec);
+
+/// For front-ends that change a spec's epochs (the CLI's --epochs-per-stage and --epochs, the
+/// Train view's epoch fields): removes the LR milestones at or past the new last epoch (the
+/// validator rejects them: they would never decay the LR) and returns a sentence naming them
+/// and the field they came from, or an empty string when none were removed.
+std::string dropMilestonesPastEnd(Spec &spec);
+
 /// Pretty-printed JSON; parseSpec(serializeSpec(s)) == s.
 std::string serializeSpec(const Spec &spec);
 

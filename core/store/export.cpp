@@ -68,6 +68,8 @@ nlohmann::json rowJson(const RunRow &r)
     j["macs"] = r.macs;
     j["stages"] = r.stages;
     j["stages_done"] = r.stagesDone;
+    j["probes"] = r.probes;
+    j["paused"] = r.paused;
     return j;
 }
 

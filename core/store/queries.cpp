@@ -20,7 +20,8 @@ const char *const kRunColumns
       "r.wall_seconds, r.params, r.macs, r.stages, "
       "(SELECT group_concat(tag, char(31)) FROM "
       "  (SELECT tag FROM run_tags t WHERE t.run = r.id ORDER BY tag)), "
-      "(SELECT count(*) FROM stages s WHERE s.run = r.id AND s.finished IS NOT NULL)";
+      "(SELECT count(*) FROM stages s WHERE s.run = r.id AND s.finished IS NOT NULL), "
+      "r.probes, r.paused";
 
 std::vector<std::string> splitTags(const std::string &joined)
 {
@@ -161,6 +162,19 @@ RunRow RunStore::Impl::readRow(SQLite::Statement &st)
     r.stages = st.getColumn(24).getInt();
     r.tags = splitTags(text(st.getColumn(25)));
     r.stagesDone = st.getColumn(26).getInt();
+    r.probes = st.getColumn(27).getInt() != 0;
+    r.paused = st.getColumn(28).getInt() != 0;
+    // One definition for every reader: `running` without a live holder of the run's lock is a
+    // run whose process is gone, whether or not a writer has marked it yet.
+    if (r.status == RunStatus::Running && !lockHeld(r.id)) {
+        r.status = RunStatus::Interrupted;
+        r.paused = false;
+        r.message = interruptedMessage(r.pid, r.host);
+        if (!r.ended)
+            r.ended = r.updated;
+    }
+    if (r.status != RunStatus::Running)
+        r.paused = false;
     return r;
 }
 
@@ -175,7 +189,11 @@ RunStore::Impl::Where RunStore::Impl::where(const RunFilter &f)
         name += std::to_string(w.values.size());
         return name;
     };
-    if (f.status)
+    // A run recorded `running` may read as interrupted (readRow): the interrupted filter takes
+    // both and statusMatches() keeps what reads as asked.
+    if (f.status == RunStatus::Interrupted)
+        parts.push_back("r.status IN ('interrupted', 'running')");
+    else if (f.status)
         parts.push_back("r.status = " + param(std::string(toString(*f.status))));
     if (f.mode)
         parts.push_back("r.mode = " + param(std::string(toString(*f.mode))));
@@ -240,8 +258,8 @@ Result<RunDetail> RunStore::Impl::readDetail(std::int64_t id)
         if (!st.executeStep())
             return runNotFound(id);
         d.run = readRow(st);
-        d.specJson = text(st.getColumn(27));
-        d.recipeJson = text(st.getColumn(28));
+        d.specJson = text(st.getColumn(29));
+        d.recipeJson = text(st.getColumn(30));
     }
     d.stages = readRunRows(*db,
                            "SELECT stage, started, finished, block_params, head_params, "
@@ -277,14 +295,27 @@ Result<std::vector<RunRow>> RunStore::listRuns(const RunFilter &filter) const
         SQLite::Statement st(*m->db, sql);
         Impl::bindWhere(st, w);
         std::vector<RunRow> rows;
-        while (st.executeStep())
-            rows.push_back(m->readRow(st));
+        while (st.executeStep()) {
+            RunRow row = m->readRow(st);
+            if (!filter.status || row.status == *filter.status)
+                rows.push_back(std::move(row));
+        }
         return rows;
     });
 }
 
 Result<std::int64_t> RunStore::countRuns(const RunFilter &filter) const
 {
+    if (filter.status == RunStatus::Running || filter.status == RunStatus::Interrupted) {
+        // Whether a `running` row reads as running depends on its lock: count what reads so.
+        RunFilter all = filter;
+        all.limit = -1;
+        all.offset = 0;
+        auto rows = listRuns(all);
+        if (!rows)
+            return rows.error();
+        return static_cast<std::int64_t>(rows->size());
+    }
     LW_STORE_GUARD("counting runs", {
         auto w = m->where(filter);
         SQLite::Statement st(*m->db, "SELECT count(*) FROM runs r" + w.sql);

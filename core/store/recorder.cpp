@@ -36,7 +36,8 @@ Result<void> RunRecorder::flush()
 void RunRecorder::runStarted(const RunStarted &event)
 {
     if (event.resumed)
-        note(m_store.beginResume(m_runId, event.resumeStage, event.resumeEpoch));
+        note(m_store.beginResume(m_runId, event.resumeStage, event.resumeEpoch,
+                                 event.resumeStageDone));
     note(m_store.updateRunInfo(m_runId, event));
 }
 

@@ -36,8 +36,8 @@ Result<std::int64_t> RunStore::createRun(const NewRun &run)
             *m->db,
             "INSERT INTO runs(name, mode, status, spec_json, recipe_json, spec_name, dataset, "
             "dataset_fingerprint, device, seed, torch_version, host, pid, started, updated, notes, "
-            "parent_run, branch_stage, params, macs, stages) VALUES (?, ?, 'running', ?, ?, ?, "
-            "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+            "parent_run, branch_stage, params, macs, stages, probes) VALUES (?, ?, 'running', ?, "
+            "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
         const double now = nowSeconds();
         st.bind(1, run.name);
         st.bind(2, toString(run.mode));
@@ -62,6 +62,7 @@ Result<std::int64_t> RunStore::createRun(const NewRun &run)
         st.bind(18, static_cast<std::int64_t>(run.params));
         st.bind(19, static_cast<std::int64_t>(run.macs));
         st.bind(20, run.stages);
+        st.bind(21, run.probes ? 1 : 0);
         st.exec();
         const std::int64_t id = m->db->getLastInsertRowid();
         SQLite::Statement tag(*m->db, "INSERT OR IGNORE INTO run_tags(run, tag) VALUES (?, ?)");
@@ -96,7 +97,8 @@ Result<void> RunStore::setStatus(std::int64_t id, RunStatus status, const std::s
         }
         SQLite::Transaction tx(*m->db, SQLite::TransactionBehavior::IMMEDIATE);
         SQLite::Statement st(*m->db, "UPDATE runs SET status = ?, message = ?, updated = ?, "
-                                     "ended = CASE WHEN ? THEN NULL ELSE ? END WHERE id = ?");
+                                     "paused = 0, ended = CASE WHEN ? THEN NULL ELSE ? END "
+                                     "WHERE id = ?");
         const double now = nowSeconds();
         st.bind(1, toString(status));
         st.bind(2, message);
@@ -113,7 +115,7 @@ Result<void> RunStore::setStatus(std::int64_t id, RunStatus status, const std::s
     });
 }
 
-Result<void> RunStore::beginResume(std::int64_t id, int stage, int epoch)
+Result<void> RunStore::beginResume(std::int64_t id, int stage, int epoch, bool stageDone)
 {
     if (auto w = m->checkWritable("resume a run"); !w)
         return w;
@@ -141,11 +143,26 @@ Result<void> RunStore::beginResume(std::int64_t id, int stage, int epoch)
         exec("UPDATE stages SET epochs_done = min(epochs_done, ?3), finished = CASE WHEN "
              "epochs_done > ?3 THEN NULL ELSE finished END WHERE run = ?1 AND stage = ?2",
              true);
-        exec("DELETE FROM probes WHERE run = ?1 AND after_stage >= ?2 AND ?3 >= 0", true);
-        exec("DELETE FROM pictures WHERE run = ?1 AND stage >= ?2 AND ?3 >= 0", true);
+        {
+            SQLite::Statement st(*m->db, "DELETE FROM probes WHERE run = ?1 AND (after_stage > ?2 "
+                                         "OR (after_stage = ?2 AND NOT ?3))");
+            st.bind(1, static_cast<std::int64_t>(id));
+            st.bind(2, stage);
+            st.bind(3, stageDone ? 1 : 0);
+            st.exec();
+        }
+        {
+            SQLite::Statement st(*m->db, "DELETE FROM pictures WHERE run = ?1 AND (stage > ?2 "
+                                         "OR (stage = ?2 AND NOT ?3))");
+            st.bind(1, static_cast<std::int64_t>(id));
+            st.bind(2, stage);
+            st.bind(3, stageDone ? 1 : 0);
+            st.exec();
+        }
         SQLite::Statement st(
             *m->db,
-            "UPDATE runs SET status = 'running', message = '', ended = NULL, updated = ?2, "
+            "UPDATE runs SET status = 'running', message = '', ended = NULL, paused = 0, "
+            "updated = ?2, "
             "pid = ?3, host = ?4, best_test_acc = (SELECT max(value) FROM metrics WHERE run = ?1 "
             "AND split = 'test' AND metric = 'acc'), final_test_acc = (SELECT value FROM metrics "
             "WHERE run = ?1 AND split = 'test' AND metric = 'acc' ORDER BY id DESC LIMIT 1) "
@@ -271,6 +288,7 @@ Result<void> RunStore::recordEpochs(std::int64_t id, const std::vector<EpochMetr
                                    "AND stage = ?");
         const double now = nowSeconds();
         double wall = 0;
+        std::optional<double> elapsed; // the engine's active time, when it reports one
         std::optional<double> best;
         for (const auto &e : epochs) {
             const struct
@@ -314,17 +332,21 @@ Result<void> RunStore::recordEpochs(std::int64_t id, const std::vector<EpochMetr
             stageUpd.reset();
             if (std::isfinite(e.seconds))
                 wall += e.seconds;
+            if (std::isfinite(e.elapsed) && e.elapsed > 0)
+                elapsed = e.elapsed;
             if (!std::isnan(e.testAcc) && (!best || e.testAcc > *best))
                 best = e.testAcc;
         }
         SQLite::Statement run(*m->db,
                               "UPDATE runs SET final_test_acc = ?1, best_test_acc = CASE WHEN "
                               "?2 IS NOT NULL AND (best_test_acc IS NULL OR ?2 > best_test_acc) "
-                              "THEN ?2 ELSE best_test_acc END, wall_seconds = coalesce("
-                              "wall_seconds, 0) + ?3, updated = ?4 WHERE id = ?5");
+                              "THEN ?2 ELSE best_test_acc END, wall_seconds = CASE WHEN ?6 "
+                              "IS NOT NULL THEN ?6 ELSE coalesce(wall_seconds, 0) + ?3 END, "
+                              "updated = ?4 WHERE id = ?5");
         bindReal(run, 1, epochs.back().testAcc);
         bindOptReal(run, 2, best);
         run.bind(3, wall);
+        bindOptReal(run, 6, elapsed);
         run.bind(4, now);
         run.bind(5, static_cast<std::int64_t>(id));
         run.exec();
@@ -392,6 +414,7 @@ Result<void> RunStore::finishRun(std::int64_t id, const RunEnded &ended)
         SQLite::Transaction tx(*m->db, SQLite::TransactionBehavior::IMMEDIATE);
         SQLite::Statement st(
             *m->db, "UPDATE runs SET status = ?1, message = ?2, ended = ?3, updated = ?3, "
+                    "paused = 0, "
                     "wall_seconds = CASE WHEN ?4 > 0 THEN ?4 ELSE wall_seconds END, "
                     "final_test_acc = CASE WHEN ?6 THEN ?5 ELSE final_test_acc END WHERE id = ?7");
         st.bind(1, toString(ended.status));

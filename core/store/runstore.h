@@ -47,6 +47,7 @@ struct NewRun
     int stages = 0;                        ///< planned stages
     std::int64_t params = 0;               ///< trunk + final head
     std::int64_t macs = 0;                 ///< forward multiply-accumulates per image
+    bool probes = false;                   ///< probes every layer after its stage
     std::vector<std::string> tags;
     std::string notes;
 };
@@ -73,14 +74,21 @@ struct RunRow
     std::string notes;
     std::optional<std::int64_t> parentRun;
     int branchStage = -1;
+    /// The status as every reader shows it: a run recorded `running` whose recording process is
+    /// gone (nobody holds its lock: killed, crashed) reads as Interrupted at once, before any
+    /// writer marks it so; statusLabel(status, paused) names it.
     std::string message;                ///< why it failed, was cancelled or interrupted
     std::optional<double> finalTestAcc; ///< the last trained stage's head (fraction)
     std::optional<double> bestTestAcc;  ///< the best epoch's head accuracy
+    /// Active time: the seconds its processes spent on it, pauses excluded (as the Train view's
+    /// "elapsed"); updated at each epoch and at the end.
     double wallSeconds = 0;
     std::int64_t params = 0;
     std::int64_t macs = 0;
-    int stages = 0;     ///< planned
-    int stagesDone = 0; ///< stages with a finished row
+    int stages = 0;      ///< planned
+    int stagesDone = 0;  ///< stages with a finished row
+    bool probes = false; ///< probes every layer after its stage (a resume goes on probing)
+    bool paused = false; ///< a running run held paused by its live process
 };
 
 struct StageRow
@@ -192,7 +200,7 @@ struct RunFilter
 class RunStore
 {
 public:
-    static constexpr int kSchemaVersion = 3;
+    static constexpr int kSchemaVersion = 4;
 
     /// Opens (ReadWrite: creates, migrates, and marks runs of dead writers `interrupted`) the
     /// store at `path`. Fails with a message naming the file when it is not SQLite, not a run
@@ -227,15 +235,19 @@ public:
     /// Sets the status (and for a final status: ended time, message, releases the lock).
     Result<void> setStatus(std::int64_t id, RunStatus status, const std::string &message = {});
     /// Takes over run `id` again (resume): status `running`, lock held, and rows recorded after
-    /// (stage, epoch) removed so that re-trained epochs are not duplicated. Fails when another
-    /// live process records the run.
-    Result<void> beginResume(std::int64_t id, int stage, int epoch);
+    /// (stage, epoch) removed so that re-trained epochs are not duplicated. Probes taken after
+    /// earlier stages stay, and after `stage` too when `stageDone` (the run continues after
+    /// it). Fails when another live process records the run.
+    Result<void> beginResume(std::int64_t id, int stage, int epoch, bool stageDone = false);
     /// Takes run `id` for recording by this process before it starts (its lock in runs/<id>/):
     /// one run has one recording process at a time. Fails, naming the run, when another live
     /// process records it, or when its folder is a link. Released by a final status or
     /// releaseRun().
     Result<void> claimRun(std::int64_t id);
     void releaseRun(std::int64_t id);
+    /// Marks the run this process records as paused or running again (readers show "paused");
+    /// a final status or a resume clears it.
+    Result<void> setPaused(std::int64_t id, bool paused);
     /// Run-level fields known once the engine starts (device, dataset, planned stages).
     Result<void> updateRunInfo(std::int64_t id, const RunStarted &info);
     Result<void> beginStage(std::int64_t id, const StageStarted &stage);

@@ -93,6 +93,13 @@ inline bool isContainedRelative(const std::string &rel)
     return rel.find('\0') == std::string::npos;
 }
 
+/// Why a run left `running` reads as interrupted.
+inline std::string interruptedMessage(std::int64_t pid, const std::string &host)
+{
+    return "the process recording it (pid " + std::to_string(pid) + " on " + host
+           + ") ended without finishing it";
+}
+
 /// Every tag cleaned (trimmed, 1 to 100 characters, no control characters), or the first
 /// problem. In edits.cpp.
 Result<std::vector<std::string>> cleanTags(const std::vector<std::string> &raw);

@@ -129,7 +129,16 @@ CREATE TABLE IF NOT EXISTS pictures (
 ) WITHOUT ROWID;
 )sql";
 
-const char *const kMigrations[] = {kMigrationV1, kMigrationV2, kMigrationPictures};
+// Run state: whether a run probes every layer (a resumed run goes on probing), and whether its
+// live process holds it paused (readers show "paused", not "running").
+const char *const kMigrationRunState = R"sql(
+ALTER TABLE runs ADD COLUMN probes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN paused INTEGER NOT NULL DEFAULT 0;
+)sql";
+
+
+const char *const kMigrations[] = {kMigrationV1, kMigrationV2, kMigrationRunState,
+                                    kMigrationPictures};
 static_assert(std::size(kMigrations) == RunStore::kSchemaVersion);
 
 } // namespace

@@ -5,7 +5,6 @@
 namespace lw {
 
 using detail::ParamGroupImpl;
-using detail::secondsSince;
 using detail::Stop;
 
 void Trainer::Impl::runDecoupled(int startEpoch, bool resuming, const std::string &ckpt)
@@ -38,7 +37,7 @@ void Trainer::Impl::runDecoupled(int startEpoch, bool resuming, const std::strin
     std::vector<EvalResult> evals(stages);
     std::vector<double> trainAcc(stages, 0.0);
     for (int e = startEpoch; e < epochs; ++e) {
-        const auto epochStart = Clock::now();
+        const auto epochStart = activeNow();
         for (auto &o : optimizers)
             if (o->startEpoch(e) && o.get() == optPtrs.front())
                 log(LogLevel::Info, "epoch " + std::to_string(e + 1) + ": learning rate "
@@ -52,7 +51,7 @@ void Trainer::Impl::runDecoupled(int startEpoch, bool resuming, const std::strin
         std::int64_t seen = 0;
         int batch = 0;
         const int batches = static_cast<int>(loader->batchesPerEpoch());
-        auto lastReport = Clock::now();
+        auto lastReport = activeNow();
         while (true) {
             checkControls();
             if (!loader->next(b))
@@ -75,14 +74,14 @@ void Trainer::Impl::runDecoupled(int startEpoch, bool resuming, const std::strin
                 x = out.detach();
             }
             seen += y.size(0);
-            if (secondsSince(lastReport) >= 0.1) {
-                lastReport = Clock::now();
+            if (activeSince(lastReport) >= 0.1) {
+                lastReport = activeNow();
                 obs->batchProgress({stages - 1, e + 1, batch, batches,
                                     lossSum.back() / double(seen),
-                                    double(seen) / secondsSince(epochStart)});
+                                    double(seen) / activeSince(epochStart)});
             }
         }
-        const double epochTrainSeconds = secondsSince(epochStart);
+        const double epochTrainSeconds = activeSince(epochStart);
         auto [logits, losses] = evaluateHeads(stages - 1, true);
         headTestOutputs.clear();
         ++step;
@@ -101,13 +100,14 @@ void Trainer::Impl::runDecoupled(int startEpoch, bool resuming, const std::strin
             m.ensembleAcc = evals[j].ensembleAcc;
             m.lr = optimizers[j]->lr();
             m.imagesPerSecond = double(seen) / std::max(epochTrainSeconds, 1e-9);
-            m.seconds = secondsSince(epochStart);
+            m.seconds = activeSince(epochStart);
+            m.elapsed = elapsed();
             obs->epochFinished(m);
         }
         current.trainAcc = trainAcc.back();
         current.trainSeconds += epochTrainSeconds;
         current.trainImages += seen;
-        current.seconds += secondsSince(epochStart);
+        current.seconds += activeSince(epochStart);
         saveCheckpoint(stages - 1, e + 1, false, optPtrs);
     }
     if (startEpoch >= epochs) {

@@ -33,7 +33,7 @@ void Trainer::Impl::runEndToEnd(int startEpoch, bool resuming, const std::string
     auto loader = makeLoader(true, true, spec.recipe.batchSize);
     EvalResult lastEval;
     for (int e = startEpoch; e < epochs; ++e) {
-        const auto epochStart = Clock::now();
+        const auto epochStart = activeNow();
         if (sopt.startEpoch(e))
             log(LogLevel::Info, "epoch " + std::to_string(e + 1) + ": learning rate "
                                     + std::to_string(sopt.lr()) + ", optimizer rebuilt");

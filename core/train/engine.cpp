@@ -149,7 +149,7 @@ FeatureCache::create(std::int64_t n, std::vector<std::int64_t> shape, std::int64
     if (::posix_fallocate(fd, 0, cache->m_bytes) != 0) {
         ::close(fd);
         return fail("feature cache: cannot reserve " + std::to_string(cache->m_bytes >> 20)
-                    + " MiB in '" + spillDir + "' (disk full?); use --cache-features off");
+                    + " MiB in '" + spillDir + "' (disk full?); turn the feature cache off");
     }
     void *map = ::mmap(nullptr, static_cast<std::size_t>(cache->m_bytes), PROT_READ | PROT_WRITE,
                        MAP_SHARED, fd, 0);

@@ -6,7 +6,6 @@
 
 namespace lw {
 
-using detail::secondsSince;
 using detail::Stop;
 
 double Trainer::Impl::trainStep(StageOptimizer &sopt, torch::nn::Module &params,
@@ -67,7 +66,7 @@ Trainer::Impl::trainEpoch(int stage, int epoch, int batches, Clock::time_point e
     EpochTotals t;
     torch::Tensor x, y;
     int batch = 0;
-    auto lastReport = Clock::now();
+    auto lastReport = activeNow();
     while (true) {
         checkControls();
         if (!next(x, y))
@@ -79,13 +78,13 @@ Trainer::Impl::trainEpoch(int stage, int epoch, int batches, Clock::time_point e
             throw Stop{RunStatus::Failed, detail::divergenceMessage(stage, epoch, batch, loss)};
         t.lossSum += loss * double(y.size(0));
         t.seen += y.size(0);
-        if (secondsSince(lastReport) >= 0.1) {
-            lastReport = Clock::now();
+        if (activeSince(lastReport) >= 0.1) {
+            lastReport = activeNow();
             obs->batchProgress({stage, epoch, batch, batches, t.lossSum / double(t.seen),
-                                double(t.seen) / secondsSince(epochStart)});
+                                double(t.seen) / activeSince(epochStart)});
         }
     }
-    t.trainSeconds = secondsSince(epochStart);
+    t.trainSeconds = activeSince(epochStart);
     return t;
 }
 
@@ -105,7 +104,8 @@ void Trainer::Impl::finishEpoch(int stage, int epoch, Clock::time_point epochSta
     m.ensembleAcc = eval.ensembleAcc;
     m.lr = lr;
     m.imagesPerSecond = double(t.seen) / std::max(t.trainSeconds, 1e-9);
-    m.seconds = secondsSince(epochStart);
+    m.seconds = activeSince(epochStart);
+    m.elapsed = elapsed();
     current.trainAcc = m.trainAcc;
     current.trainSeconds += t.trainSeconds;
     current.trainImages += t.seen;

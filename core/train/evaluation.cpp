@@ -7,7 +7,6 @@
 
 namespace lw {
 
-using detail::secondsSince;
 
 namespace {
 
@@ -140,7 +139,7 @@ void Trainer::Impl::recomputeHeadOutputs(int stages)
 
 void Trainer::Impl::probeLayer(int stage, int afterStage)
 {
-    const auto t0 = Clock::now();
+    const auto t0 = activeNow();
     detail::PooledFeatures train, test;
     if (useCache && cacheStage == stage + 1) {
         train = detail::poolFeatures(trainCache->tensor(), trainLabels, 1024);
@@ -174,7 +173,7 @@ void Trainer::Impl::probeLayer(int stage, int afterStage)
     p.layer = stage;
     p.trainAcc = r.first;
     p.testAcc = r.second;
-    p.seconds = secondsSince(t0);
+    p.seconds = activeSince(t0);
     summary.probes.push_back(p);
     obs->probeFinished(p);
 }

@@ -5,7 +5,6 @@
 namespace lw {
 
 using detail::ParamGroupImpl;
-using detail::secondsSince;
 using detail::Stop;
 
 void Trainer::Impl::runGreedy(int startStage, int startEpoch, bool resuming,
@@ -17,7 +16,7 @@ void Trainer::Impl::runGreedy(int startStage, int startEpoch, bool resuming,
         recomputeHeadOutputs(startStage);
 
     for (int stage = startStage; stage < stages; ++stage) {
-        const auto stageStart = Clock::now();
+        const auto stageStart = activeNow();
         for (int j = 0; j < stage; ++j) {
             net->blocks[j]->eval();
             for (auto &p : net->blocks[j]->parameters())
@@ -45,7 +44,7 @@ void Trainer::Impl::runGreedy(int startStage, int startEpoch, bool resuming,
         if (firstEpoch == 0)
             current = {};
         for (int e = firstEpoch; e < epochs; ++e) {
-            const auto epochStart = Clock::now();
+            const auto epochStart = activeNow();
             // A resumed epoch gets the LR (and rebuild) the uninterrupted run had.
             if (sopt.startEpoch(e))
                 log(LogLevel::Info, "stage " + std::to_string(stage + 1) + ", epoch "
@@ -77,7 +76,7 @@ void Trainer::Impl::runGreedy(int startStage, int startEpoch, bool resuming,
 
         const StageFinished sf
             = addFinishedStage(stage, epochs, current.trainAcc, last.acc, last.ensembleAcc,
-                               firstEpoch > 0 ? current.seconds : secondsSince(stageStart));
+                               firstEpoch > 0 ? current.seconds : activeSince(stageStart));
         saveCheckpoint(stage, epochs, true, {});
         obs->stageFinished(sf);
 

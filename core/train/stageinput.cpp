@@ -8,7 +8,6 @@
 
 namespace lw {
 
-using detail::secondsSince;
 using detail::Stop;
 namespace fs = std::filesystem;
 
@@ -55,7 +54,7 @@ void Trainer::Impl::buildCache(int stage)
 {
     if (cacheStage == stage)
         return;
-    const auto t0 = Clock::now();
+    const auto t0 = activeNow();
     auto in = costs.stages[stage].in;
     std::vector<std::int64_t> shape{in.c, in.h, in.w};
     const std::int64_t totalBudget
@@ -102,7 +101,7 @@ void Trainer::Impl::buildCache(int stage)
             + (cacheType() == torch::kBFloat16 ? " bf16, " : ", ")
             + formatBytes(trainCache->bytes() + testCache->bytes())
             + (trainCache->mapped() ? " (train split memory-mapped on disk)" : " in RAM")
-            + ", built in " + formatDuration(secondsSince(t0)));
+            + ", built in " + formatDuration(activeSince(t0)));
 }
 
 torch::ScalarType Trainer::Impl::cacheType() const

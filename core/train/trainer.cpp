@@ -4,6 +4,8 @@
 #include "core/runtime/runtime.h"
 #include "core/train/trainer_p.h"
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 #include <sstream>
@@ -25,8 +27,10 @@ Trainer::Impl::Impl(TrainOptions o, TrainObserver *observer)
 void Trainer::Impl::checkControls()
 {
     if (pauseFlag.load()) {
+        const auto pausedAt = Clock::now();
         std::unique_lock lock(pauseMutex);
         pauseCv.wait(lock, [&] { return !pauseFlag.load() || cancelFlag.load(); });
+        pausedFor += Clock::now() - pausedAt;
     }
     if (cancelFlag.load())
         throw Stop{RunStatus::Cancelled, "cancelled; resume continues from the last checkpoint"};
@@ -204,7 +208,7 @@ torch::Tensor Trainer::Impl::toDevice(const torch::Tensor &x) const
 
 Result<RunSummary> Trainer::Impl::execute(bool resuming)
 {
-    sessionStart = Clock::now();
+    sessionStart = activeNow();
     cancelFlag = false;
     json state;
     if (resuming) {
@@ -268,6 +272,8 @@ Result<RunSummary> Trainer::Impl::execute(bool resuming)
     rs.resumed = resuming;
     rs.resumeStage = startStage;
     rs.resumeEpoch = startEpoch;
+    rs.resumeStageDone = resuming && stageDone;
+    rs.elapsed = elapsed();
     obs->runStarted(rs);
     if (opt.mode == TrainMode::Greedy)
         log(LogLevel::Info,
@@ -295,6 +301,8 @@ Result<RunSummary> Trainer::Impl::execute(bool resuming)
         switch (opt.mode) {
         case TrainMode::Greedy:
             if (stageDone) {
+                // Stopped while its layer was probed: probe it before the next stage.
+                probeMissing(startStage, startStage + 1, startStage, startEpoch);
                 ++startStage;
                 startEpoch = 0;
             }
@@ -304,10 +312,14 @@ Result<RunSummary> Trainer::Impl::execute(bool resuming)
         case TrainMode::EndToEnd:
             if (!stageDone)
                 runEndToEnd(startEpoch, resuming, ckpt);
+            else
+                probeMissing(0, net->stages(), startStage, startEpoch);
             break;
         case TrainMode::Decoupled:
             if (!stageDone)
                 runDecoupled(startEpoch, resuming, ckpt);
+            else
+                probeMissing(0, net->stages(), startStage, startEpoch);
             break;
         }
         summary.status = RunStatus::Finished;
@@ -326,6 +338,25 @@ Result<RunSummary> Trainer::Impl::execute(bool resuming)
         log(LogLevel::Error, summary.message);
     obs->runEnded({summary.status, summary.message, summary.seconds, summary.finalTestAcc});
     return summary;
+}
+
+void Trainer::Impl::probeMissing(int firstLayer, int endLayer, int afterStage, int epoch)
+{
+    if (!opt.probes)
+        return;
+    bool probed = false;
+    for (int j = firstLayer; j < endLayer; ++j) {
+        const bool have
+            = std::any_of(summary.probes.begin(), summary.probes.end(), [&](const ProbeResult &p) {
+                  return p.layer == j && p.afterStage == afterStage;
+              });
+        if (!have) {
+            probeLayer(j, afterStage);
+            probed = true;
+        }
+    }
+    if (probed)
+        saveState(afterStage, epoch, true);
 }
 
 Trainer::Trainer(TrainOptions options, TrainObserver *observer)

@@ -116,7 +116,16 @@ struct Trainer::Impl
     Impl(TrainOptions o, TrainObserver *observer);
 
     void log(LogLevel level, const std::string &text) { obs->log(level, text); }
-    double elapsed() const { return elapsedBefore + detail::secondsSince(sessionStart); }
+    /// The engine's clock: steady time with the run's pauses left out, so that every duration
+    /// it measures (epochs, stages, elapsed, images/s) is active time.
+    Clock::time_point activeNow() const { return Clock::now() - pausedFor; }
+    double activeSince(Clock::time_point t) const
+    {
+        return std::chrono::duration<double>(activeNow() - t).count();
+    }
+    /// The run's active seconds: earlier sessions plus this one, pauses excluded.
+    double elapsed() const { return elapsedBefore + activeSince(sessionStart); }
+    Clock::duration pausedFor{}; // time spent paused in this session (training thread only)
 
     /// Between batches: blocks while paused; throws Stop when cancelled.
     void checkControls();
@@ -248,6 +257,9 @@ struct Trainer::Impl
 
     json stateJson(int stage, int epochsDone, bool stageDone, const std::string &checkpoint) const;
     void saveState(int stage, int epochsDone, bool stageDone);
+    /// A resumed run with probes that stopped while probing its finished stage: probes layers
+    /// [firstLayer, endLayer) after `afterStage` that the run state lacks, then saves the state.
+    void probeMissing(int firstLayer, int endLayer, int afterStage, int epoch);
     /// Saves the whole network and the optimizers, then the run state pointing at it (both
     /// atomically), then removes the previous checkpoint. At a greedy stage end the network is
     /// also kept as a stage checkpoint (for branching and probes). Throws Stop on a write failure.
@@ -277,12 +289,7 @@ struct Trainer::Impl
     void runEndToEnd(int startEpoch, bool resuming, const std::string &ckpt);
     void runDecoupled(int startEpoch, bool resuming, const std::string &ckpt);
 
-    int e2eEpochs() const
-    {
-        return spec.recipe.e2e.epochs > 0
-                   ? spec.recipe.e2e.epochs
-                   : spec.recipe.epochsPerStage * static_cast<int>(spec.stages.size());
-    }
+    int e2eEpochs() const { return endToEndEpochs(spec); }
 };
 
 } // namespace lw

@@ -396,8 +396,13 @@ void TestDesigner::presetTotals()
     DesignView view;
     QAction *action = nullptr;
     for (QAction *a : view.presetsMenu()->actions()) {
-        if (a->text() == preset)
+        if (a->data().toString() == preset) {
             action = a;
+            // The entry shows what the preset is, not only its name.
+            QVERIFY2(a->text().startsWith(preset + QStringLiteral(" \u2014 ")),
+                     qPrintable(a->text()));
+            QVERIFY(!a->toolTip().isEmpty());
+        }
     }
     QVERIFY2(action, "preset missing from the Presets menu");
     action->trigger();

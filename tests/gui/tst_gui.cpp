@@ -299,7 +299,11 @@ private Q_SLOTS:
         QCOMPARE(probed.first().at(1).toString(), QString());
         QCOMPARE(m_view->depthPlot()->probeCount(), 3);
         QCOMPARE(stored(id).probes.size(), std::size_t(3));
-        QVERIFY(m_view->startButton()->isEnabled());
+        // The probed run's own settings stay shown read-only until a new run is made from them.
+        QCOMPARE(m_view->shownRun(), id);
+        QVERIFY(!m_view->startButton()->isEnabled());
+        QTest::mouseClick(m_view->newRunFromShownButton(), Qt::LeftButton);
+        QTRY_VERIFY_WITH_TIMEOUT(m_view->startButton()->isEnabled(), 20000);
     }
 
     void pauseThenContinue()

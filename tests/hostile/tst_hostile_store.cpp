@@ -6,6 +6,11 @@
 #include "core/store/runstore.h"
 #include "tests/support/support.h"
 
+#include <QFile>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QProcess>
 #include <QtTest>
 
 #include <filesystem>
@@ -49,6 +54,76 @@ class TestHostileStore : public QObject
     Q_OBJECT
 
 private Q_SLOTS:
+    void killedTrainingReadsInterruptedAtOnce()
+    {
+        // Regression: a training killed with SIGKILL stayed "running" for every reader until a
+        // writer opened the store. Readers now test the run's lock themselves.
+        test::TempStore store;
+        QVERIFY(store.ok());
+        store.close();
+        const QString db = QString::fromStdString(store.path());
+        Spec spec = test::tinySpec(50); // far longer than the test waits
+        spec.recipe.dataset.trainLimit = 4096;
+        const QString specPath = store.dir() + "/long.json";
+        {
+            QFile f(specPath);
+            QVERIFY(f.open(QIODevice::WriteOnly));
+            f.write(QByteArray::fromStdString(serializeSpec(spec)));
+        }
+        QProcess train;
+        train.start(QStringLiteral(LW_CLI_PATH), {"train", "--spec", specPath, "--db", db,
+                                                  "--threads", "1", "--name", "killed"});
+        QVERIFY(train.waitForStarted());
+        auto statusOf = [&db](const QStringList &extra = {}) {
+            const auto r = test::runCli(QStringList{"runs", "list", "--json", "--db", db} + extra);
+            const auto runs = QJsonDocument::fromJson(r.out.toUtf8()).array();
+            return runs.isEmpty() ? QString() : runs.first().toObject()["status"].toString();
+        };
+        // Wait until its first epoch is recorded (the run is well under way).
+        QTRY_VERIFY_WITH_TIMEOUT(
+            [&] {
+                auto reader = RunStore::open(store.path(), OpenMode::ReadOnly);
+                if (!reader)
+                    return false;
+                auto runs = (*reader)->listRuns();
+                return runs && runs->size() == 1 && runs->front().status == RunStatus::Running
+                       && runs->front().wallSeconds > 0;
+            }(),
+            120000);
+        QCOMPARE(statusOf(), QStringLiteral("running"));
+
+        train.kill(); // SIGKILL: no handler runs, the kernel drops the lock
+        QVERIFY(train.waitForFinished(10000));
+
+        // Right away, with no writer having opened the store: interrupted, with the reason.
+        const auto r = test::runCli({"runs", "list", "--json", "--db", db});
+        QCOMPARE(r.exitCode, 0);
+        const auto run = QJsonDocument::fromJson(r.out.toUtf8()).array().first().toObject();
+        QCOMPARE(run["status"].toString(), QStringLiteral("interrupted"));
+        QVERIFY2(run["message"].toString().contains(QStringLiteral("ended without finishing")),
+                 qPrintable(run["message"].toString()));
+        const auto table = test::runCli({"runs", "list", "--db", db});
+        QVERIFY2(table.out.contains(QStringLiteral("interrupted")), qPrintable(table.out));
+        QVERIFY(!table.out.contains(QStringLiteral("running")));
+        QCOMPARE(statusOf({"--status", "interrupted"}), QStringLiteral("interrupted"));
+        QCOMPARE(statusOf({"--status", "running"}), QString());
+        // A reader in this process says the same (the file still says `running`: no writer has
+        // opened it).
+        auto reader = RunStore::open(store.path(), OpenMode::ReadOnly);
+        QVERIFY(reader);
+        auto runs = (*reader)->listRuns();
+        QVERIFY(runs && runs->size() == 1);
+        QCOMPARE(int(runs->front().status), int(RunStatus::Interrupted));
+        QCOMPARE((*reader)->countRuns({.status = RunStatus::Running}).value(), std::int64_t(0));
+        const std::int64_t id = runs->front().id;
+        QCOMPARE(int((*reader)->getRun(id)->run.status), int(RunStatus::Interrupted));
+        reader->reset();
+        // A writer's open marks it so in the file; nothing changes for readers.
+        auto writer = test::openStore(store.path());
+        QVERIFY(writer);
+        QCOMPARE(int(writer->getRun(id)->run.status), int(RunStatus::Interrupted));
+    }
+
     void oneRecordingProcessPerRun()
     {
         test::TempStore a;

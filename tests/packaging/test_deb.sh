@@ -32,7 +32,7 @@ contents=$(dpkg-deb -c "$deb" | awk '{print $NF}')
 files=(./usr/bin/layerwise-cli ./usr/share/man/man1/layerwise-cli.1.gz
        ./usr/share/layerwise/presets/fmnist-k1.json)
 [[ $gui == ON ]] && files+=(./usr/bin/layerwise ./usr/share/man/man1/layerwise.1.gz
-    ./usr/share/applications/layerwise.desktop
+    ./usr/share/applications/io.github.layerwise.Layerwise.desktop
     ./usr/share/metainfo/io.github.layerwise.Layerwise.metainfo.xml
     ./usr/share/mime/packages/layerwise.xml
     ./usr/share/icons/hicolor/scalable/apps/layerwise.svg

@@ -83,7 +83,11 @@ grep -q 'either with --spec or as an argument' "$scratch/gui-both.err" \
 # Desktop entry and AppStream metainfo.
 need desktop-file-validate desktop-file-utils
 need appstreamcli appstream
-desktop=$usr/share/applications/layerwise.desktop
+desktop=$usr/share/applications/io.github.layerwise.Layerwise.desktop
+# The AppStream id names the desktop file.
+grep -q '<launchable type="desktop-id">io.github.layerwise.Layerwise.desktop</launchable>' \
+    "$usr/share/metainfo/io.github.layerwise.Layerwise.metainfo.xml" \
+    || fail "metainfo's launchable is not the desktop file's name"
 desktop-file-validate "$desktop" || fail "desktop-file-validate $desktop"
 grep -qx 'Exec=layerwise %f' "$desktop" || fail "$desktop: Exec is not 'layerwise %f'"
 grep -q '^MimeType=.*application/x-layerwise-spec;' "$desktop" || fail "$desktop: no MimeType"
@@ -114,5 +118,8 @@ for glob in '*.lwspec.json' '*.lwspec'; do
     grep -qF "application/x-layerwise-spec:$glob" "$mime/globs2" \
         || fail "MIME database has no glob $glob for application/x-layerwise-spec"
 done
+# Specs saved as plain *.json are recognised by their content.
+grep -qa 'layerwise-spec' "$mime/magic" \
+    || fail "MIME database has no content match for specs saved as *.json"
 echo "mime type: ok"
 echo "PASS"

@@ -133,6 +133,7 @@ private Q_SLOTS:
     void cliSummaryJson();
     void cliSummaryText();
     void cliValidate();
+    void milestonesPastTheEnd();
 };
 
 void TestSpec::presetsListed()
@@ -448,6 +449,15 @@ void TestSpec::malformed_data()
         << "recipe.lr.milestones=[4,3]"
         << "recipe.lr.milestones[1]"
         << "milestones must be increasing, got 3 after 4" << -1;
+    // Regression (issue 19): milestones past the schedule's last epoch never decayed the LR.
+    QTest::newRow("milestone past the stage's last epoch")
+        << "recipe.lr.milestones=[3,6]"
+        << "recipe.lr.milestones[1]"
+        << "milestone 6 is past the last epoch (recipe.epochs_per_stage is 6" << -1;
+    QTest::newRow("end-to-end milestone past the last epoch")
+        << "recipe.e2e.epochs=6"
+        << "recipe.e2e.lr.milestones[0]"
+        << "milestone 9 is past the last epoch (recipe.e2e.epochs is 6" << -1;
     QTest::newRow("every and milestones") << "recipe.lr.every=3"
                                           << "recipe.lr"
                                           << "set either \"every\" or \"milestones\"" << -1;
@@ -904,6 +914,45 @@ void TestSpec::cliSummaryText()
     QVERIFY2(r.out.contains("132,868,840"), qPrintable(r.out));
     QVERIFY2(r.out.contains("512x14x14"), qPrintable(r.out));
     QVERIFY2(r.out.contains("maxpool"), qPrintable(r.out));
+}
+
+void TestSpec::milestonesPastTheEnd()
+{
+    // The end-to-end twin shortened to 6 epochs keeps the recipe's milestones 9 and 12: the
+    // validator names both; the CLI refuses the file.
+    Spec s = preset("fmnist-k1");
+    s.recipe.e2e.epochs = 6;
+    const QString all = issuesText(validateSpec(s));
+    QVERIFY2(all.contains("recipe.e2e.lr.milestones[0]: milestone 9 is past the last epoch"),
+             qPrintable(all));
+    QVERIFY(all.contains("recipe.e2e.lr.milestones[1]: milestone 12"));
+    QTemporaryDir dir;
+    const QString file = dir.filePath("late.json");
+    {
+        QFile f(file);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write(QByteArray::fromStdString(serializeSpec(s)));
+    }
+    const auto r = test::runCli({"arch", "validate", file});
+    QCOMPARE(r.exitCode, 2);
+    QVERIFY2(r.err.contains("recipe.e2e.lr.milestones[0]"), qPrintable(r.err));
+    // Changing the epochs from a front-end (CLI flags, the Train view) drops what cannot apply,
+    // and says which.
+    Spec shorter = preset("fmnist-k1");
+    shorter.recipe.epochsPerStage = 4;
+    shorter.recipe.e2e.epochs = 10;
+    const std::string said = dropMilestonesPastEnd(shorter);
+    QCOMPARE(shorter.recipe.lr.milestones, (std::vector<int>{3}));
+    QCOMPARE(shorter.recipe.e2e.lr.milestones, (std::vector<int>{9}));
+    QVERIFY2(QString::fromStdString(said).contains("LR milestones 5 dropped: past the last of 4"),
+             said.c_str());
+    QVERIFY(QString::fromStdString(said).contains("end-to-end LR milestones 12 dropped"));
+    QVERIFY(validateSpec(shorter).empty());
+    Spec same = preset("fmnist-k1");
+    QCOMPARE(dropMilestonesPastEnd(same), std::string());
+    // Every preset's schedule fits its epochs.
+    for (const auto &p : listPresets())
+        QVERIFY2(validateSpec(preset(QString::fromStdString(p.name))).empty(), p.name.c_str());
 }
 
 void TestSpec::cliValidate()

@@ -409,8 +409,10 @@ private Q_SLOTS:
              {"schema_version", "runs", "run_tags", "stages", "metrics", "probes", "artifacts"})
             QVERIFY2(db.tableExists(table), table);
         QCOMPARE(db.execAndGet("PRAGMA journal_mode").getString(), std::string("wal"));
-        QCOMPARE(db.execAndGet("SELECT max(version) FROM schema_version").getInt(), 2);
-        QCOMPARE(db.execAndGet("SELECT count(*) FROM schema_version").getInt(), 2);
+        QCOMPARE(db.execAndGet("SELECT max(version) FROM schema_version").getInt(),
+                 lw::RunStore::kSchemaVersion);
+        QCOMPARE(db.execAndGet("SELECT count(*) FROM schema_version").getInt(),
+                 lw::RunStore::kSchemaVersion);
         QCOMPARE(db.execAndGet("PRAGMA application_id").getInt64(), 0x4C57524E);
         for (const char *index : {"runs_status_started", "run_tags_tag", "metrics_run"})
             QVERIFY2(db.execAndGet(std::string("SELECT count(*) FROM sqlite_master WHERE type = "
@@ -452,12 +454,12 @@ private Q_SLOTS:
         }
         auto store = openOrFail(path);
         QVERIFY(store);
-        QCOMPARE(store->schemaVersion(), 2);
+        QCOMPARE(store->schemaVersion(), lw::RunStore::kSchemaVersion);
         SQLite::Database db(path, SQLite::OPEN_READONLY);
         QCOMPARE(db.execAndGet("SELECT group_concat(version) FROM (SELECT version FROM "
                                "schema_version ORDER BY version)")
                      .getString(),
-                 std::string("1,2"));
+                 std::string("1,2,3"));
         QVERIFY(db.execAndGet("SELECT count(*) FROM pragma_table_info('runs') WHERE name = "
                               "'updated'")
                     .getInt()
@@ -471,6 +473,8 @@ private Q_SLOTS:
             QCOMPARE(*d->run.finalTestAcc, 0.875);
             QCOMPARE(d->stages.size(), std::size_t(1));
             QCOMPARE(d->stages[0].imagesPerSecond, 0.0);
+            QVERIFY(!d->run.probes); // v3 columns: an old run did not probe, is not paused
+            QVERIFY(!d->run.paused);
             auto m = store->metrics(7);
             QVERIFY(m);
             QCOMPARE(m->size(), std::size_t(1));
@@ -1186,6 +1190,20 @@ private Q_SLOTS:
         {
             SQLite::Database db(path, SQLite::OPEN_READWRITE);
             QCOMPARE(db.execAndGet("PRAGMA integrity_check").getString(), std::string("ok"));
+            QCOMPARE(db.execAndGet("SELECT status FROM runs WHERE id = " + std::to_string(id))
+                         .getString(),
+                     std::string("running"));
+        }
+        // A reader already sees it interrupted (nobody holds its lock), before any writer opens.
+        {
+            auto reader = lw::RunStore::open(path, lw::OpenMode::ReadOnly);
+            QVERIFY(reader);
+            auto row = (*reader)->getRun(id);
+            QVERIFY(row);
+            QCOMPARE(row->run.status, lw::RunStatus::Interrupted);
+            QVERIFY(row->run.message.find("ended without finishing") != std::string::npos);
+            auto running = (*reader)->listRuns({.status = lw::RunStatus::Running});
+            QVERIFY(running && running->empty());
         }
         auto store = openOrFail(path);
         QVERIFY(store);
@@ -1201,6 +1219,61 @@ private Q_SLOTS:
             QVERIFY(rows->size() >= std::size_t(30 * kMetricsPerEpoch));
         SQLite::Database db(path, SQLite::OPEN_READONLY);
         QCOMPARE(db.execAndGet("PRAGMA integrity_check").getString(), std::string("ok"));
+    }
+
+    void resumeKeepsTheFinishedStagesProbes()
+    {
+        // Regression (issue 19): resuming after a finished stage deleted that stage's probe.
+        auto store = openOrFail(freshPath());
+        QVERIFY(store);
+        lw::NewRun nr = newRun("probed");
+        nr.probes = true;
+        auto id = store->createRun(nr);
+        QVERIFY(id);
+        for (int s = 0; s < 2; ++s) {
+            QVERIFY(store->recordEpochs(
+                *id, {epochValues(s, 1, 1 + 2 * s), epochValues(s, 2, 2 + 2 * s)}));
+            QVERIFY(store->recordProbe(*id, lw::ProbeResult{s, s, 0.5, 0.4, 1}));
+        }
+        QVERIFY(store->setStatus(*id, lw::RunStatus::Cancelled));
+        QVERIFY(store->getRun(*id)->run.probes);
+        // Resumed after stage 2 finished: both probes stay.
+        QVERIFY(store->beginResume(*id, 1, 2, /*stageDone=*/true));
+        QCOMPARE(store->getRun(*id)->probes.size(), std::size_t(2));
+        // Resumed inside stage 2: its probe goes (the stage trains again), stage 1's stays.
+        QVERIFY(store->beginResume(*id, 1, 1, /*stageDone=*/false));
+        auto d = store->getRun(*id);
+        QCOMPARE(d->probes.size(), std::size_t(1));
+        QCOMPARE(d->probes[0].afterStage, 0);
+    }
+
+    void pausedReadsPausedUntilTheRunEnds()
+    {
+        auto store = openOrFail(freshPath());
+        QVERIFY(store);
+        auto id = store->createRun(newRun("paused"));
+        QVERIFY(id);
+        QVERIFY(store->setPaused(*id, true));
+        auto row = store->getRun(*id)->run;
+        QVERIFY(row.paused);
+        QCOMPARE(std::string(lw::statusLabel(row.status, row.paused)), std::string("paused"));
+        QVERIFY(store->setPaused(*id, false));
+        QVERIFY(!store->getRun(*id)->run.paused);
+        QVERIFY(store->setPaused(*id, true));
+        QVERIFY(store->setStatus(*id, lw::RunStatus::Cancelled));
+        row = store->getRun(*id)->run;
+        QVERIFY(!row.paused);
+        QCOMPARE(std::string(lw::statusLabel(row.status, row.paused)), std::string("stopped"));
+        QCOMPARE(std::string(lw::toString(row.status)), std::string("cancelled"));
+        QVERIFY(lw::parseRunStatus("stopped") == lw::RunStatus::Cancelled);
+        // Active time: the engine's elapsed count, not the sum of the epochs' times.
+        auto other = store->createRun(newRun("timed"));
+        QVERIFY(other);
+        lw::EpochMetrics e = epochValues(0, 1, 1);
+        e.seconds = 2;
+        e.elapsed = 3.5; // set-up and evaluation before it included
+        QVERIFY(store->recordEpochs(*other, {e}));
+        QCOMPARE(store->getRun(*other)->run.wallSeconds, 3.5);
     }
 
     void cli()

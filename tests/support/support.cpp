@@ -29,7 +29,8 @@ Spec tinySpec(int epochsPerStage)
     r.epochsPerStage = epochsPerStage;
     r.batchSize = 64;
     r.testBatchSize = 128;
-    r.lr = {0.05, 5.0, 0, {1}, true};
+    // One decay after the first epoch; a one-epoch stage has none (it would never take effect).
+    r.lr = {0.05, 5.0, 0, epochsPerStage > 1 ? std::vector<int>{1} : std::vector<int>{}, true};
     r.e2e.epochs = 3;
     r.e2e.lr = {0.05, 5.0, 0, {2}, true};
     r.augment.enabled = false;

@@ -34,6 +34,11 @@ QString modeText(TrainMode mode)
     return QString::fromUtf8(modeLabel(mode));
 }
 
+QString statusText(RunStatus status, bool paused)
+{
+    return QString::fromUtf8(statusLabel(status, paused));
+}
+
 QString formatRatio(double ratio)
 {
     return QString::number(ratio, 'f', 2) + QLatin1Char('x');

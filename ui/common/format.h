@@ -23,6 +23,8 @@ QString durationText(double seconds);
 QString percentText(double fraction);
 /// "greedy layerwise", "end-to-end", "decoupled (DGL)".
 QString modeText(TrainMode mode);
+/// "running", "paused", "finished", "failed", "stopped", "interrupted" (statusLabel).
+QString statusText(RunStatus status, bool paused = false);
 /// A ratio such as 0.304 -> "0.30x".
 QString formatRatio(double ratio);
 

@@ -83,7 +83,7 @@ void DesignView::createActions()
     connect(m_actions[Save], &QAction::triggered, this, [this] { saveInteractive(false); });
 
     m_actions[SaveAs] = new QAction(tr("Save &As\u2026"), this);
-    m_actions[SaveAs]->setShortcut(QKeySequence(QStringLiteral("Ctrl+Shift+S")));
+    m_actions[SaveAs]->setShortcut(QKeySequence::SaveAs);
     connect(m_actions[SaveAs], &QAction::triggered, this, [this] { saveInteractive(true); });
 
     m_actions[Undo] = m_undo->createUndoAction(this, tr("&Undo"));
@@ -140,8 +140,14 @@ void DesignView::createActions()
     m_presetsMenu->setToolTipsVisible(true);
     for (const PresetInfo &preset : listPresets()) {
         const QString name = QString::fromStdString(preset.name);
-        QAction *a = m_presetsMenu->addAction(name);
-        a->setToolTip(QString::fromStdString(preset.description));
+        // The entry says what the preset is ("fmnist-k1 — Fashion-MNIST, k=1"); the whole
+        // description is its tooltip and status tip.
+        const QString description = QString::fromStdString(preset.description);
+        const QString gist = description.section(QLatin1Char(':'), 0, 0).trimmed();
+        QAction *a = m_presetsMenu->addAction(
+            gist.isEmpty() ? name : QStringLiteral("%1 \u2014 %2").arg(name, gist));
+        a->setData(name);
+        a->setToolTip(description);
         a->setStatusTip(a->toolTip());
         connect(a, &QAction::triggered, this, [this, name] { choosePreset(name); });
     }
@@ -356,16 +362,18 @@ bool DesignView::saveInteractive(bool askPath)
         QString suggested = QString::fromStdString(m_spec.name);
         if (suggested.isEmpty())
             suggested = tr("architecture");
+        // *.lwspec.json: the desktop's MIME type (application/x-layerwise-spec) opens it here.
         if (!m_filePath.isEmpty())
             suggested = m_filePath;
         else
-            suggested += QStringLiteral(".json");
-        path = QFileDialog::getSaveFileName(this, tr("Save Architecture"), suggested,
-                                            tr("Layerwise architecture (*.json);;All files (*)"));
+            suggested += QStringLiteral(".lwspec.json");
+        path = QFileDialog::getSaveFileName(
+            this, tr("Save Architecture"), suggested,
+            tr("Layerwise spec (*.lwspec.json);;JSON (*.json);;All files (*)"));
         if (path.isEmpty())
             return false;
         if (QFileInfo(path).suffix().isEmpty())
-            path += QStringLiteral(".json");
+            path += QStringLiteral(".lwspec.json");
     }
     if (!saveFile(path)) {
         QMessageBox::warning(this, tr("Save failed"), m_error);
@@ -379,8 +387,9 @@ void DesignView::openInteractive()
     if (!maybeSave())
         return;
     const QString dir = m_filePath.isEmpty() ? QString() : QFileInfo(m_filePath).absolutePath();
-    const QString path = QFileDialog::getOpenFileName(
-        this, tr("Open Architecture"), dir, tr("Layerwise architecture (*.json);;All files (*)"));
+    const QString path
+        = QFileDialog::getOpenFileName(this, tr("Open Architecture"), dir,
+                                       tr("Layerwise specs (*.lwspec.json *.json);;All files (*)"));
     if (path.isEmpty())
         return;
     if (!openFile(path))
@@ -647,6 +656,7 @@ void DesignView::refresh()
         break;
     }
     m_recipe->showSpec(m_spec);
+    m_recipe->showIssues(m_issues);
 
     const bool valid = m_issues.empty();
     m_costs->showCosts(m_spec, m_summary, valid);

@@ -9,6 +9,8 @@
 #include <QFileDialog>
 #include <QFormLayout>
 #include <QGroupBox>
+#include <QHash>
+#include <QLabel>
 #include <QLineEdit>
 #include <QRegularExpression>
 #include <QRegularExpressionValidator>
@@ -124,6 +126,14 @@ RecipePanel::RecipePanel(QWidget *parent)
     scroll->setWidget(content);
     auto *v = new QVBoxLayout(content);
     v->setContentsMargins(8, 8, 8, 8);
+    // The validator's findings about the recipe (e.g. a milestone past the last epoch).
+    m_issuesLabel = new QLabel;
+    m_issuesLabel->setObjectName(QStringLiteral("recipeIssues"));
+    m_issuesLabel->setWordWrap(true);
+    m_issuesLabel->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_issuesLabel->setStyleSheet(QStringLiteral("color: #c62828;"));
+    m_issuesLabel->hide();
+    v->addWidget(m_issuesLabel);
 
     // General
     FieldBindings<Spec> &fields = *m_fields;
@@ -346,6 +356,7 @@ QLineEdit *RecipePanel::listEdit(const QString &name, const QString &field, Get 
     constexpr bool epochs = std::is_integral_v<Value>;
     auto *edit = new QLineEdit;
     edit->setObjectName(name);
+    m_listEdits[field] = edit;
     if (!epochs)
         edit->setPlaceholderText(tr("one value per channel, e.g. 0.5, 0.5, 0.5"));
     m_fields->onShow([edit, get](const Spec &s) { setSilently(edit, joinList(get(s))); });
@@ -384,6 +395,26 @@ void RecipePanel::showSpec(const Spec &spec)
     m_spec = spec;
     m_fields->show(spec);
     m_updating = false;
+}
+
+void RecipePanel::showIssues(const std::vector<SpecIssue> &issues)
+{
+    QStringList lines;
+    QHash<QLineEdit *, QString> marked;
+    for (const SpecIssue &issue : issues) {
+        const QString path = QString::fromStdString(issue.path);
+        if (!path.startsWith(QLatin1String("recipe")))
+            continue;
+        lines << QString::fromStdString(issue.toString());
+        for (auto it = m_listEdits.cbegin(); it != m_listEdits.cend(); ++it)
+            if (path.startsWith(it.key()))
+                marked[it.value()] += (marked[it.value()].isEmpty() ? "" : "\n")
+                                      + QString::fromStdString(issue.message);
+    }
+    m_issuesLabel->setText(lines.join(QLatin1Char('\n')));
+    m_issuesLabel->setVisible(!lines.isEmpty());
+    for (QLineEdit *edit : std::as_const(m_listEdits))
+        markInvalid(edit, marked.contains(edit), marked.value(edit));
 }
 
 } // namespace lw

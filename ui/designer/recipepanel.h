@@ -2,6 +2,7 @@
 
 #include "core/spec/spec.h"
 
+#include <QHash>
 #include <QWidget>
 
 #include <functional>
@@ -9,6 +10,7 @@
 #include <optional>
 #include <vector>
 
+class QLabel;
 class QLineEdit;
 
 namespace lw {
@@ -30,6 +32,9 @@ public:
 
     /// Shows `spec`'s name, description and recipe without emitting edited().
     void showSpec(const Spec &spec);
+    /// Shows the validator's issues about the recipe above the fields, and marks the list field
+    /// each one names (e.g. recipe.e2e.lr.milestones[1]).
+    void showIssues(const std::vector<SpecIssue> &issues);
 
 Q_SIGNALS:
     /// `spec` is the shown spec with the user's change; `field` names the field ("recipe.seed").
@@ -44,6 +49,8 @@ private:
 
     Spec m_spec;
     bool m_updating = false;
+    QLabel *m_issuesLabel = nullptr;
+    QHash<QString, QLineEdit *> m_listEdits; ///< list fields by spec path ("recipe.lr.milestones")
 
     std::unique_ptr<FieldBindings<Spec>> m_fields;
 };

@@ -147,7 +147,7 @@ void fillSummaryTable(QTableWidget *table, const CompareModel &model, bool group
         nameItem->setData(Qt::UserRole, first->id);
         table->setItem(i, 0, nameItem);
         set(i, 1, modeText(first->row.mode), false);
-        set(i, 2, QString::fromStdString(toString(first->row.status)), false);
+        set(i, 2, statusText(first->row.status, first->row.paused), false);
         set(i, 3, statText(row.testAcc, acc));
         set(i, 4, statText(row.ensembleAcc, acc));
         set(i, 5, statText(row.bestAcc, acc));

@@ -183,6 +183,9 @@ RunCompareView::RunCompareView(QWidget *parent)
 
     auto *empty = new QLabel(tr("Select runs in the table to compare them\n"
                                 "(Ctrl- or Shift-click to select several)"));
+    m_emptyLabel = empty;
+    empty->setObjectName(QStringLiteral("compareEmptyLabel"));
+    empty->setWordWrap(true);
     empty->setAlignment(Qt::AlignCenter);
     empty->setStyleSheet(QStringLiteral("color: palette(mid); font-size: 14pt;"));
     m_loadTimer = new QTimer(this);
@@ -196,6 +199,11 @@ RunCompareView::RunCompareView(QWidget *parent)
 }
 
 RunCompareView::~RunCompareView() = default;
+
+void RunCompareView::setEmptyText(const QString &text)
+{
+    m_emptyLabel->setText(text);
+}
 
 void RunCompareView::setStore(std::shared_ptr<RunStore> store)
 {
@@ -521,7 +529,7 @@ void RunCompareView::rebuildLegend()
     m_legend->clear();
     for (const auto &r : m_model.runs()) {
         auto *item = new QTreeWidgetItem(
-            {r->name(), modeText(r->row.mode), QString::fromStdString(toString(r->row.status))});
+            {r->name(), modeText(r->row.mode), statusText(r->row.status, r->row.paused)});
         item->setIcon(0, QIcon(swatch(runColor(r->id))));
         item->setData(0, Qt::UserRole, r->id);
         item->setToolTip(

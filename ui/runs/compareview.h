@@ -14,6 +14,7 @@
 class QCPAbstractItem;
 class QCPGraph;
 class QCheckBox;
+class QLabel;
 class QComboBox;
 class QCustomPlot;
 class QTableWidget;
@@ -45,6 +46,8 @@ public:
     void setStore(std::shared_ptr<RunStore> store);
     /// Compares these runs (in this order); runs already shown keep their data and colour.
     void setRuns(const QList<qint64> &ids);
+    /// What the view says while no run is selected.
+    void setEmptyText(const QString &text);
     QList<qint64> runs() const;
     /// The compared runs' data (no widgets).
     const CompareModel &model() const { return m_model; }
@@ -141,6 +144,7 @@ private:
     QTableWidget *m_summary = nullptr;
     QTimer *m_loadTimer = nullptr;
     qint64 m_lastLoadReplotMs = 0; ///< when loadSlice last replotted (ms since epoch)
+    QLabel *m_emptyLabel = nullptr;
 };
 
 } // namespace lw

@@ -54,7 +54,7 @@ bool sameRow(const RunRow &a, const RunRow &b)
            && a.message == b.message && a.finalTestAcc == b.finalTestAcc
            && a.bestTestAcc == b.bestTestAcc && a.wallSeconds == b.wallSeconds
            && a.params == b.params && a.macs == b.macs && a.stages == b.stages
-           && a.stagesDone == b.stagesDone;
+           && a.stagesDone == b.stagesDone && a.paused == b.paused;
 }
 
 RunsTableModel::RunsTableModel(QObject *parent)
@@ -416,7 +416,7 @@ QVariant RunsTableModel::data(const QModelIndex &index, int role) const
         return statusColor(r.status);
     if (role == Qt::ToolTipRole) {
         if (col == Status || col == Name) {
-            QString tip = QString::fromStdString(toString(r.status));
+            QString tip = statusText(r.status, r.paused);
             if (!r.message.empty())
                 tip += QStringLiteral(": ") + QString::fromStdString(r.message);
             return tip;
@@ -447,7 +447,7 @@ QVariant RunsTableModel::data(const QModelIndex &index, int role) const
     case Id: return qint64(r.id);
     case Name: return QString::fromStdString(r.name);
     case Mode: return modeText(r.mode);
-    case Status: return QString::fromStdString(toString(r.status));
+    case Status: return statusText(r.status, r.paused);
     case Spec: return QString::fromStdString(r.specName);
     case Dataset: return QString::fromStdString(r.dataset);
     case FinalAcc: return formatAccuracy(r.finalTestAcc);

@@ -1,5 +1,6 @@
 #include "ui/runs/runsview.h"
 
+#include "ui/common/format.h"
 #include "ui/inspect/picturescompare.h"
 #include "ui/runs/compareview.h"
 #include "ui/runs/runstablemodel.h"
@@ -76,7 +77,7 @@ RunsView::RunsView(QWidget *parent)
     m_statusBox->addItem(tr("Any status"));
     for (auto s : {RunStatus::Running, RunStatus::Finished, RunStatus::Failed, RunStatus::Cancelled,
                    RunStatus::Interrupted})
-        m_statusBox->addItem(QString::fromStdString(toString(s)), int(s));
+        m_statusBox->addItem(statusText(s), int(s));
     m_modeBox = new QComboBox;
     m_modeBox->addItem(tr("Any mode"));
     m_modeBox->addItem(tr("greedy"), int(TrainMode::Greedy));
@@ -151,6 +152,7 @@ RunsView::RunsView(QWidget *parent)
         onSelectionChanged();
         updateCountLabel();
         updateTagChoices();
+        updateEmptyText();
     });
     connect(m_model, &QAbstractItemModel::rowsInserted, this, &RunsView::updateCountLabel);
     connect(m_model, &QAbstractItemModel::rowsRemoved, this, [this] {
@@ -203,6 +205,7 @@ RunsView::RunsView(QWidget *parent)
     connect(m_pollTimer, &QTimer::timeout, this, &RunsView::refreshNow);
     updateActions();
     updateCountLabel();
+    updateEmptyText();
 }
 
 RunsView::~RunsView() = default;
@@ -303,14 +306,45 @@ void RunsView::refreshNow()
         fail(QString::fromStdString(token.message()));
         return;
     }
-    if (m_token && *m_token == token.value())
+    if (m_token && *m_token == token.value() && !runningRunGone())
         return;
     m_token = token.value();
     m_model->refresh();
+    updateEmptyText();
     m_compare->refresh();
     updateCountLabel();
     updateTagChoices();
     updateActions();
+}
+
+bool RunsView::runningRunGone() const
+{
+    // A process killed while recording changes nothing in the store: its runs read as
+    // interrupted (the store checks their locks) only when they are read again.
+    for (int i = 0; i < m_model->rowCount(); ++i) {
+        const RunRow &r = m_model->runAt(i);
+        if (r.status == RunStatus::Running && !m_store->isLive(r.id))
+            return true;
+    }
+    return false;
+}
+
+void RunsView::updateEmptyText()
+{
+    if (!m_compare)
+        return;
+    const RunFilter &f = m_model->filter();
+    const bool filtered = !f.text.empty() || f.status || f.mode || !f.tag.empty();
+    if (m_model->rowCount() > 0)
+        m_compare->setEmptyText(tr("Select runs in the table to compare them\n"
+                                   "(Ctrl- or Shift-click to select several)"));
+    else if (filtered)
+        m_compare->setEmptyText(tr("No run matches the filter above."));
+    else
+        m_compare->setEmptyText(
+            tr("No runs yet.\nTo make one, open the Train view (Ctrl+2), choose an architecture "
+               "and the data,\nand press Start Training. Every run is recorded here, also those "
+               "started with layerwise-cli."));
 }
 
 void RunsView::applyFilter()

@@ -118,6 +118,10 @@ private:
     void showTableMenu(const QPoint &pos);
     bool fail(const QString &message);
     std::optional<RunRow> singleSelected() const;
+    /// A shown run reads `running` but its recording process is gone (killed).
+    bool runningRunGone() const;
+    /// The comparison's placeholder: how to make a run, when there is none.
+    void updateEmptyText();
 
     void renameInteractive();
     void tagsInteractive();

@@ -183,7 +183,13 @@ void TrainDashboard::prepare(const Spec &spec, TrainMode mode, int lockedStages)
     m_epochFraction = 0;
     m_imagesPerSecond = 0;
     m_doneAtStart = 0;
+    m_elapsedBase = 0;
+    m_elapsedAtStart = 0;
+    m_pausedMs = 0;
+    m_pauseClock.invalidate();
+    m_shownStage = -1;
     m_endedReported = false;
+    m_arch->setProgress(-1, 0);
     m_arch->setSpec(spec);
     m_timeline->reset(m_plannedEpochs);
     m_depth->reset(m_runStages);
@@ -197,7 +203,9 @@ void TrainDashboard::stageStarted(const StageStarted &e)
     if (m_runMode == TrainMode::Greedy) {
         m_currentStage = e.stage;
         m_stageEpochs = e.epochs;
-        m_timeline->stageStarted(e.stage, double(m_lastStep), true);
+        // A stage resumed in its middle is marked already (its earlier epochs were loaded).
+        m_timeline->stageStarted(e.stage, double(m_lastStep), e.stage != m_shownStage);
+        m_shownStage = e.stage;
         m_arch->setProgress(e.stage, m_stagesDone);
         appendLog(LogLevel::Info,
                   tr("stage %1: block %2 params, head %3 params%4")
@@ -228,6 +236,14 @@ void TrainDashboard::batchProgress(const BatchProgress &e)
 
 void TrainDashboard::epochFinished(const EpochMetrics &e)
 {
+    if (e.elapsed > 0) {
+        // The engine's count is the run's: the store's wall time says the same.
+        m_elapsedBase = e.elapsed;
+        m_runClock.restart();
+        m_pausedMs = 0;
+        if (m_pauseClock.isValid())
+            m_pauseClock.restart();
+    }
     m_timeline->addEpoch(e);
     m_lastStep = std::max(m_lastStep, e.step);
     m_currentEpoch = e.epoch;
@@ -264,6 +280,11 @@ void TrainDashboard::probeFinished(const ProbeResult &e)
 void TrainDashboard::runEnded(const RunEnded &e)
 {
     m_endedReported = true;
+    if (e.seconds > 0) {
+        m_elapsedBase = e.seconds;
+        m_runClock.invalidate();
+        m_pauseClock.invalidate();
+    }
     m_timeline->flush();
     if (e.status == RunStatus::Finished) {
         m_arch->setProgress(-1, m_runStages);
@@ -287,10 +308,11 @@ void TrainDashboard::updateProgressText()
     m_epochBar->setValue(static_cast<int>(m_epochFraction * 1000));
     m_runBar->setValue(static_cast<int>(runFrac * 1000));
     QString eta = QStringLiteral("\u2013");
-    const double elapsed = m_runClock.isValid() ? m_runClock.elapsed() / 1000.0 : 0;
+    const double elapsed = elapsedSeconds();
+    const double thisSession = elapsed - m_elapsedAtStart;
     const double doneNow = runFrac - m_doneAtStart;
-    if (doneNow > 0.005 && elapsed > 1)
-        eta = durationText(elapsed / doneNow * (1 - runFrac));
+    if (doneNow > 0.005 && thisSession > 1)
+        eta = durationText(thisSession / doneNow * (1 - runFrac));
     QString where;
     if (m_runMode == TrainMode::Greedy && m_currentStage >= 0)
         where = tr("stage %1/%2 \u00b7 epoch %3/%4")
@@ -308,6 +330,33 @@ void TrainDashboard::updateProgressText()
     m_progressLabel->setText(tr("%1 \u00b7 %2 img/s \u00b7 elapsed %3 \u00b7 ETA %4%5")
                                  .arg(where, groupedText(std::llround(m_imagesPerSecond)),
                                       durationText(elapsed), eta, state));
+}
+
+void TrainDashboard::startClock()
+{
+    m_runClock.start();
+    m_pausedMs = 0;
+    m_pauseClock.invalidate();
+}
+
+void TrainDashboard::setPaused(bool paused)
+{
+    if (paused && !m_pauseClock.isValid()) {
+        m_pauseClock.start();
+    } else if (!paused && m_pauseClock.isValid()) {
+        m_pausedMs += m_pauseClock.elapsed();
+        m_pauseClock.invalidate();
+    }
+    if (m_session->isRunning() && !m_session->isStopping())
+        showState(paused ? tr("paused") : m_runningState);
+}
+
+double TrainDashboard::elapsedSeconds() const
+{
+    if (!m_runClock.isValid())
+        return m_elapsedBase;
+    const qint64 paused = m_pausedMs + (m_pauseClock.isValid() ? m_pauseClock.elapsed() : 0);
+    return m_elapsedBase + std::max<qint64>(0, m_runClock.elapsed() - paused) / 1000.0;
 }
 
 void TrainDashboard::appendLog(LogLevel level, const QString &text)
@@ -369,12 +418,15 @@ void TrainDashboard::showHistory(std::int64_t runId, const RunHistory &history, 
         if (m_runMode == TrainMode::Greedy && e.stage != shownStage) {
             m_timeline->stageStarted(e.stage, double(e.step - e.epoch), true);
             shownStage = e.stage;
+            m_shownStage = e.stage;
         }
         m_timeline->addEpoch(e);
         m_lastStep = std::max(m_lastStep, e.step);
     }
+    // The store holds what the run continues from (a resume trimmed the rest): every finished
+    // stage up to the resume point, and the probes taken after them.
     for (const StageRow &s : history.stages) {
-        if (!s.finished || !s.testAcc || s.stage >= resumeStage + (resumeEpoch > 0 ? 0 : 1))
+        if (!s.finished || !s.testAcc || s.stage > resumeStage)
             continue;
         StageFinished f;
         f.stage = s.stage;
@@ -386,8 +438,11 @@ void TrainDashboard::showHistory(std::int64_t runId, const RunHistory &history, 
         m_stagesDone = std::max(m_stagesDone, s.stage + 1);
     }
     for (const ProbeRow &p : history.probes)
-        if (p.afterStage < resumeStage)
+        if (p.afterStage <= resumeStage)
             m_depth->setProbe({p.afterStage, p.layer, p.trainAcc, p.testAcc, p.seconds});
+    if (m_runMode == TrainMode::Greedy)
+        m_arch->setProgress(-1, m_stagesDone);
+    updateProgressText();
     if (!history.epochs.empty())
         appendLog(LogLevel::Info,
                   tr("loaded the curves of run %1 so far (%2 epochs)").arg(runId).arg(m_lastStep));
@@ -413,7 +468,11 @@ void TrainDashboard::runStarted(const RunStarted &e)
 {
     if (e.resumed && m_plannedEpochs > 0)
         m_doneAtStart = double(m_lastStep) / m_plannedEpochs;
-    showState(tr("%1 on %2").arg(modeText(e.mode), q(e.device)));
+    m_elapsedBase = e.elapsed;
+    m_elapsedAtStart = e.elapsed;
+    startClock();
+    m_runningState = tr("%1 on %2").arg(modeText(e.mode), q(e.device));
+    showState(m_runningState);
     appendLog(LogLevel::Info,
               tr("%1 on %2 (%3 threads): %4, %5 train / %6 test images")
                   .arg(modeText(e.mode), q(e.device))
@@ -428,7 +487,14 @@ void TrainDashboard::runFinished(RunStatus status, const QString &what, const QS
         && !m_log->toPlainText().contains(message))
         appendLog(LogLevel::Error, message);
     showState(what);
-    m_progressLabel->setText(status == RunStatus::Failed ? message : QString());
+    // The run is over: no stage card stays highlighted as training.
+    m_arch->setProgress(-1, status == RunStatus::Finished ? m_runStages : m_stagesDone);
+    m_runClock.invalidate();
+    m_pauseClock.invalidate();
+    m_progressLabel->setText(status == RunStatus::Failed
+                                 ? message
+                                 : tr("%1 \u00b7 elapsed %2 (active time, pauses excluded)")
+                                       .arg(what, durationText(m_elapsedBase)));
 }
 
 void TrainDashboard::clearLog()

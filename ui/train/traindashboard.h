@@ -54,7 +54,12 @@ public:
     /// "<run title> — <state>" above the architecture.
     void showState(const QString &state);
     /// Starts the clock behind elapsed time and the ETA.
-    void startClock() { m_runClock.start(); }
+    void startClock();
+    /// The run was paused or continued: paused time is not active time.
+    void setPaused(bool paused);
+    /// The run's active time so far (pauses excluded, earlier sessions included), as the engine
+    /// counts it and the store keeps it (wall_seconds); synchronised at every epoch.
+    double elapsedSeconds() const;
 
     void runStarted(const RunStarted &e);
     void stageStarted(const StageStarted &e);
@@ -81,6 +86,8 @@ public:
     QPlainTextEdit *logView() const { return m_log; }
     QProgressBar *epochProgress() const { return m_epochBar; }
     QProgressBar *runProgress() const { return m_runBar; }
+    QLabel *progressLabel() const { return m_progressLabel; }
+    QLabel *runLabel() const { return m_runLabel; }
     QSplitter *splitter() const { return m_dashSplitter; }
 
 private:
@@ -102,9 +109,15 @@ private:
     std::int64_t m_lastStep = 0;
     double m_epochFraction = 0;
     double m_imagesPerSecond = 0;
-    QElapsedTimer m_runClock;
-    double m_doneAtStart = 0; ///< fraction of the run already done when this session began
+    QElapsedTimer m_runClock;    ///< since the engine's last elapsed time (m_elapsedBase)
+    QElapsedTimer m_pauseClock;  ///< valid while paused
+    qint64 m_pausedMs = 0;       ///< paused time since m_runClock started
+    double m_elapsedBase = 0;    ///< the engine's active seconds at the last sync
+    double m_elapsedAtStart = 0; ///< active seconds of earlier sessions (a resumed run)
+    double m_doneAtStart = 0;    ///< fraction of the run already done when this session began
+    int m_shownStage = -1;       ///< greedy: the last stage whose start is marked in the timeline
     QString m_runTitle;
+    QString m_runningState; ///< "<mode> on <device>" while it trains
     int m_errors = 0;
     bool m_endedReported = false;
 

@@ -132,6 +132,7 @@ bool TrainSession::launch(Result<std::unique_ptr<RunJob>> prepared)
     m_mode = m_job->mode();
     m_parentRun = m_job->parentRun();
     m_lockedStages = m_job->lockedStages();
+    m_probes = m_job->probes();
     m_paused = false;
     m_stopping = false;
     m_lastStatus = static_cast<int>(RunStatus::Running);

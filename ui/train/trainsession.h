@@ -83,6 +83,8 @@ public:
     std::int64_t parentRun() const { return m_parentRun; }
     /// Stages taken from the parent (0 when not a branch).
     int lockedStages() const { return m_lockedStages; }
+    /// Whether the run probes every layer after its stage (a resumed run: as it was made).
+    bool probes() const { return m_probes; }
     QString errorString() const { return m_error; }
 
 Q_SIGNALS:
@@ -119,6 +121,7 @@ private:
     std::int64_t m_runId = -1;
     std::int64_t m_parentRun = -1;
     int m_lockedStages = 0;
+    bool m_probes = false;
     Spec m_spec;
     TrainMode m_mode = TrainMode::Greedy;
     QString m_runName;

@@ -71,6 +71,26 @@ TrainSetup::TrainSetup(RunStore *store, LastFolders *folders, const TrainSetupAc
     auto *outer = new QVBoxLayout(panel);
     outer->setContentsMargins(8, 8, 8, 8);
 
+    // A stored run's settings shown read-only (resumed, probed): say whose, and offer a copy.
+    m_shownBox = new QWidget(panel);
+    m_shownBox->setObjectName(QStringLiteral("shownRunBox"));
+    auto *shownRow = new QVBoxLayout(m_shownBox);
+    shownRow->setContentsMargins(0, 0, 0, 4);
+    m_shownLabel = new QLabel(m_shownBox);
+    m_shownLabel->setObjectName(QStringLiteral("shownRunLabel"));
+    m_shownLabel->setWordWrap(true);
+    m_shownLabel->setStyleSheet(QStringLiteral("color: #1565c0; font-weight: bold;"));
+    m_newFromShown = new QToolButton(m_shownBox);
+    m_newFromShown->setObjectName(QStringLiteral("newRunFromShownButton"));
+    m_newFromShown->setText(tr("New Run from These Settings"));
+    m_newFromShown->setToolTip(tr("Make these settings editable for a new run; the run shown "
+                                  "stays as it is in the store"));
+    connect(m_newFromShown, &QToolButton::clicked, this, &TrainSetup::newRunFromShown);
+    shownRow->addWidget(m_shownLabel);
+    shownRow->addWidget(m_newFromShown, 0, Qt::AlignLeft);
+    m_shownBox->hide();
+    outer->addWidget(m_shownBox);
+
     m_form = new QWidget(panel);
     auto *formLayout = new QVBoxLayout(m_form);
     formLayout->setContentsMargins(0, 0, 0, 0);
@@ -175,9 +195,22 @@ TrainSetup::TrainSetup(RunStore *store, LastFolders *folders, const TrainSetupAc
     m_epochs->setRange(1, 100000);
     m_epochsLabel = new QLabel(tr("Epochs / stage"), recipeBox);
     recipeForm->addRow(m_epochsLabel, m_epochs);
+    // End-to-end trains its own number of epochs with its own schedule (recipe.e2e).
+    m_e2eEpochs = new QSpinBox(recipeBox);
+    m_e2eEpochs->setObjectName(QStringLiteral("e2eEpochsSpin"));
+    m_e2eEpochs->setRange(1, SpecLimits::maxEpochs);
+    m_e2eEpochs->setToolTip(tr("Epochs of the end-to-end run (the recipe's e2e.epochs)"));
+    m_e2eEpochsLabel = new QLabel(tr("End-to-end epochs"), recipeBox);
+    recipeForm->addRow(m_e2eEpochsLabel, m_e2eEpochs);
+    m_schedule = new QLabel(recipeBox);
+    m_schedule->setObjectName(QStringLiteral("scheduleLabel"));
+    m_schedule->setWordWrap(true);
+    m_schedule->setStyleSheet(QStringLiteral("color: palette(dark);"));
+    recipeForm->addRow(m_schedule);
     m_epochsHint = new QLabel(recipeBox);
+    m_epochsHint->setObjectName(QStringLiteral("epochsHint"));
     m_epochsHint->setWordWrap(true);
-    m_epochsHint->setStyleSheet(QStringLiteral("color: palette(dark);"));
+    m_epochsHint->setStyleSheet(QStringLiteral("color: #b26a00;"));
     m_epochsHint->hide();
     recipeForm->addRow(m_epochsHint);
     m_batch = new QSpinBox(recipeBox);
@@ -299,6 +332,7 @@ TrainSetup::TrainSetup(RunStore *store, LastFolders *folders, const TrainSetupAc
     connect(m_seed, &QSpinBox::valueChanged, this, &TrainSetup::scheduleDataCheck);
     connect(m_modeCombo, &QComboBox::currentIndexChanged, this, &TrainSetup::revalidate);
     connect(m_epochs, &QSpinBox::valueChanged, this, &TrainSetup::revalidate);
+    connect(m_e2eEpochs, &QSpinBox::valueChanged, this, &TrainSetup::revalidate);
     connect(m_batch, &QSpinBox::valueChanged, this, &TrainSetup::revalidate);
     connect(m_lr, &QLineEdit::textChanged, this, &TrainSetup::revalidate);
     connect(m_augment, &QCheckBox::toggled, this, &TrainSetup::revalidate);
@@ -323,8 +357,10 @@ void TrainSetup::setSpec(const Spec &spec, const QString &name)
     // A new spec trains from scratch unless the caller branches it again (setBranch).
     m_branchParent = -1;
     m_branchStage = 0;
+    m_shownRun = -1; // a new setup, editable
     updateBranchUi();
     fillForm(spec);
+    updateEditable();
     emit specChanged(spec);
 }
 
@@ -440,7 +476,8 @@ void TrainSetup::fillForm(const Spec &spec)
 {
     const RecipeSpec &r = spec.recipe;
     QSignalBlocker b1(m_datasetCombo), b2(m_dataPath), b3(m_trainLimit), b4(m_testLimit),
-        b5(m_epochs), b6(m_batch), b7(m_lr), b8(m_augment), b9(m_seed), b10(m_precision);
+        b5(m_epochs), b6(m_batch), b7(m_lr), b8(m_augment), b9(m_seed), b10(m_precision),
+        b11(m_e2eEpochs);
     int i = m_datasetCombo->findData(q(r.dataset.name));
     if (i < 0) {
         m_datasetCombo->addItem(q(r.dataset.name), q(r.dataset.name));
@@ -452,6 +489,7 @@ void TrainSetup::fillForm(const Spec &spec)
         static_cast<int>(std::min<std::int64_t>(r.dataset.trainLimit, kMaxSpin)));
     m_testLimit->setValue(static_cast<int>(std::min<std::int64_t>(r.dataset.testLimit, kMaxSpin)));
     m_epochs->setValue(r.epochsPerStage);
+    m_e2eEpochs->setValue(endToEndEpochs(spec));
     m_batch->setValue(r.batchSize);
     m_lr->setText(QString::number(r.lr.initial, 'g', 6));
     m_augment->setChecked(r.augment.enabled);
@@ -464,30 +502,6 @@ void TrainSetup::fillForm(const Spec &spec)
     scheduleDataCheck();
 }
 
-Spec TrainSetup::effectiveSpec() const
-{
-    Spec s = m_spec;
-    RecipeSpec &r = s.recipe;
-    r.dataset.name = m_datasetCombo->currentData().toString().toStdString();
-    const QString path = m_dataPath->text().trimmed();
-    r.dataset.path
-        = path.isEmpty() ? std::string() : QFileInfo(path).absoluteFilePath().toStdString();
-    r.dataset.trainLimit = m_trainLimit->value();
-    r.dataset.testLimit = m_testLimit->value();
-    r.epochsPerStage = m_epochs->value();
-    r.batchSize = m_batch->value();
-    bool ok = false;
-    const double lr = m_lr->text().trimmed().toDouble(&ok);
-    if (ok && std::isfinite(lr) && lr > 0) {
-        r.lr.initial = lr;
-        r.e2e.lr.initial = lr;
-    }
-    r.augment.enabled = m_augment->isChecked();
-    r.precision = m_precision->currentData().toString().toStdString();
-    r.seed = static_cast<std::uint64_t>(m_seed->value());
-    return s;
-}
-
 void TrainSetup::setFieldError(QLabel *label, const QString &text)
 {
     label->setText(text);
@@ -496,7 +510,8 @@ void TrainSetup::setFieldError(QLabel *label, const QString &text)
 
 void TrainSetup::revalidate()
 {
-    const Spec spec = effectiveSpec();
+    QString epochsNote;
+    const Spec spec = effectiveSpec(&epochsNote);
     QStringList problems;
 
     // The spec (its own fields and the recipe's, as the validator names them).
@@ -532,20 +547,11 @@ void TrainSetup::revalidate()
 
     const TrainMode mode = parseTrainMode(m_modeCombo->currentData().toString().toStdString())
                                .value_or(TrainMode::Greedy);
-    if (mode == TrainMode::EndToEnd) {
-        m_epochsLabel->setText(tr("Epochs / stage"));
-        const int total = spec.recipe.e2e.epochs > 0
-                              ? spec.recipe.e2e.epochs
-                              : m_epochs->value() * static_cast<int>(spec.stages.size());
-        m_epochsHint->setText(spec.recipe.e2e.epochs > 0
-                                  ? tr("End-to-end: %1 epochs (the spec's e2e.epochs)").arg(total)
-                                  : tr("End-to-end: %1 epochs (epochs per stage \u00d7 %2 stages)")
-                                        .arg(total)
-                                        .arg(spec.stages.size()));
-        m_epochsHint->show();
-    } else {
-        m_epochsHint->hide();
-    }
+    updateEpochRows(mode, spec, epochsNote);
+    if (m_shownRun >= 0)
+        problems << tr("these are run %1's settings: press New Run from These Settings to "
+                       "change them")
+                        .arg(m_shownRun);
     if (m_branchParent >= 0) {
         if (mode != TrainMode::Greedy)
             problems << tr("a branch of run %1 trains greedily: choose greedy layerwise or "
@@ -704,9 +710,8 @@ NewRunRequest TrainSetup::newRunRequest() const
 
 void TrainSetup::setRunning(bool running)
 {
-    m_form->setEnabled(!running);
-    m_specCombo->setEnabled(!running);
-    setFieldError(m_startHint, running ? QString() : m_startProblem);
+    m_running = running;
+    updateEditable();
 }
 
 } // namespace lw

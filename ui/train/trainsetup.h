@@ -50,6 +50,20 @@ public:
 
     /// Takes `spec` and fills the form from its recipe; `name` names it (preset or file name).
     void setSpec(const Spec &spec, const QString &name);
+    /// Takes `spec` as Train This does: a data or recipe field the user changed in this form
+    /// keeps the user's value unless `spec` changes that field itself (compared with the spec
+    /// the form holds): the subset, the folder, the epochs survive a new architecture.
+    void takeSpec(const Spec &spec, const QString &name);
+    /// Shows the settings stored run `runId` was made with (its spec, mode, probes, branch and
+    /// name), read-only beside its dashboard, until newRunFromShown() (the panel's "New run from
+    /// these settings") makes them editable for a new run, or another spec is taken.
+    void showRunSettings(std::int64_t runId, const QString &runName, const QString &specName,
+                         const Spec &spec, TrainMode mode, bool probes, std::int64_t parentRun,
+                         int lockedStages);
+    /// Makes the shown run's settings editable for a new run (the run's name is cleared).
+    void newRunFromShown();
+    /// The stored run whose settings are shown read-only, -1 when the form is editable.
+    std::int64_t shownRun() const { return m_shownRun; }
     bool loadPreset(const QString &name);
     bool openSpecFile(const QString &path);
     /// Asks for a spec file and opens it (a failure is shown in a message box).
@@ -85,6 +99,13 @@ public:
     QLineEdit *dataPathEdit() const { return m_dataPath; }
     QComboBox *modeCombo() const { return m_modeCombo; }
     QSpinBox *epochsSpin() const { return m_epochs; }
+    /// End-to-end mode's epochs (shown instead of epochs per stage in that mode).
+    QSpinBox *e2eEpochsSpin() const { return m_e2eEpochs; }
+    QSpinBox *trainLimitSpin() const { return m_trainLimit; }
+    /// The learning-rate schedule of the chosen mode, as it will train.
+    QLabel *scheduleLabel() const { return m_schedule; }
+    QToolButton *newRunFromShownButton() const { return m_newFromShown; }
+    QLabel *shownRunLabel() const { return m_shownLabel; }
     QSpinBox *batchSpin() const { return m_batch; }
     QLineEdit *lrEdit() const { return m_lr; }
     QCheckBox *augmentCheck() const { return m_augment; }
@@ -114,6 +135,10 @@ Q_SIGNALS:
 
 private:
     void fillForm(const Spec &spec);
+    /// The spec as it will be trained; `note` gets what was adjusted to the form's epochs.
+    Spec effectiveSpec(QString *note) const;
+    void updateEditable();
+    void updateEpochRows(TrainMode mode, const Spec &effective, const QString &note);
     void scheduleDataCheck();
     void updateDataPlaceholder();
     void onDataChecked();
@@ -131,6 +156,8 @@ private:
     QString m_startProblem;
     std::int64_t m_branchParent = -1;
     int m_branchStage = 0;
+    std::int64_t m_shownRun = -1;
+    bool m_running = false;
 
     DataCheck *m_check = nullptr;
     QString m_dataError; ///< the check's error, or why the data does not fit the spec
@@ -150,7 +177,13 @@ private:
     QComboBox *m_modeCombo = nullptr;
     QLabel *m_epochsLabel = nullptr;
     QSpinBox *m_epochs = nullptr;
+    QLabel *m_e2eEpochsLabel = nullptr;
+    QSpinBox *m_e2eEpochs = nullptr;
     QLabel *m_epochsHint = nullptr;
+    QLabel *m_schedule = nullptr;
+    QWidget *m_shownBox = nullptr;
+    QLabel *m_shownLabel = nullptr;
+    QToolButton *m_newFromShown = nullptr;
     QSpinBox *m_batch = nullptr;
     QLineEdit *m_lr = nullptr;
     QLabel *m_lrError = nullptr;

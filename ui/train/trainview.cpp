@@ -79,6 +79,7 @@ TrainView::TrainView(RunStore *store, QWidget *parent)
         m_dashboard->appendLog(LogLevel::Info, paused ? tr("paused (the batch in progress "
                                                            "finishes first)")
                                                       : tr("resumed"));
+        m_dashboard->setPaused(paused);
         updateActions();
         m_dashboard->updateProgressText();
     });
@@ -108,8 +109,9 @@ void TrainView::createActions()
     m_actions.start = new QAction(QIcon::fromTheme(QStringLiteral("media-playback-start")),
                                   tr("&Start Training"), this);
     m_actions.start->setObjectName(QStringLiteral("startAction"));
-    m_actions.start->setShortcut(QKeySequence(Qt::Key_F5));
-    m_actions.start->setToolTip(tr("Train with these settings (F5)"));
+    // Ctrl+Return trains, as Train This does in the Design view; F5 is the Runs view's Refresh.
+    m_actions.start->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_Return));
+    m_actions.start->setToolTip(tr("Train with these settings (Ctrl+Return)"));
     connect(m_actions.start, &QAction::triggered, this, [this] { startTraining(); });
 
     m_actions.pause
@@ -263,7 +265,20 @@ bool TrainView::resumeStoredRun(std::int64_t runId)
         updateActions();
         return false;
     }
+    showStoredSettings(runId);
     return true;
+}
+
+void TrainView::showStoredSettings(std::int64_t runId)
+{
+    QString specName = m_session->runName();
+    if (m_store)
+        if (auto d = m_store->getRun(runId))
+            specName = q(d->run.specName);
+    m_setup->showRunSettings(runId, m_session->runName(), specName, m_session->spec(),
+                             m_session->mode(), m_session->probes(), m_session->parentRun(),
+                             m_session->lockedStages());
+    updateActions();
 }
 
 bool TrainView::probeStoredRun(std::int64_t runId)
@@ -282,6 +297,7 @@ bool TrainView::probeStoredRun(std::int64_t runId)
     m_dashboard->appendLog(LogLevel::Info, tr("probing every layer of run %1 (linear softmax on "
                                               "2x2-pooled features)")
                                                .arg(runId));
+    showStoredSettings(runId);
     updateActions();
     emit titleChanged(title());
     return true;
@@ -302,6 +318,7 @@ void TrainView::stopTraining()
     if (!isRunning())
         return;
     m_session->stop();
+    m_dashboard->showState(tr("stopping after the current batch\u2026"));
     m_dashboard->appendLog(LogLevel::Info,
                            tr("stopping after the current batch; the run stays resumable from "
                               "its last checkpoint"));
@@ -323,6 +340,29 @@ void TrainView::loadHistory(std::int64_t runId, int resumeStage, int resumeEpoch
     m_dashboard->showHistory(runId, *history, resumeStage, resumeEpoch);
 }
 
+QStringList TrainView::resumeChoices(const std::vector<RunRow> &runs,
+                                     QList<std::int64_t> *ids) const
+{
+    QStringList items;
+    if (!m_store)
+        return items;
+    const RunService service(*m_store);
+    for (const RunRow &r : runs) {
+        if (r.status == RunStatus::Running || !service.resumeProblem(r.id).empty())
+            continue;
+        items << tr("#%1  %2  \u2014 %3, %4/%5 stages, %6")
+                     .arg(r.id)
+                     .arg(q(r.name), statusText(r.status, r.paused))
+                     .arg(r.stagesDone)
+                     .arg(r.stages)
+                     .arg(QDateTime::fromSecsSinceEpoch(static_cast<qint64>(r.started))
+                              .toString(QStringLiteral("yyyy-MM-dd hh:mm")));
+        if (ids)
+            *ids << r.id;
+    }
+    return items;
+}
+
 void TrainView::chooseRunToResume()
 {
     if (!m_store)
@@ -332,21 +372,8 @@ void TrainView::chooseRunToResume()
         QMessageBox::warning(this, tr("Resume a Stored Run"), q(runs.message()));
         return;
     }
-    const RunService service(*m_store);
-    QStringList items;
     QList<std::int64_t> ids;
-    for (const RunRow &r : *runs) {
-        if (r.status == RunStatus::Running || !service.resumeProblem(r.id).empty())
-            continue;
-        items << tr("#%1  %2  \u2014 %3, %4/%5 stages, %6")
-                     .arg(r.id)
-                     .arg(q(r.name), q(toString(r.status)))
-                     .arg(r.stagesDone)
-                     .arg(r.stages)
-                     .arg(QDateTime::fromSecsSinceEpoch(static_cast<qint64>(r.started))
-                              .toString(QStringLiteral("yyyy-MM-dd hh:mm")));
-        ids << r.id;
-    }
+    const QStringList items = resumeChoices(*runs, &ids);
     if (items.isEmpty()) {
         QMessageBox::information(this, tr("Resume a Stored Run"),
                                  tr("No stored run can be resumed: runs that were stopped, "
@@ -415,7 +442,7 @@ void TrainView::onFinished(qint64 runId, RunStatus status, const QString &messag
     case RunStatus::Finished: what = tr("finished"); break;
     case RunStatus::Cancelled: what = tr("stopped (resumable)"); break;
     case RunStatus::Failed: what = tr("failed"); break;
-    default: what = q(toString(status)); break;
+    default: what = statusText(status); break;
     }
     m_dashboard->runFinished(status, what, message);
     m_setup->revalidate();

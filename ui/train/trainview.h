@@ -2,9 +2,12 @@
 
 #include "core/events/events.h"
 #include "core/spec/spec.h"
+#include "core/store/runstore.h"
 #include "ui/train/traindashboard.h"
 #include "ui/train/trainsetup.h"
 
+#include <QList>
+#include <QStringList>
 #include <QWidget>
 
 #include <cstdint>
@@ -34,6 +37,13 @@ public:
     // --- Setup --------------------------------------------------------------------------------
     /// Takes `spec` and fills the form from its recipe; `name` names it (preset or file name).
     void setSpec(const Spec &spec, const QString &name) { m_setup->setSpec(spec, name); }
+    /// Train This: takes `spec` keeping the data and recipe choices made in this view (see
+    /// TrainSetup::takeSpec).
+    void takeSpec(const Spec &spec, const QString &name) { m_setup->takeSpec(spec, name); }
+    /// The stored run whose settings the form shows read-only, -1 when it is editable.
+    std::int64_t shownRun() const { return m_setup->shownRun(); }
+    /// "New Run from These Settings": the shown run's settings become editable.
+    void newRunFromShown() { m_setup->newRunFromShown(); }
     bool loadPreset(const QString &name);
     bool openSpecFile(const QString &path);
     /// Dataset kind (datasetNames()) and folder (empty: the dataset's default place).
@@ -71,6 +81,9 @@ public:
     /// recorded in the store and shown, with the run's curves, in the dashboard. False
     /// (errorString()) when something trains or the run cannot be probed.
     bool probeStoredRun(std::int64_t runId);
+    /// The entries of Run > Resume a Stored Run… for `runs` (those that can resume, each with
+    /// its state as people read it: stopped, interrupted, failed), and their ids.
+    QStringList resumeChoices(const std::vector<RunRow> &runs, QList<std::int64_t> *ids) const;
     bool isProbing() const;
     bool isRunning() const;
     bool isPaused() const;
@@ -94,6 +107,15 @@ public:
     QLineEdit *dataPathEdit() const { return m_setup->dataPathEdit(); }
     QComboBox *modeCombo() const { return m_setup->modeCombo(); }
     QSpinBox *epochsSpin() const { return m_setup->epochsSpin(); }
+    QSpinBox *e2eEpochsSpin() const { return m_setup->e2eEpochsSpin(); }
+    QSpinBox *trainLimitSpin() const { return m_setup->trainLimitSpin(); }
+    QLabel *scheduleLabel() const { return m_setup->scheduleLabel(); }
+    QToolButton *newRunFromShownButton() const { return m_setup->newRunFromShownButton(); }
+    QLabel *shownRunLabel() const { return m_setup->shownRunLabel(); }
+    /// Elapsed active time of the run shown (the dashboard's "elapsed").
+    double elapsedSeconds() const { return m_dashboard->elapsedSeconds(); }
+    QLabel *progressLabel() const { return m_dashboard->progressLabel(); }
+    QLabel *runLabel() const { return m_dashboard->runLabel(); }
     QSpinBox *batchSpin() const { return m_setup->batchSpin(); }
     QLineEdit *lrEdit() const { return m_setup->lrEdit(); }
     QCheckBox *augmentCheck() const { return m_setup->augmentCheck(); }
@@ -144,6 +166,8 @@ private:
     void createActions();
     void updateActions();
     void loadHistory(std::int64_t runId, int resumeStage, int resumeEpoch);
+    /// The form shows the session's stored run's own settings, read-only.
+    void showStoredSettings(std::int64_t runId);
     void chooseRunToResume();
     void onSpecChanged(const Spec &spec);
     void onRunCreated(qint64 runId, bool resumed);
