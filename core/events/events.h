@@ -3,6 +3,7 @@
 #include "core/util/log.h"
 
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -76,6 +77,11 @@ struct EpochMetrics
     double lr = 0;              ///< LR used in this epoch
     double imagesPerSecond = 0; ///< training throughput
     double seconds = 0;         ///< wall time of the epoch including evaluation
+    /// Top-5 test accuracy of the current head; NaN when not measured (10 classes or fewer).
+    double testTop5 = std::numeric_limits<double>::quiet_NaN();
+    /// Images and optimizer steps trained in this epoch (NaN in runs recorded before they were).
+    double trainImages = std::numeric_limits<double>::quiet_NaN();
+    double trainSteps = std::numeric_limits<double>::quiet_NaN();
 };
 
 struct StageFinished

@@ -97,6 +97,12 @@ inline bool isContainedRelative(const std::string &rel)
 /// problem. In edits.cpp.
 Result<std::vector<std::string>> cleanTags(const std::vector<std::string> &raw);
 
+/// The latest stage's ensemble accuracy of the run being updated (UPDATE runs ...), kept on
+/// runs.ensemble_acc so that the browser sorts by it in SQL.
+inline constexpr const char *kLatestEnsembleSql
+    = "(SELECT s.ensemble_acc FROM stages s WHERE s.run = runs.id AND s.ensemble_acc IS NOT NULL "
+      "ORDER BY s.stage DESC LIMIT 1)";
+
 // ---- Impl -----------------------------------------------------------------------------------
 
 struct RunStore::Impl

@@ -114,7 +114,18 @@ CREATE INDEX runs_updated ON runs(updated);
 CREATE INDEX run_tags_tag ON run_tags(tag, run);
 )sql";
 
-const char *const kMigrations[] = {kMigrationV1, kMigrationV2};
+// Run colours and numbers for the plots and tables: a run's colour in comparisons ("#rrggbb",
+// empty until first compared), its last top-5 test accuracy (more than 10 classes), and its
+// latest stage's ensemble accuracy kept on the run so that the browser sorts by it in SQL.
+const char *const kMigrationRunColours = R"sql(
+ALTER TABLE runs ADD COLUMN colour TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN final_test_top5 REAL;
+ALTER TABLE runs ADD COLUMN ensemble_acc REAL;
+UPDATE runs SET ensemble_acc = (SELECT s.ensemble_acc FROM stages s WHERE s.run = runs.id
+    AND s.ensemble_acc IS NOT NULL ORDER BY s.stage DESC LIMIT 1);
+)sql";
+
+const char *const kMigrations[] = {kMigrationV1, kMigrationV2, kMigrationRunColours};
 static_assert(std::size(kMigrations) == RunStore::kSchemaVersion);
 
 constexpr std::int64_t kApplicationId = 0x4C57524E; // "LWRN"

@@ -36,6 +36,11 @@ Trainer::Impl::EvalResult Trainer::Impl::finishEval(int stage, const torch::Tens
     const auto n = testLabels.size(0);
     r.loss = lossSum / double(std::max<std::int64_t>(n, 1));
     r.acc = logits.argmax(1).eq(testLabels).sum().item<double>() / double(n);
+    // Top-5 where it says more than top-1 (the ImageNet presets quote it).
+    if (logits.dim() == 2 && logits.size(1) > 10) {
+        const auto top = std::get<1>(logits.topk(5, 1));
+        r.top5 = top.eq(testLabels.unsqueeze(1)).any(1).sum().item<double>() / double(n);
+    }
     const bool softmax = spec.recipe.ensemble == EnsembleMode::Softmax;
     r.outputs = softmax ? torch::softmax(logits, 1) : logits;
     auto w = detail::ensembleWeights(stage + 1);
