@@ -126,8 +126,10 @@ RunsView::RunsView(QWidget *parent)
     m_table->setColumnWidth(RunsTableModel::Tags, fm.horizontalAdvance(QLatin1Char('x')) * 18);
     for (int c : {RunsTableModel::FinalAcc, RunsTableModel::Top5, RunsTableModel::EnsembleAcc,
                   RunsTableModel::BestAcc, RunsTableModel::Stages, RunsTableModel::Params,
-                  RunsTableModel::WallTime, RunsTableModel::Mode, RunsTableModel::Device})
+                  RunsTableModel::WallTime, RunsTableModel::Device})
         m_table->setColumnWidth(c, fm.horizontalAdvance(QStringLiteral("end-to-end")) + 24);
+    m_table->setColumnWidth(RunsTableModel::Mode,
+                            fm.horizontalAdvance(QStringLiteral("greedy layerwise")) + 16);
     m_table->setColumnWidth(RunsTableModel::Status,
                             fm.horizontalAdvance(QStringLiteral("interrupted")) + 40);
     connect(m_table->horizontalHeader(), &QHeaderView::customContextMenuRequested, this,

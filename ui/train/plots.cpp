@@ -340,6 +340,7 @@ DepthPlot::DepthPlot(QWidget *parent)
     xAxis->setLabel(tr("layer (stage)"));
     yAxis->setLabel(tr("test accuracy (%)"));
     legend->setVisible(true);
+    legend->setWrap(2); // a narrow panel: two entries a row, none cut
     auto *group = new QCPBarsGroup(this);
     group->setSpacing(1);
     auto make = [&](const QString &name, const QColor &color) {
