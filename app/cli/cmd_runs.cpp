@@ -266,6 +266,8 @@ int runShow(const RunsOptions &o)
     line("MACs", r.macs ? humanCount(static_cast<double>(r.macs)) : "");
     line("final test", dash(r.finalTestAcc));
     line("best test", dash(r.bestTestAcc));
+    if (r.finalTestTop5)
+        line("test top-5", dash(r.finalTestTop5));
     line("tags", joined(r.tags, ", "));
     if (r.parentRun)
         line("branched from", "run " + std::to_string(*r.parentRun) + ", keeping its stages 1.."
@@ -486,6 +488,8 @@ int runCompare(const RunsOptions &o)
     addRow("spec", [](const RunRow &r) { return r.specName; });
     addRow("final test", [](const RunRow &r) { return dash(r.finalTestAcc); });
     addRow("best test", [](const RunRow &r) { return dash(r.bestTestAcc); });
+    if (std::any_of(runs.begin(), runs.end(), [](const auto &d) { return d.run.finalTestTop5; }))
+        addRow("final top-5", [](const RunRow &r) { return dash(r.finalTestTop5); });
     addRow("params", [](const RunRow &r) {
         return r.params ? humanCount(static_cast<double>(r.params)) : std::string("-");
     });

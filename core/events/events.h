@@ -3,6 +3,7 @@
 #include "core/util/log.h"
 
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -90,6 +91,11 @@ struct EpochMetrics
     /// pauses excluded, earlier sessions of a resumed run included (the store's wall_seconds,
     /// the Train view's "elapsed"). 0 when unknown.
     double elapsed = 0;
+    /// Top-5 test accuracy of the current head; NaN when not measured (10 classes or fewer).
+    double testTop5 = std::numeric_limits<double>::quiet_NaN();
+    /// Images and optimizer steps trained in this epoch (NaN in runs recorded before they were).
+    double trainImages = std::numeric_limits<double>::quiet_NaN();
+    double trainSteps = std::numeric_limits<double>::quiet_NaN();
 };
 
 struct StageFinished

@@ -113,15 +113,34 @@ Result<void> RunStore::rename(std::int64_t id, const std::string &name)
     return setText(id, TextColumn::Name, name);
 }
 
+Result<void> RunStore::setColour(std::int64_t id, const std::string &colour)
+{
+    const bool hex = colour.size() == 7 && colour[0] == '#'
+                     && colour.find_first_not_of("0123456789abcdefABCDEF", 1) == std::string::npos;
+    if (!colour.empty() && !hex)
+        return fail("run " + std::to_string(id) + ": colour '" + colour
+                    + "' is not of the form #rrggbb (six hexadecimal digits)");
+    return setText(id, TextColumn::Colour, colour);
+}
+
 Result<void> RunStore::setText(std::int64_t id, TextColumn column, const std::string &value)
 {
-    const bool notes = column == TextColumn::Notes;
-    if (auto w = m->checkWritable(notes ? "change notes" : "rename a run"); !w)
+    struct Column
+    {
+        const char *doing, *verb, *sql;
+    };
+    static const Column columns[]
+        = {{"rename a run", "renaming run ", "UPDATE runs SET name = ?, updated = ? WHERE id = ?"},
+           {"change notes", "writing notes of run ",
+            "UPDATE runs SET notes = ?, updated = ? WHERE id = ?"},
+           {"change a colour", "setting the colour of run ",
+            "UPDATE runs SET colour = ?, updated = ? WHERE id = ?"}};
+    const Column &c = columns[int(column)];
+    if (auto w = m->checkWritable(c.doing); !w)
         return w;
-    LW_STORE_GUARD((notes ? "writing notes of run " : "renaming run ") + std::to_string(id), {
+    LW_STORE_GUARD(c.verb + std::to_string(id), {
         SQLite::Transaction tx(*m->db, SQLite::TransactionBehavior::IMMEDIATE);
-        SQLite::Statement st(*m->db, notes ? "UPDATE runs SET notes = ?, updated = ? WHERE id = ?"
-                                           : "UPDATE runs SET name = ?, updated = ? WHERE id = ?");
+        SQLite::Statement st(*m->db, c.sql);
         st.bind(1, value);
         st.bind(2, nowSeconds());
         st.bind(3, static_cast<std::int64_t>(id));

@@ -63,6 +63,9 @@ nlohmann::json rowJson(const RunRow &r)
     j["message"] = r.message;
     j["final_test_acc"] = optJson(r.finalTestAcc);
     j["best_test_acc"] = optJson(r.bestTestAcc);
+    j["final_test_top5"] = optJson(r.finalTestTop5);
+    j["ensemble_acc"] = optJson(r.ensembleAcc);
+    j["colour"] = r.colour;
     j["wall_seconds"] = numJson(r.wallSeconds);
     j["params"] = r.params;
     j["macs"] = r.macs;

@@ -20,6 +20,7 @@ EpochMetrics emptyEpoch(const MetricRow &row)
     e.step = row.step;
     e.trainLoss = e.trainAcc = e.testLoss = e.testAcc = e.ensembleAcc = kMissing;
     e.lr = e.imagesPerSecond = e.seconds = kMissing;
+    e.testTop5 = e.trainImages = e.trainSteps = kMissing;
     return e;
 }
 
@@ -27,6 +28,8 @@ EpochMetrics emptyEpoch(const MetricRow &row)
 /// lr and images_per_second are written under "train"; "epoch" is read too (older notes).
 double *field(EpochMetrics &e, std::string_view split, std::string_view metric)
 {
+    if (metric == "top5")
+        return split == "test" ? &e.testTop5 : nullptr;
     if (metric == "loss")
         return split == "train" ? &e.trainLoss : split == "test" ? &e.testLoss : nullptr;
     if (metric == "acc")
@@ -42,6 +45,10 @@ double *field(EpochMetrics &e, std::string_view split, std::string_view metric)
         return &e.imagesPerSecond;
     if (metric == "seconds")
         return &e.seconds;
+    if (metric == "images")
+        return &e.trainImages;
+    if (metric == "steps")
+        return &e.trainSteps;
     return nullptr;
 }
 

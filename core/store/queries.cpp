@@ -5,6 +5,7 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 
 namespace fs = std::filesystem;
@@ -21,7 +22,8 @@ const char *const kRunColumns
       "(SELECT group_concat(tag, char(31)) FROM "
       "  (SELECT tag FROM run_tags t WHERE t.run = r.id ORDER BY tag)), "
       "(SELECT count(*) FROM stages s WHERE s.run = r.id AND s.finished IS NOT NULL), "
-      "r.probes, r.paused";
+      "r.probes, r.paused, r.colour, r.final_test_top5, r.ensemble_acc";
+constexpr int kRunColumnCount = 32;
 
 std::vector<std::string> splitTags(const std::string &joined)
 {
@@ -37,20 +39,53 @@ std::vector<std::string> splitTags(const std::string &joined)
     return out;
 }
 
+/// The ORDER BY expression of `order`; empty texts sort as NULL (last in either direction).
 const char *orderColumn(RunOrder order)
 {
     switch (order) {
     case RunOrder::Id: return "r.id";
     case RunOrder::Started: return "r.started";
-    case RunOrder::Name: return "r.name COLLATE NOCASE";
+    case RunOrder::Name: return "NULLIF(r.name, '') COLLATE NOCASE";
     case RunOrder::Status: return "r.status";
     case RunOrder::Mode: return "r.mode";
     case RunOrder::FinalTestAcc: return "r.final_test_acc";
     case RunOrder::BestTestAcc: return "r.best_test_acc";
     case RunOrder::WallSeconds: return "r.wall_seconds";
     case RunOrder::Params: return "r.params";
+    case RunOrder::EnsembleAcc: return "r.ensemble_acc";
+    case RunOrder::FinalTestTop5: return "r.final_test_top5";
+    case RunOrder::SpecName: return "NULLIF(r.spec_name, '') COLLATE NOCASE";
+    case RunOrder::Dataset: return "NULLIF(r.dataset, '') COLLATE NOCASE";
+    case RunOrder::Device: return "NULLIF(r.device, '') COLLATE NOCASE";
+    case RunOrder::Seed: return "r.seed";
+    case RunOrder::Macs: return "r.macs";
+    case RunOrder::Stages:
+        return "(SELECT count(*) FROM stages s WHERE s.run = r.id AND s.finished IS NOT NULL) * "
+               "10000 + r.stages";
+    case RunOrder::Tags:
+        return "(SELECT group_concat(tag, ', ') FROM (SELECT tag FROM run_tags t WHERE t.run = "
+               "r.id ORDER BY tag)) COLLATE NOCASE";
+    case RunOrder::Notes: return "NULLIF(r.notes, '') COLLATE NOCASE";
     }
     return "r.started";
+}
+
+/// Stored names of the modes whose name or label contains `text` (case-insensitive): "e2e" and
+/// "end-to" find end-to-end runs.
+std::vector<std::string> modesMatching(const std::string &text)
+{
+    auto lower = [](std::string s) {
+        std::transform(s.begin(), s.end(), s.begin(),
+                       [](unsigned char c) { return char(std::tolower(c)); });
+        return s;
+    };
+    const std::string needle = lower(text);
+    std::vector<std::string> out;
+    for (TrainMode mode : {TrainMode::Greedy, TrainMode::EndToEnd, TrainMode::Decoupled})
+        if (lower(toString(mode)).find(needle) != std::string::npos
+            || lower(modeLabel(mode)).find(needle) != std::string::npos)
+            out.emplace_back(toString(mode));
+    return out;
 }
 
 std::string likePattern(const std::string &text)
@@ -164,6 +199,9 @@ RunRow RunStore::Impl::readRow(SQLite::Statement &st)
     r.stagesDone = st.getColumn(26).getInt();
     r.probes = st.getColumn(27).getInt() != 0;
     r.paused = st.getColumn(28).getInt() != 0;
+    r.colour = text(st.getColumn(29));
+    r.finalTestTop5 = optReal(st.getColumn(30));
+    r.ensembleAcc = optReal(st.getColumn(31));
     // One definition for every reader: `running` without a live holder of the run's lock is a
     // run whose process is gone, whether or not a writer has marked it yet.
     if (r.status == RunStatus::Running && !lockHeld(r.id)) {
@@ -205,10 +243,13 @@ RunStore::Impl::Where RunStore::Impl::where(const RunFilter &f)
     if (!f.text.empty()) {
         const std::string p = param(likePattern(f.text));
         const std::string like = " LIKE " + p + " ESCAPE '\\'";
+        std::string modes;
+        for (const auto &mode : modesMatching(f.text))
+            modes += " OR r.mode = " + param(mode);
         parts.push_back("(r.name" + like + " OR r.notes" + like + " OR r.spec_name" + like
                         + " OR r.dataset" + like
                         + " OR EXISTS (SELECT 1 FROM run_tags t WHERE t.run = r.id AND t.tag" + like
-                        + "))");
+                        + ")" + modes + ")");
     }
     for (std::size_t i = 0; i < parts.size(); ++i)
         w.sql += (i == 0 ? " WHERE " : " AND ") + parts[i];
@@ -258,8 +299,8 @@ Result<RunDetail> RunStore::Impl::readDetail(std::int64_t id)
         if (!st.executeStep())
             return runNotFound(id);
         d.run = readRow(st);
-        d.specJson = text(st.getColumn(29));
-        d.recipeJson = text(st.getColumn(30));
+        d.specJson = text(st.getColumn(kRunColumnCount));
+        d.recipeJson = text(st.getColumn(kRunColumnCount + 1));
     }
     d.stages = readRunRows(*db,
                            "SELECT stage, started, finished, block_params, head_params, "

@@ -11,7 +11,8 @@ namespace lw {
 
 void RunStore::Impl::touchRun(std::int64_t id)
 {
-    SQLite::Statement st(*db, "UPDATE runs SET updated = ? WHERE id = ?");
+    SQLite::Statement st(*db, std::string("UPDATE runs SET updated = ?1, ensemble_acc = ")
+                                  + kLatestEnsembleSql + " WHERE id = ?2");
     st.bind(1, nowSeconds());
     st.bind(2, static_cast<std::int64_t>(id));
     st.exec();
@@ -165,8 +166,10 @@ Result<void> RunStore::beginResume(std::int64_t id, int stage, int epoch, bool s
             "updated = ?2, "
             "pid = ?3, host = ?4, best_test_acc = (SELECT max(value) FROM metrics WHERE run = ?1 "
             "AND split = 'test' AND metric = 'acc'), final_test_acc = (SELECT value FROM metrics "
-            "WHERE run = ?1 AND split = 'test' AND metric = 'acc' ORDER BY id DESC LIMIT 1) "
-            "WHERE id = ?1");
+            "WHERE run = ?1 AND split = 'test' AND metric = 'acc' ORDER BY id DESC LIMIT 1), "
+            "final_test_top5 = (SELECT value FROM metrics WHERE run = ?1 AND split = 'test' AND "
+            "metric = 'top5' ORDER BY id DESC LIMIT 1), ensemble_acc = "
+                + std::string(kLatestEnsembleSql) + " WHERE id = ?1");
         st.bind(1, static_cast<std::int64_t>(id));
         st.bind(2, nowSeconds());
         st.bind(3, static_cast<std::int64_t>(::getpid()));
@@ -291,11 +294,13 @@ Result<void> RunStore::recordEpochs(std::int64_t id, const std::vector<EpochMetr
         std::optional<double> elapsed; // the engine's active time, when it reports one
         std::optional<double> best;
         for (const auto &e : epochs) {
+            // Newer metrics (top-5: more than 10 classes) are written only when measured.
             const struct
             {
                 const char *split;
                 const char *metric;
                 double value;
+                bool whenMeasured = false;
             } rows[] = {{"train", "loss", e.trainLoss},
                         {"train", "acc", e.trainAcc},
                         {"test", "loss", e.testLoss},
@@ -303,8 +308,13 @@ Result<void> RunStore::recordEpochs(std::int64_t id, const std::vector<EpochMetr
                         {"ensemble", "acc", e.ensembleAcc},
                         {"train", "lr", e.lr},
                         {"train", "images_per_second", e.imagesPerSecond},
-                        {"epoch", "seconds", e.seconds}};
+                        {"epoch", "seconds", e.seconds},
+                        {"test", "top5", e.testTop5, true},
+                        {"train", "images", e.trainImages, true},
+                        {"train", "steps", e.trainSteps, true}};
             for (const auto &r : rows) {
+                if (r.whenMeasured && std::isnan(r.value))
+                    continue;
                 ins.bind(1, static_cast<std::int64_t>(id));
                 ins.bind(2, e.stage);
                 ins.bind(3, e.epoch);
@@ -342,8 +352,10 @@ Result<void> RunStore::recordEpochs(std::int64_t id, const std::vector<EpochMetr
                               "?2 IS NOT NULL AND (best_test_acc IS NULL OR ?2 > best_test_acc) "
                               "THEN ?2 ELSE best_test_acc END, wall_seconds = CASE WHEN ?6 "
                               "IS NOT NULL THEN ?6 ELSE coalesce(wall_seconds, 0) + ?3 END, "
-                              "updated = ?4 WHERE id = ?5");
+                              "updated = ?4, final_test_top5 = ?7, ensemble_acc = "
+                                  + std::string(kLatestEnsembleSql) + " WHERE id = ?5");
         bindReal(run, 1, epochs.back().testAcc);
+        bindReal(run, 7, epochs.back().testTop5);
         bindOptReal(run, 2, best);
         run.bind(3, wall);
         bindOptReal(run, 6, elapsed);

@@ -58,6 +58,9 @@ struct RunRow
     std::int64_t id = 0;
     std::string name;
     TrainMode mode = TrainMode::Greedy;
+    /// The status as every reader shows it: a run recorded `running` whose recording process is
+    /// gone (nobody holds its lock: killed, crashed) reads as Interrupted at once, before any
+    /// writer marks it so; statusLabel(status, paused) names it.
     RunStatus status = RunStatus::Running;
     std::string specName;
     std::string dataset;
@@ -74,12 +77,12 @@ struct RunRow
     std::string notes;
     std::optional<std::int64_t> parentRun;
     int branchStage = -1;
-    /// The status as every reader shows it: a run recorded `running` whose recording process is
-    /// gone (nobody holds its lock: killed, crashed) reads as Interrupted at once, before any
-    /// writer marks it so; statusLabel(status, paused) names it.
-    std::string message;                ///< why it failed, was cancelled or interrupted
-    std::optional<double> finalTestAcc; ///< the last trained stage's head (fraction)
-    std::optional<double> bestTestAcc;  ///< the best epoch's head accuracy
+    std::string message;                 ///< why it failed, was cancelled or interrupted
+    std::optional<double> finalTestAcc;  ///< the last trained stage's head (fraction)
+    std::optional<double> bestTestAcc;   ///< the best epoch's head accuracy
+    std::optional<double> finalTestTop5; ///< top-5 of the last epoch (more than 10 classes)
+    std::optional<double> ensembleAcc;   ///< the latest stage's ensemble accuracy
+    std::string colour;                  ///< "#rrggbb" in comparisons; empty until one is given
     /// Active time: the seconds its processes spent on it, pauses excluded (as the Train view's
     /// "elapsed"); updated at each epoch and at the end.
     double wallSeconds = 0;
@@ -171,6 +174,7 @@ struct RunHistory
     std::vector<EpochMetrics> epochsOf(int stage) const;
 };
 
+/// Every column of the run browser sorts in SQL (empty values last in either direction).
 enum class RunOrder {
     Id,
     Started,
@@ -180,7 +184,17 @@ enum class RunOrder {
     FinalTestAcc,
     BestTestAcc,
     WallSeconds,
-    Params
+    Params,
+    EnsembleAcc,
+    FinalTestTop5,
+    SpecName,
+    Dataset,
+    Device,
+    Seed,
+    Macs,
+    Stages, ///< finished, then planned
+    Tags,
+    Notes
 };
 
 /// Filters of listRuns/countRuns; empty fields do not filter.
@@ -188,8 +202,10 @@ struct RunFilter
 {
     std::optional<RunStatus> status;
     std::optional<TrainMode> mode;
-    std::string tag;  ///< exact tag
-    std::string text; ///< substring of name, notes, spec name, dataset or a tag
+    std::string tag; ///< exact tag
+    /// Substring of name, notes, spec name, dataset or a tag, or of a mode's name or label
+    /// ("e2e", "end-to-end"); case-insensitive.
+    std::string text;
     std::optional<std::int64_t> parentRun;
     int limit = -1; ///< -1: all
     int offset = 0;
@@ -200,7 +216,7 @@ struct RunFilter
 class RunStore
 {
 public:
-    static constexpr int kSchemaVersion = 4;
+    static constexpr int kSchemaVersion = 5;
 
     /// Opens (ReadWrite: creates, migrates, and marks runs of dead writers `interrupted`) the
     /// store at `path`. Fails with a message naming the file when it is not SQLite, not a run
@@ -274,6 +290,9 @@ public:
     Result<void> removeTag(std::int64_t id, const std::string &tag);
     Result<void> setNotes(std::int64_t id, const std::string &notes);
     Result<void> rename(std::int64_t id, const std::string &name);
+    /// The run's colour in comparisons: "#rrggbb" (lower or upper case), or empty to forget it.
+    /// Fails naming the value when it is neither.
+    Result<void> setColour(std::int64_t id, const std::string &colour);
     /// Deletes the run's rows and its checkpoint folder runs/<id>/ (never anything outside
     /// runs/). Fails while another live process records the run. Children keep their rows;
     /// their parent link becomes empty.
@@ -318,7 +337,7 @@ private:
     explicit RunStore(std::unique_ptr<Impl> impl);
     /// setTags (replace) and addTags.
     Result<void> writeTags(std::int64_t id, const std::vector<std::string> &tags, bool replace);
-    enum class TextColumn { Name, Notes };
+    enum class TextColumn { Name, Notes, Colour };
     /// rename and setNotes.
     Result<void> setText(std::int64_t id, TextColumn column, const std::string &value);
     std::unique_ptr<Impl> m;

@@ -112,6 +112,12 @@ inline constexpr std::int64_t kApplicationId = 0x4C57524E;
 /// every store kept its runs before. In runsfolder.cpp.
 std::string runsFolderName(const std::string &storeFile);
 
+/// The latest stage's ensemble accuracy of the run being updated (UPDATE runs ...), kept on
+/// runs.ensemble_acc so that the browser sorts by it in SQL.
+inline constexpr const char *kLatestEnsembleSql
+    = "(SELECT s.ensemble_acc FROM stages s WHERE s.run = runs.id AND s.ensemble_acc IS NOT NULL "
+      "ORDER BY s.stage DESC LIMIT 1)";
+
 // ---- Impl -----------------------------------------------------------------------------------
 
 struct RunStore::Impl

@@ -129,6 +129,18 @@ CREATE TABLE IF NOT EXISTS pictures (
 ) WITHOUT ROWID;
 )sql";
 
+// Run colours and numbers for the plots and tables: a run's colour in comparisons ("#rrggbb",
+// empty until first compared), its last top-5 test accuracy (more than 10 classes), and its
+// latest stage's ensemble accuracy kept on the run so that the browser sorts by it in SQL.
+const char *const kMigrationRunColours = R"sql(
+ALTER TABLE runs ADD COLUMN colour TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN final_test_top5 REAL;
+ALTER TABLE runs ADD COLUMN ensemble_acc REAL;
+UPDATE runs SET ensemble_acc = (SELECT s.ensemble_acc FROM stages s WHERE s.run = runs.id
+    AND s.ensemble_acc IS NOT NULL ORDER BY s.stage DESC LIMIT 1);
+)sql";
+
+
 // Run state: whether a run probes every layer (a resumed run goes on probing), and whether its
 // live process holds it paused (readers show "paused", not "running").
 const char *const kMigrationRunState = R"sql(
@@ -138,7 +150,7 @@ ALTER TABLE runs ADD COLUMN paused INTEGER NOT NULL DEFAULT 0;
 
 
 const char *const kMigrations[] = {kMigrationV1, kMigrationV2, kMigrationRunState,
-                                    kMigrationPictures};
+                                    kMigrationRunColours, kMigrationPictures};
 static_assert(std::size(kMigrations) == RunStore::kSchemaVersion);
 
 } // namespace

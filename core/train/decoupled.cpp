@@ -102,6 +102,9 @@ void Trainer::Impl::runDecoupled(int startEpoch, bool resuming, const std::strin
             m.imagesPerSecond = double(seen) / std::max(epochTrainSeconds, 1e-9);
             m.seconds = activeSince(epochStart);
             m.elapsed = elapsed();
+            m.testTop5 = evals[j].top5;
+            m.trainImages = double(seen);
+            m.trainSteps = double(batch);
             obs->epochFinished(m);
         }
         current.trainAcc = trainAcc.back();

@@ -74,6 +74,7 @@ Trainer::Impl::trainEpoch(int stage, int epoch, int batches, Clock::time_point e
         bool finite = true;
         const double loss = trainStep(sopt, params, x, y, fwd, t.correct, finite);
         ++batch;
+        ++t.batches;
         if (!finite)
             throw Stop{RunStatus::Failed, detail::divergenceMessage(stage, epoch, batch, loss)};
         t.lossSum += loss * double(y.size(0));
@@ -106,6 +107,9 @@ void Trainer::Impl::finishEpoch(int stage, int epoch, Clock::time_point epochSta
     m.imagesPerSecond = double(t.seen) / std::max(t.trainSeconds, 1e-9);
     m.seconds = activeSince(epochStart);
     m.elapsed = elapsed();
+    m.testTop5 = eval.top5;
+    m.trainImages = double(t.seen);
+    m.trainSteps = double(t.batches);
     current.trainAcc = m.trainAcc;
     current.trainSeconds += t.trainSeconds;
     current.trainImages += t.seen;

@@ -78,6 +78,13 @@ Trainer::Impl::EvalResult Trainer::Impl::finishEval(int stage, const torch::Tens
     }
     r.loss = lossSum / double(std::max<std::int64_t>(n, 1));
     r.acc = double(correct) / double(std::max<std::int64_t>(n, 1));
+    // Top-5 where it says more than top-1 (the ImageNet presets quote it), over the same images.
+    if (logits.dim() == 2 && logits.size(1) > 10) {
+        const auto valid = logits.isnan().any(1).logical_not();
+        const auto top = std::get<1>(logits.topk(5, 1));
+        r.top5 = top.eq(testLabels.unsqueeze(1)).any(1).logical_and(valid).sum().item<double>()
+                 / double(std::max<std::int64_t>(n, 1));
+    }
     const bool softmax = spec.recipe.ensemble == EnsembleMode::Softmax;
     r.outputs = softmax ? torch::softmax(logits, 1) : logits;
     auto w = detail::ensembleWeights(stage + 1);

@@ -18,6 +18,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <functional>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -185,13 +186,14 @@ struct Trainer::Impl
     struct EvalResult
     {
         double loss = 0, acc = 0, ensembleAcc = 0;
+        double top5 = std::numeric_limits<double>::quiet_NaN(); ///< more than 10 classes only
         torch::Tensor outputs;    // CPU logits or softmax of the evaluated head; NaN rows: left out
         std::int64_t leftOut = 0; // test images that could not be decoded for this evaluation
     };
 
     struct EpochTotals
     {
-        std::int64_t correct = 0, seen = 0;
+        std::int64_t correct = 0, seen = 0, batches = 0;
         double lossSum = 0, trainSeconds = 0;
     };
 

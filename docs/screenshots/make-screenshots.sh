@@ -25,7 +25,9 @@
 #   LAYERWISE_SCREENSHOT_TRAIN=N      training images of the small runs (default 10000; 0: all)
 #   LAYERWISE_SCREENSHOT_EPOCHS=E     epochs per stage of the small runs (default 3)
 #   LAYERWISE_SCREENSHOT_OUT=DIR      where the PNGs go (default: docs/screenshots)
-#   LAYERWISE_SCREENSHOT_SIZE=WxH     screen and window size (default 1600x1000)
+#   LAYERWISE_SCREENSHOT_SIZE=WxH     screen and window size (default 1920x1080; the README's
+#                                     smaller set is 1280x720 with
+#                                     LAYERWISE_SCREENSHOT_OUT=docs/screenshots/1280x720)
 #   LAYERWISE_SCREENSHOT_KEEP=1       keep the scratch folder (its path is printed)
 # Needs xvfb, imagemagick and xdotool (packaging/install-deps.sh installs them) and python3.
 # It waits for the run store's state (runs, epochs, probes), not for fixed times, except for
@@ -38,7 +40,7 @@ build=$(realpath -m "${1:-$repo/build}")
 cli=$build/app/cli/layerwise-cli
 gui=$build/app/gui/layerwise
 out=$(realpath -m "${LAYERWISE_SCREENSHOT_OUT:-$repo/docs/screenshots}")
-size=${LAYERWISE_SCREENSHOT_SIZE:-1600x1000}
+size=${LAYERWISE_SCREENSHOT_SIZE:-1920x1080}
 width=${size%x*}
 height=${size#*x}
 train_limit=${LAYERWISE_SCREENSHOT_TRAIN:-10000}

@@ -156,7 +156,7 @@ private Q_SLOTS:
         QVERIFY(m_recipe.find("\"lr\"") != std::string::npos);
     }
 
-    void sortingByStoreAndInMemory()
+    void sortingInTheStore()
     {
         RunsView view;
         view.setPollInterval(0);
@@ -167,7 +167,6 @@ private Q_SLOTS:
 
         // SQL order (ORDER BY final_test_acc): ascending accuracy.
         view.table()->sortByColumn(RunsTableModel::FinalAcc, Qt::AscendingOrder);
-        QVERIFY(RunsTableModel::sortsInStore(RunsTableModel::FinalAcc));
         double last = -1;
         for (int r = 0; r < model->rowCount(); ++r) {
             const auto acc = model->runAt(r).finalTestAcc;
@@ -184,8 +183,7 @@ private Q_SLOTS:
                  QStringList({"alpha-e2e", "alpha-greedy", "beta-e2e", "beta-greedy", "delta",
                               "epsilon", "eta", "gamma", "iota", "kappa", "theta", "zeta"}));
 
-        // In-memory order (spec name is not a store order), ties keep the store's order.
-        QVERIFY(!RunsTableModel::sortsInStore(RunsTableModel::Spec));
+        // Every column sorts in SQL (one page read), the spec name too.
         view.table()->sortByColumn(RunsTableModel::Spec, Qt::DescendingOrder);
         QStringList specs;
         for (int r = 0; r < model->rowCount(); ++r)
@@ -193,8 +191,12 @@ private Q_SLOTS:
         QCOMPARE(specs, QStringList({"vgg11-greedy", "imagenet-k1", "fmnist-k2", "fmnist-k2",
                                      "fmnist-k1", "fmnist-k1", "fmnist-k1", "fmnist-k1",
                                      "cifar10-k3", "cifar10-k2", "cifar10-k2", "cifar10-k1"}));
-        // Ensemble accuracy (read per run): descending, all present.
+        // Ensemble accuracy (kept on the run by the store, no read per run): descending, all
+        // present, and the latest stage's value.
         view.table()->sortByColumn(RunsTableModel::EnsembleAcc, Qt::DescendingOrder);
+        const auto top = view.store()->getRun(model->runAt(0).id);
+        QVERIFY(top);
+        QCOMPARE(*model->runAt(0).ensembleAcc, *top->stages.back().ensembleAcc);
         last = 2;
         for (int r = 0; r < model->rowCount(); ++r) {
             const double e = model
@@ -220,7 +222,15 @@ private Q_SLOTS:
         QCOMPARE(namesInOrder(*model), QStringList({"alpha-e2e", "alpha-greedy"}));
         view.setFilterText(QStringLiteral("fmnist-k2")); // spec name
         QCOMPARE(namesInOrder(*model), QStringList({"delta", "epsilon"}));
+        // The mode by its stored name or its label: every end-to-end run, also those whose
+        // name says nothing about it (iota, zeta).
+        view.setFilterText(QStringLiteral("e2e"));
+        QCOMPARE(namesInOrder(*model), QStringList({"alpha-e2e", "beta-e2e", "iota", "zeta"}));
+        view.setFilterText(QStringLiteral("end-to-end"));
+        QCOMPARE(namesInOrder(*model), QStringList({"alpha-e2e", "beta-e2e", "iota", "zeta"}));
         view.setFilterText({});
+        // The ID column is shown.
+        QVERIFY(!view.table()->isColumnHidden(RunsTableModel::Id));
 
         view.setStatusFilter(RunStatus::Failed);
         QCOMPARE(namesInOrder(*model), QStringList({"beta-greedy", "iota"}));
@@ -473,8 +483,8 @@ private Q_SLOTS:
         // Summary: two rows, final accuracies as recorded.
         QCOMPARE(cmp->summaryTable()->rowCount(), 2);
         const QString csv = cmp->summaryCsv();
-        QVERIFY(csv.startsWith(QStringLiteral("Run,Mode,Status,Test acc")));
-        QVERIFY(csv.contains(QStringLiteral("fmnist-k1 end-to-end,end-to-end,finished")));
+        QVERIFY(csv.startsWith(QStringLiteral("run_id,run,mode,status,runs,test_acc")));
+        QVERIFY(csv.contains(QStringLiteral("%1,fmnist-k1 end-to-end,e2e,finished,1,").arg(e2e)));
 
         // Exports.
         for (const char *ext : {"png", "svg", "pdf"}) {

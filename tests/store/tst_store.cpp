@@ -447,8 +447,8 @@ private Q_SLOTS:
                     "VALUES (7, 'old run', 'greedy', 'finished', 1700000100.0, 1700000200.5, "
                     "0.875)");
             db.exec("INSERT INTO run_tags VALUES (7, 'baseline')");
-            db.exec("INSERT INTO stages(run, stage, started, finished, test_acc) VALUES (7, 0, "
-                    "1700000100.0, 1700000200.0, 0.875)");
+            db.exec("INSERT INTO stages(run, stage, started, finished, test_acc, ensemble_acc) "
+                    "VALUES (7, 0, 1700000100.0, 1700000200.0, 0.875, 0.88)");
             db.exec("INSERT INTO metrics(run, stage, epoch, step, split, metric, value) VALUES "
                     "(7, 0, 1, 1, 'test', 'acc', 0.875)");
         }
@@ -456,10 +456,16 @@ private Q_SLOTS:
         QVERIFY(store);
         QCOMPARE(store->schemaVersion(), lw::RunStore::kSchemaVersion);
         SQLite::Database db(path, SQLite::OPEN_READONLY);
+        std::string versions;
+        for (int v = 1; v <= lw::RunStore::kSchemaVersion; ++v) {
+            if (v > 1)
+                versions += ',';
+            versions += std::to_string(v); // appended: GCC 12 warns falsely on "," + to_string
+        }
         QCOMPARE(db.execAndGet("SELECT group_concat(version) FROM (SELECT version FROM "
                                "schema_version ORDER BY version)")
                      .getString(),
-                 std::string("1,2,3"));
+                 versions);
         QVERIFY(db.execAndGet("SELECT count(*) FROM pragma_table_info('runs') WHERE name = "
                               "'updated'")
                     .getInt()
@@ -475,6 +481,10 @@ private Q_SLOTS:
             QCOMPARE(d->stages[0].imagesPerSecond, 0.0);
             QVERIFY(!d->run.probes); // v3 columns: an old run did not probe, is not paused
             QVERIFY(!d->run.paused);
+            // Run colours and numbers: no colour yet, the ensemble backfilled from the stages.
+            QCOMPARE(d->run.colour, std::string());
+            QVERIFY(!d->run.finalTestTop5);
+            QCOMPARE(*d->run.ensembleAcc, 0.88);
             auto m = store->metrics(7);
             QVERIFY(m);
             QCOMPARE(m->size(), std::size_t(1));
@@ -486,7 +496,8 @@ private Q_SLOTS:
         store.reset();
         auto again = openOrFail(path);
         QVERIFY(again);
-        QCOMPARE(scalar(path, "SELECT count(*) FROM schema_version"), std::int64_t(2));
+        QCOMPARE(scalar(path, "SELECT count(*) FROM schema_version"),
+                 std::int64_t(lw::RunStore::kSchemaVersion));
     }
 
     void metricsRoundTripExactly()
@@ -822,6 +833,30 @@ private Q_SLOTS:
         QCOMPARE(ids(f), (std::vector<std::int64_t>{b}));
         f.text = "e2e"; // a tag
         QCOMPARE(ids(f), (std::vector<std::int64_t>{b}));
+        f.text = "End-To"; // the mode's label finds end-to-end runs without a tag
+        QCOMPARE(ids(f), (std::vector<std::int64_t>{b}));
+        f.text = "greedy"; // the mode's name
+        f.orderBy = lw::RunOrder::Id;
+        f.descending = false;
+        QCOMPARE(ids(f), (std::vector<std::int64_t>{a, c}));
+        // Every column sorts in SQL; empty values last in either direction.
+        f = {};
+        f.orderBy = lw::RunOrder::Tags;
+        f.descending = false;
+        QCOMPARE(ids(f), (std::vector<std::int64_t>{a, b, c})); // "baseline, cifar" < "cifar, e2e"
+        f.descending = true;
+        QCOMPARE(ids(f), (std::vector<std::int64_t>{b, a, c}));
+        f.orderBy = lw::RunOrder::Notes;
+        QCOMPARE(ids(f).front(), b);
+        // The colour: #rrggbb or empty, anything else is refused naming the value.
+        QVERIFY(store->setColour(a, "#0072B2"));
+        QCOMPARE(store->getRun(a)->run.colour, std::string("#0072B2"));
+        auto bad = store->setColour(a, "blue");
+        QVERIFY(!bad);
+        QVERIFY(bad.message().find("'blue'") != std::string::npos);
+        QVERIFY(!store->setColour(a, "#12345g"));
+        QVERIFY(store->setColour(a, ""));
+        QVERIFY(!store->setColour(999, "#000000"));
         f = {};
         f.orderBy = lw::RunOrder::FinalTestAcc;
         QCOMPARE(ids(f), (std::vector<std::int64_t>{b, a, c}));

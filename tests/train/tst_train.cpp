@@ -1,6 +1,7 @@
 // The training engine on small seeded synthetic data (CPU): what METHOD.md's procedure promises.
 
 #include "core/model/model_p.h"
+#include "core/store/recorder.h"
 #include "core/train/engine_p.h"
 #include "core/train/probe_p.h"
 #include "core/train/trainer.h"
@@ -76,6 +77,7 @@ private Q_SLOTS:
     void optimizerResetsAtDecay();
     void ensembleWeights();
     void greedyRunReportsEveryEpoch();
+    void topFiveWithManyClasses();
     void frozenStagesStayBitIdentical();
     void cachedTrainingMatchesRecompute();
     void bf16AutocastOnCpu();
@@ -181,6 +183,63 @@ void TestTrain::greedyRunReportsEveryEpoch()
     QCOMPARE(rec.epochs[0].ensembleAcc, rec.epochs[0].testAcc);
     QVERIFY(QFile::exists(dir.filePath("stage2.pt")));
     QVERIFY(QFile::exists(dir.filePath("state.json")));
+}
+
+void TestTrain::topFiveWithManyClasses()
+{
+    // Top-5 is measured where it says more than top-1 (more than 10 classes), reported each
+    // epoch with the images and optimizer steps trained, and stored with the run.
+    test::TempStore store;
+    QVERIFY(store.ok());
+    Spec spec = test::tinySpec(1);
+    spec.input.classes = 12;
+    NewRun nr;
+    nr.name = "twelve classes";
+    nr.stages = 3;
+    const auto id = store->createRun(nr);
+    QVERIFY2(id, id ? "" : id.message().c_str());
+    TrainOptions o;
+    o.spec = spec;
+    o.runDir = store->runDir(*id);
+    o.threads = 2;
+    test::EventLog log;
+    RunRecorder recorder(*store, *id, RecorderOptions{0.0});
+    ObserverFanOut fan({&log, &recorder});
+    Trainer t(o, &fan);
+    auto r = t.run();
+    QVERIFY2(r.ok(), r.ok() ? "" : r.message().c_str());
+    QCOMPARE(int(log.epochs.size()), 3);
+    for (const EpochMetrics &e : log.epochs) {
+        QVERIFY2(e.testTop5 >= e.testAcc, std::to_string(e.testTop5).c_str());
+        QVERIFY(e.testTop5 <= 1.0);
+        QCOMPARE(e.trainImages, 512.0);
+        QCOMPARE(e.trainSteps, 8.0); // 512 images in batches of 64
+    }
+    // 12 classes, chance top-5 is 5/12: a trained head does better than top-1 alone.
+    QVERIFY(log.epochs.back().testTop5 > log.epochs.back().testAcc);
+    auto row = store->getRun(*id);
+    QVERIFY(row);
+    QVERIFY(row->run.finalTestTop5);
+    QCOMPARE(*row->run.finalTestTop5, log.epochs.back().testTop5);
+    auto h = store->history(*id);
+    QVERIFY(h);
+    QCOMPARE(h->epochs.size(), log.epochs.size());
+    for (std::size_t i = 0; i < log.epochs.size(); ++i) {
+        QCOMPARE(h->epochs[i].testTop5, log.epochs[i].testTop5);
+        QCOMPARE(h->epochs[i].trainImages, 512.0);
+    }
+
+    // Four classes: no top-5 (it would always be 100 %), none stored.
+    test::TempStore four;
+    const auto id4 = four->createRun(nr);
+    QVERIFY(id4);
+    o.spec = test::tinySpec(1);
+    o.runDir = four->runDir(*id4);
+    RunRecorder recorder4(*four, *id4, RecorderOptions{0.0});
+    Trainer t4(o, &recorder4);
+    QVERIFY(t4.run().ok());
+    QVERIFY(!four->getRun(*id4)->run.finalTestTop5);
+    QVERIFY(std::isnan(four->history(*id4)->epochs.front().testTop5));
 }
 
 void TestTrain::frozenStagesStayBitIdentical()

@@ -109,18 +109,24 @@ CostPanel::CostPanel(QWidget *parent)
     m_uncached->setWidth(0.38);
     m_cached->setWidth(0.38);
     m_chart->xAxis->setLabel(tr("stage"));
-    m_chart->yAxis->setLabel(tr("GMAC / sample / epoch"));
-    // The legend sits in a row above the plot, so that it never hides a bar.
+    // Short enough for the chart's height at 1280x720; the tooltip says the rest.
+    m_chart->yAxis->setLabel(tr("GMAC / sample"));
+    m_chart->setToolTip(tr("Multiply-accumulates per sample of one epoch of each stage"));
+    // The legend sits in rows above the plot, so that it never hides a bar, in a smaller font
+    // so that both entries fit the chart's width.
+    QFont legendFont = font();
+    legendFont.setPointSizeF(legendFont.pointSizeF() * 0.85);
     m_chart->legend->setVisible(true);
-    m_chart->legend->setFont(font());
+    m_chart->legend->setFont(legendFont);
     m_chart->legend->setBorderPen(Qt::NoPen);
+    m_chart->legend->setWrap(1);
     m_chart->legend->setFillOrder(QCPLayoutGrid::foColumnsFirst);
     m_chart->axisRect()->insetLayout()->take(m_chart->legend);
     m_chart->plotLayout()->insertRow(0);
     m_chart->plotLayout()->addElement(0, 0, m_chart->legend);
     m_chart->plotLayout()->setRowStretchFactor(0, 0.001);
     m_chart->plotLayout()->setRowSpacing(0);
-    m_chart->setMaximumWidth(300);
+    m_chart->setMaximumWidth(340);
     row->addWidget(m_chart, 3);
 }
 

@@ -1,6 +1,7 @@
 #include "ui/designer/designview.h"
 
 #include "core/util/fsutil.h"
+#include "ui/common/layoutstate.h"
 #include "ui/designer/blockpalette.h"
 #include "ui/designer/costpanel.h"
 #include "ui/designer/recipepanel.h"
@@ -266,6 +267,8 @@ void DesignView::buildLayout()
     split->setStretchFactor(1, 1);
     split->setStretchFactor(2, 0);
     split->setSizes({210, 960, 380});
+    rememberSplitter(split, QStringLiteral("design/main"));
+    rememberSplitter(center, QStringLiteral("design/canvasCosts"));
 }
 
 // --- Document -----------------------------------------------------------------------------

@@ -63,6 +63,13 @@ QString joinList(const auto &values)
     return parts.join(QStringLiteral(", "));
 }
 
+/// A field that may be narrower than its widest value (a spin box sized for 2^31), so that the
+/// panel never needs to scroll sideways.
+void narrow(QWidget *w)
+{
+    w->setMinimumWidth(w->fontMetrics().horizontalAdvance(QStringLiteral("00000000")) + 24);
+}
+
 QSpinBox *spin(const QString &name, int min, int max)
 {
     auto *w = new QSpinBox;
@@ -70,6 +77,7 @@ QSpinBox *spin(const QString &name, int min, int max)
     w->setRange(min, max);
     w->setAccelerated(true);
     w->setToolTip(RecipePanel::tr("Valid range: %1 to %2").arg(min).arg(max));
+    narrow(w);
     return w;
 }
 
@@ -81,6 +89,7 @@ QDoubleSpinBox *dspin(const QString &name, double min, double max, int decimals,
     w->setDecimals(decimals);
     w->setSingleStep(step);
     w->setToolTip(RecipePanel::tr("Valid range: %1 to %2").arg(min).arg(max));
+    narrow(w);
     return w;
 }
 
@@ -96,6 +105,8 @@ QFormLayout *group(QVBoxLayout *into, const QString &title)
     auto *box = new QGroupBox(title);
     auto *form = new QFormLayout(box);
     form->setFieldGrowthPolicy(QFormLayout::AllNonFixedFieldsGrow);
+    // A narrow panel puts a field under its label rather than cutting either.
+    form->setRowWrapPolicy(QFormLayout::WrapLongRows);
     form->setLabelAlignment(Qt::AlignRight | Qt::AlignVCenter);
     into->addWidget(box);
     return form;
@@ -121,6 +132,7 @@ RecipePanel::RecipePanel(QWidget *parent)
     auto *scroll = new QScrollArea(this);
     scroll->setWidgetResizable(true);
     scroll->setFrameShape(QFrame::NoFrame);
+    scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff); // the form wraps instead
     outer->addWidget(scroll);
     auto *content = new QWidget;
     scroll->setWidget(content);

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 namespace lw {
 
@@ -48,6 +49,17 @@ SummaryStat statOf(const std::vector<std::optional<double>> &values)
 
 } // namespace
 
+std::map<int, ProbeRow> latestProbes(const std::vector<ProbeRow> &probes)
+{
+    std::map<int, ProbeRow> latest;
+    for (const auto &p : probes) {
+        auto it = latest.find(p.layer);
+        if (it == latest.end() || p.afterStage >= it->second.afterStage)
+            latest[p.layer] = p;
+    }
+    return latest;
+}
+
 bool isAccuracy(CompareSeries series)
 {
     return series == CompareSeries::TestAcc || series == CompareSeries::EnsembleAcc
@@ -60,19 +72,83 @@ QString CompareModel::Run::name() const
     return n.isEmpty() ? QStringLiteral("run %1").arg(id) : n;
 }
 
-SeriesData CompareModel::Run::series(CompareSeries series) const
+QVector<double> CompareModel::Run::xValues(CompareAxis axis) const
+{
+    QVector<double> x;
+    x.reserve(qsizetype(history.epochs.size()));
+    // Stages trained together (end-to-end, decoupled) report one epoch per stage with the same
+    // step: the images, optimizer steps and seconds of that step count once.
+    double total = 0;
+    std::int64_t lastStep = std::numeric_limits<std::int64_t>::min();
+    for (const EpochMetrics &e : history.epochs) {
+        if (axis == CompareAxis::Epochs) {
+            x.append(double(e.step));
+            continue;
+        }
+        const double add = axis == CompareAxis::Steps    ? e.trainSteps
+                           : axis == CompareAxis::Images ? e.trainImages
+                                                         : e.seconds;
+        if (e.step != lastStep) {
+            lastStep = e.step;
+            total += add;
+        }
+        x.append(std::isnan(add) ? std::nan("") : total);
+    }
+    return x;
+}
+
+SeriesData CompareModel::Run::series(CompareSeries series, CompareAxis axis) const
 {
     SeriesData d;
     const auto n = qsizetype(history.epochs.size());
     d.steps.reserve(n);
     d.values.reserve(n);
     d.stages.reserve(n);
-    for (const EpochMetrics &e : history.epochs) {
-        d.steps.append(double(e.step));
+    const QVector<double> x = xValues(axis);
+    for (qsizetype i = 0; i < n; ++i) {
+        if (std::isnan(x[i]))
+            continue;
+        const EpochMetrics &e = history.epochs[std::size_t(i)];
+        d.steps.append(x[i]);
         d.values.append(valueOf(e, series));
         d.stages.append(e.stage);
     }
     return d;
+}
+
+QVector<QPair<double, int>> CompareModel::Run::stageBoundaries(CompareAxis axis) const
+{
+    // First and last x of each stage on `axis`.
+    const QVector<double> x = xValues(axis);
+    std::map<int, std::pair<double, double>> range;
+    std::map<int, std::pair<std::int64_t, std::int64_t>> steps = stageSteps();
+    for (std::size_t i = 0; i < history.epochs.size(); ++i) {
+        if (std::isnan(x[qsizetype(i)]))
+            continue;
+        const int stage = history.epochs[i].stage;
+        auto it = range.find(stage);
+        if (it == range.end())
+            range.emplace(stage, std::make_pair(x[qsizetype(i)], x[qsizetype(i)]));
+        else
+            it->second = {std::min(it->second.first, x[qsizetype(i)]),
+                          std::max(it->second.second, x[qsizetype(i)])};
+    }
+    QVector<QPair<double, int>> out;
+    for (auto it = steps.begin(); it != steps.end(); ++it) {
+        auto next = std::next(it);
+        if (next == steps.end())
+            break;
+        // Stages trained together share their steps: no hand-over to mark.
+        if (next->second.first <= it->second.second)
+            continue;
+        auto a = range.find(it->first), b = range.find(next->first);
+        if (a == range.end() || b == range.end())
+            continue;
+        const double at = axis == CompareAxis::Epochs ? a->second.second + 0.5
+                                                      : (a->second.second + b->second.first) / 2;
+        out.append({at, next->first});
+    }
+    return out;
 }
 
 std::map<int, std::pair<std::int64_t, std::int64_t>> CompareModel::Run::stageSteps() const
@@ -261,12 +337,13 @@ bool CompareModel::inSeedGroup(qint64 id) const
     return false;
 }
 
-SeriesData CompareModel::plotSeries(qint64 id, CompareSeries series, double smoothing) const
+SeriesData CompareModel::plotSeries(qint64 id, CompareSeries series, double smoothing,
+                                    CompareAxis axis) const
 {
     const Run *r = find(id);
     if (!r)
         return {};
-    SeriesData d = r->series(series);
+    SeriesData d = r->series(series, axis);
     if (isAccuracy(series))
         for (double &x : d.values)
             x *= 100.0;
@@ -275,28 +352,41 @@ SeriesData CompareModel::plotSeries(qint64 id, CompareSeries series, double smoo
     return d;
 }
 
-SeriesBand CompareModel::band(const QList<qint64> &group, CompareSeries series,
-                              double smoothing) const
+SeriesBand CompareModel::band(const QList<qint64> &group, CompareSeries series, double smoothing,
+                              CompareAxis axis) const
 {
-    std::map<double, std::vector<double>> byStep;
+    // Members are matched by step (epoch over the run); x is their mean x on `axis`.
+    std::map<double, std::vector<std::pair<double, double>>> byStep; // step -> (x, value)
     for (qint64 id : group) {
         const SeriesData d = plotSeries(id, series, smoothing);
+        // The x of each epoch on `axis`; a member with epochs of unknown x (recorded before
+        // images and steps were) is left out of that axis's band.
+        const SeriesData onAxis = axis == CompareAxis::Epochs ? d : plotSeries(id, series, 0, axis);
+        if (onAxis.steps.size() != d.steps.size())
+            continue;
         for (int i = 0; i < d.values.size(); ++i)
             if (!std::isnan(d.values[i]))
-                byStep[d.steps[i]].push_back(d.values[i]);
+                byStep[d.steps[i]].push_back({onAxis.steps[i], d.values[i]});
     }
     SeriesBand b;
     for (const auto &[step, vals] : byStep) {
-        double sum = 0, mn = vals.front(), mx = vals.front();
-        for (double v : vals) {
+        double sum = 0, sumX = 0, mn = vals.front().second, mx = vals.front().second;
+        for (const auto &[x, v] : vals) {
             sum += v;
+            sumX += x;
             mn = std::min(mn, v);
             mx = std::max(mx, v);
         }
-        b.steps << step;
-        b.mean << sum / double(vals.size());
+        const double n = double(vals.size());
+        const double mean = sum / n;
+        double var = 0;
+        for (const auto &xv : vals)
+            var += (xv.second - mean) * (xv.second - mean);
+        b.steps << sumX / n;
+        b.mean << mean;
         b.min << mn;
         b.max << mx;
+        b.sd << std::sqrt(var / n);
     }
     return b;
 }
@@ -318,13 +408,7 @@ RunDepth CompareModel::depth(qint64 id) const
         }
     }
     // Probes of the final network: per layer, the one measured after the latest stage.
-    std::map<int, ProbeRow> latest;
-    for (const auto &p : r->history.probes) {
-        auto it = latest.find(p.layer);
-        if (it == latest.end() || p.afterStage >= it->second.afterStage)
-            latest[p.layer] = p;
-    }
-    for (const auto &[layer, p] : latest) {
+    for (const auto &[layer, p] : latestProbes(r->history.probes)) {
         d.probeLayers << layer + 1;
         d.probe << p.testAcc * 100;
     }
@@ -363,11 +447,12 @@ QVector<SummaryRow> CompareModel::summary(bool groupSeeds) const
     }
     QVector<SummaryRow> rows;
     for (const auto &ids : groups) {
-        std::vector<std::optional<double>> test, ensemble, best, params, macs, wall, ips;
+        std::vector<std::optional<double>> test, ensemble, best, top5, params, macs, wall, ips;
         for (qint64 id : ids) {
             const Run *r = find(id);
             test.push_back(r->row.finalTestAcc);
             best.push_back(r->row.bestTestAcc);
+            top5.push_back(r->row.finalTestTop5);
             std::optional<double> ens;
             for (const auto &s : r->history.stages)
                 if (s.ensembleAcc && !std::isnan(*s.ensembleAcc))
@@ -387,6 +472,7 @@ QVector<SummaryRow> CompareModel::summary(bool groupSeeds) const
         row.testAcc = statOf(test);
         row.ensembleAcc = statOf(ensemble);
         row.bestAcc = statOf(best);
+        row.testTop5 = statOf(top5);
         row.params = statOf(params);
         row.macs = statOf(macs);
         row.wallSeconds = statOf(wall);

@@ -5,6 +5,7 @@
 
 #include <QList>
 #include <QMap>
+#include <QPair>
 #include <QString>
 #include <QVector>
 
@@ -22,18 +23,23 @@ enum class CompareSeries { TestAcc, EnsembleAcc, TrainAcc, TrainLoss, TestLoss, 
 /// True for the accuracy series (plotted in percent).
 bool isAccuracy(CompareSeries series);
 
+/// What the curves' x axis counts, over the whole run: epochs (the run's step), optimizer
+/// steps, training images seen, or wall-clock seconds (training and evaluation).
+enum class CompareAxis { Epochs, Steps, Images, Seconds };
+
 /// One run's series: a point per recorded epoch (NaN where the epoch lacks the value).
 struct SeriesData
 {
-    QVector<double> steps;
+    QVector<double> steps; ///< x: the run's step (epochs), or the chosen CompareAxis
     QVector<double> values;
     QVector<int> stages; ///< 0-based, for smoothing that restarts at each stage
 };
 
-/// A seed group's curve: per step, the mean, min and max over the members.
+/// A seed group's curve: per step, the mean, min, max and standard deviation (population)
+/// over the members; x is the members' mean x at that step.
 struct SeriesBand
 {
-    QVector<double> steps, mean, min, max;
+    QVector<double> steps, mean, min, max, sd;
 };
 
 /// Accuracy by depth of one run, in percent, at 1-based layer numbers (layer k = stage k).
@@ -43,6 +49,9 @@ struct RunDepth
     QVector<double> ensembleLayers, ensemble; ///< each stage's ensemble
     QVector<double> probeLayers, probe;       ///< the latest linear probe of each layer
 };
+
+/// Per layer (0-based), the probe measured after the latest stage.
+std::map<int, ProbeRow> latestProbes(const std::vector<ProbeRow> &probes);
 
 /// A number of one summary row: one run's value, or over a seed group the mean, min and max
 /// of the members that have it (count = how many).
@@ -56,7 +65,7 @@ struct SummaryStat
 struct SummaryRow
 {
     QList<qint64> ids; ///< the run, or the group's members in comparison order
-    SummaryStat testAcc, ensembleAcc, bestAcc; ///< fractions
+    SummaryStat testAcc, ensembleAcc, bestAcc, testTop5; ///< fractions
     SummaryStat params, macs, wallSeconds, imagesPerSecond;
 };
 
@@ -78,10 +87,16 @@ public:
 
         /// The run's name, or "run <id>".
         QString name() const;
-        /// Raw values of `series`, accuracies as fractions.
-        SeriesData series(CompareSeries series) const;
+        /// Raw values of `series`, accuracies as fractions, x as `axis` counts (epochs whose x
+        /// is unknown, e.g. images in runs recorded before they were, are left out).
+        SeriesData series(CompareSeries series, CompareAxis axis = CompareAxis::Epochs) const;
+        /// The x of every epoch on `axis` (NaN where unknown), in recorded order.
+        QVector<double> xValues(CompareAxis axis) const;
         /// First and last step of each stage that has epochs (0-based stage).
         std::map<int, std::pair<std::int64_t, std::int64_t>> stageSteps() const;
+        /// Where a stage hands over to the next one on `axis`: (x, next stage, 0-based), for
+        /// stages that train one after another (greedy); none for stages trained together.
+        QVector<QPair<double, int>> stageBoundaries(CompareAxis axis) const;
     };
 
     void setStore(std::shared_ptr<RunStore> store);
@@ -118,9 +133,12 @@ public:
 
     /// `series` of run `id` as plotted: accuracies in percent, smoothed with `smoothing`
     /// (0 = raw) restarting at each stage. Empty for an unknown id.
-    SeriesData plotSeries(qint64 id, CompareSeries series, double smoothing) const;
-    /// Mean, min and max per step over `group`'s plotSeries (NaN values skipped).
-    SeriesBand band(const QList<qint64> &group, CompareSeries series, double smoothing) const;
+    SeriesData plotSeries(qint64 id, CompareSeries series, double smoothing,
+                          CompareAxis axis = CompareAxis::Epochs) const;
+    /// Mean, min, max and standard deviation per step over `group`'s plotSeries (NaN values
+    /// skipped).
+    SeriesBand band(const QList<qint64> &group, CompareSeries series, double smoothing,
+                    CompareAxis axis = CompareAxis::Epochs) const;
 
     RunDepth depth(qint64 id) const;
     /// Layers the depth plot spans: the deepest stage, probe or planned stage count (>= 1).

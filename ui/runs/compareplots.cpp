@@ -4,10 +4,25 @@
 
 #include <QObject>
 #include <QPainter>
+#include <QSet>
 
 #include <algorithm>
 
 namespace lw {
+
+namespace {
+
+/// Ticks at whole numbers only (epochs, layers).
+void integerTicks(QCPAxis *axis)
+{
+    QSharedPointer<QCPAxisTickerFixed> ticker(new QCPAxisTickerFixed);
+    ticker->setTickStep(1.0);
+    ticker->setScaleStrategy(QCPAxisTickerFixed::ssMultiples);
+    axis->setTicker(ticker);
+    axis->setNumberFormat(QStringLiteral("g"));
+}
+
+} // namespace
 
 QString seriesLabel(CompareSeries s)
 {
@@ -32,13 +47,13 @@ Qt::PenStyle seriesStyle(CompareSeries s)
     }
 }
 
-QPen seriesPen(const QColor &color, CompareSeries s, bool raw)
+QPen seriesPen(const QColor &color, CompareSeries s, bool smoothed)
 {
-    QColor c = color;
-    if (raw)
-        c.setAlpha(60);
-    QPen pen(c, raw ? 1.0 : 2.0, raw ? Qt::SolidLine : seriesStyle(s));
-    return pen;
+    if (!smoothed)
+        return QPen(color, 2.0, seriesStyle(s));
+    QColor c = color.darker(140);
+    c.setAlpha(190);
+    return QPen(c, 1.0, seriesStyle(s));
 }
 
 QPixmap swatch(const QColor &c, int size)
@@ -57,18 +72,16 @@ void stylePlot(QCustomPlot *plot)
 {
     plot->setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
     plot->setNoAntialiasingOnDrag(true);
-    // The legend (line styles) sits in one row under the axes, never over the data.
+    // The legend (line styles, run names) sits in rows under the axes, never over the data.
     plot->legend->setVisible(true);
+    plot->legend->setWrap(3);
     plot->legend->setFillOrder(QCPLayoutGrid::foColumnsFirst);
     plot->legend->setBorderPen(Qt::NoPen);
     plot->legend->setBrush(Qt::NoBrush);
     plot->plotLayout()->addElement(1, 0, plot->legend);
     plot->plotLayout()->setRowStretchFactor(1, 0.001);
     plot->legend->setMargins(QMargins(0, 0, 0, 0));
-    QSharedPointer<QCPAxisTickerFixed> ticker(new QCPAxisTickerFixed);
-    ticker->setTickStep(1.0);
-    ticker->setScaleStrategy(QCPAxisTickerFixed::ssMultiples);
-    plot->xAxis->setTicker(ticker);
+    integerTicks(plot->xAxis);
     QFont f = plot->font();
     f.setPointSizeF(f.pointSizeF() * 0.9);
     plot->legend->setFont(f);
@@ -76,21 +89,64 @@ void stylePlot(QCustomPlot *plot)
     plot->yAxis->grid()->setPen(QPen(QColor(230, 230, 230)));
 }
 
+void setCurvesAxis(QCustomPlot *plot, CompareAxis axis)
+{
+    plot->xAxis->setLabel(axisLabel(axis));
+    if (axis == CompareAxis::Epochs) {
+        integerTicks(plot->xAxis);
+    } else if (axis == CompareAxis::Seconds) {
+        QSharedPointer<QCPAxisTickerTime> ticker(new QCPAxisTickerTime);
+        ticker->setTimeFormat(QStringLiteral("%h:%m:%s"));
+        plot->xAxis->setTicker(ticker);
+    } else {
+        plot->xAxis->setTicker(QSharedPointer<QCPAxisTicker>(new QCPAxisTicker));
+        plot->xAxis->setNumberFormat(QStringLiteral("gb"));
+    }
+}
+
+QString axisLabel(CompareAxis axis)
+{
+    switch (axis) {
+    case CompareAxis::Epochs: return QObject::tr("epochs (over the run)");
+    case CompareAxis::Steps: return QObject::tr("optimizer steps");
+    case CompareAxis::Images: return QObject::tr("training images seen");
+    case CompareAxis::Seconds: return QObject::tr("wall-clock time (h:mm:ss)");
+    }
+    return {};
+}
+
+QCPGraph *addLegendKey(QCustomPlot *plot, const QPen &pen, const QString &name, qint64 runId)
+{
+    QCPGraph *key = plot->addGraph();
+    key->setPen(pen);
+    key->setName(name);
+    if (runId != 0)
+        key->setProperty("legendRunId", runId);
+    return key;
+}
+
 QVector<QCPGraph *> addBand(QCustomPlot *plot, const SeriesBand &b, const QColor &c,
-                            CompareSeries s, const QString &name)
+                            CompareSeries s, const QString &name, bool sd)
 {
     QColor band = c;
     band.setAlpha(50);
+    QVector<double> lower = b.min, upper = b.max;
+    if (sd) {
+        for (int i = 0; i < b.mean.size(); ++i) {
+            lower[i] = b.mean[i] - b.sd[i];
+            upper[i] = b.mean[i] + b.sd[i];
+        }
+    }
     QCPGraph *low = plot->addGraph();
     low->setPen(Qt::NoPen);
     low->removeFromLegend();
-    low->setData(b.steps, b.min, true);
+    low->setData(b.steps, lower, true);
     QCPGraph *high = plot->addGraph();
     high->setPen(Qt::NoPen);
     high->setBrush(band);
     high->setChannelFillGraph(low);
     high->removeFromLegend();
-    high->setData(b.steps, b.max, true);
+    high->setData(b.steps, upper, true);
     QCPGraph *m = plot->addGraph();
     m->setPen(seriesPen(c, s, false));
     m->removeFromLegend();
@@ -108,14 +164,16 @@ void removeRunItems(QCustomPlot *plot, qint64 id)
     }
 }
 
-void addStageBoundaries(QCustomPlot *plot, const CompareModel::Run &run, const QColor &c, int row)
+void addStageBoundaries(QCustomPlot *plot, const CompareModel::Run &run, const QColor &c, int row,
+                        CompareAxis axis)
 {
-    const auto stageSteps = run.stageSteps();
-    for (auto it = stageSteps.begin(); it != stageSteps.end(); ++it) {
-        auto next = std::next(it);
-        if (next == stageSteps.end())
-            break;
-        const double x = double(it->second.second) + 0.5;
+    // Labels other runs drew already (same text at the same place).
+    QSet<QString> drawn;
+    for (int i = 0; i < plot->itemCount(); ++i)
+        if (auto *t = qobject_cast<QCPItemText *>(plot->item(i)))
+            drawn.insert(t->text() + QLatin1Char('@')
+                         + QString::number(t->property("x").toDouble()));
+    for (const auto &[x, next] : run.stageBoundaries(axis)) {
         auto *line = new QCPItemStraightLine(plot);
         line->setProperty("runId", run.id);
         QColor lc = c;
@@ -124,19 +182,24 @@ void addStageBoundaries(QCustomPlot *plot, const CompareModel::Run &run, const Q
         line->point1->setCoords(x, 0);
         line->point2->setCoords(x, 1);
         line->setSelectable(false);
+        const QString text = QObject::tr("S%1").arg(next + 1);
+        if (drawn.contains(text + QLatin1Char('@') + QString::number(x)))
+            continue;
         auto *label = new QCPItemText(plot);
         label->setProperty("runId", run.id);
-        label->setText(QObject::tr("S%1").arg(next->first + 1));
+        label->setProperty("x", x);
+        label->setText(text);
         label->setColor(c);
         label->setPositionAlignment(Qt::AlignLeft | Qt::AlignTop);
         label->position->setTypeX(QCPItemPosition::ptPlotCoords);
         label->position->setTypeY(QCPItemPosition::ptAxisRectRatio);
-        label->position->setCoords(x + 0.1, 0.01 + 0.05 * row);
+        label->position->setCoords(x, 0.01 + 0.05 * row);
+        label->setPadding(QMargins(3, 0, 0, 0));
         label->setSelectable(false);
     }
 }
 
-void fitCurves(QCustomPlot *plot, bool loss)
+void fitCurves(QCustomPlot *plot, bool loss, CompareAxis axis)
 {
     bool found = false;
     QCPRange x, y;
@@ -163,7 +226,8 @@ void fitCurves(QCustomPlot *plot, bool loss)
         plot->yAxis->setRange(0, loss ? 2.5 : 100);
         return;
     }
-    plot->xAxis->setRange(std::max(0.0, x.lower - 0.5), x.upper + 0.5);
+    const double xPad = axis == CompareAxis::Epochs ? 0.5 : std::max(1e-9, x.size() * 0.02);
+    plot->xAxis->setRange(std::max(0.0, x.lower - xPad), x.upper + xPad);
     const double pad = std::max(0.5, y.size() * 0.06);
     double lower = y.lower - pad, upper = y.upper + pad;
     if (!loss)

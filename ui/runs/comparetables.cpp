@@ -1,6 +1,7 @@
 #include "ui/runs/comparetables.h"
 
 #include "ui/common/format.h"
+#include "ui/common/plotexport.h"
 #include "ui/runs/compareplots.h"
 #include "ui/runs/runformat.h"
 
@@ -13,17 +14,6 @@
 namespace lw {
 
 namespace {
-
-QString csvField(const QString &s)
-{
-    if (s.contains(QLatin1Char(',')) || s.contains(QLatin1Char('"'))
-        || s.contains(QLatin1Char('\n'))) {
-        QString q = s;
-        q.replace(QLatin1String("\""), QLatin1String("\"\""));
-        return QLatin1Char('"') + q + QLatin1Char('"');
-    }
-    return s;
-}
 
 /// One run: its value; a seed group: mean [min–max].
 template<typename Format>
@@ -107,16 +97,19 @@ void fillDiffTable(QTableWidget *table, const CompareModel &model,
 void fillSummaryTable(QTableWidget *table, const CompareModel &model, bool groupSeeds,
                       const std::function<QColor(qint64)> &colorOf)
 {
-    const QStringList headers{QObject::tr("Run"),       QObject::tr("Mode"),
-                              QObject::tr("Status"),    QObject::tr("Test acc"),
-                              QObject::tr("Ensemble"),  QObject::tr("Best"),
-                              QObject::tr("Params"),    QObject::tr("MACs"),
-                              QObject::tr("Wall time"), QObject::tr("Images/s")};
+    QStringList headers{QObject::tr("Run"),      QObject::tr("Mode"),     QObject::tr("Status"),
+                        QObject::tr("Test acc"), QObject::tr("Ensemble"), QObject::tr("Best"),
+                        QObject::tr("Params"),   QObject::tr("MACs"),     QObject::tr("Wall time"),
+                        QObject::tr("Images/s")};
+    const QVector<SummaryRow> rows = model.summary(groupSeeds);
+    // Top-5 where a run measured it (more than 10 classes).
+    const bool top5 = std::any_of(rows.begin(), rows.end(),
+                                  [](const SummaryRow &r) { return r.testTop5.count > 0; });
+    if (top5)
+        headers.insert(4, QObject::tr("Top-5"));
     table->clear();
     table->setColumnCount(int(headers.size()));
     table->setHorizontalHeaderLabels(headers);
-
-    const QVector<SummaryRow> rows = model.summary(groupSeeds);
     table->setRowCount(int(rows.size()));
     auto set = [table](int row, int col, const QString &text, bool right = true) {
         auto *item = new QTableWidgetItem(text);
@@ -145,20 +138,115 @@ void fillSummaryTable(QTableWidget *table, const CompareModel &model, bool group
         }
         auto *nameItem = new QTableWidgetItem(QIcon(swatch(colorOf(first->id))), name);
         nameItem->setData(Qt::UserRole, first->id);
+        nameItem->setToolTip(name);
         table->setItem(i, 0, nameItem);
-        set(i, 1, modeText(first->row.mode), false);
-        set(i, 2, statusText(first->row.status, first->row.paused), false);
-        set(i, 3, statText(row.testAcc, acc));
-        set(i, 4, statText(row.ensembleAcc, acc));
-        set(i, 5, statText(row.bestAcc, acc));
-        set(i, 6, statText(row.params, compact));
-        set(i, 7, statText(row.macs, compact));
-        set(i, 8, statText(row.wallSeconds, [](double v) { return durationText(v); }));
-        set(i, 9,
+        int col = 1;
+        set(i, col++, modeText(first->row.mode), false);
+        set(i, col++, statusText(first->row.status, first->row.paused), false);
+        set(i, col++, statText(row.testAcc, acc));
+        if (top5)
+            set(i, col++, statText(row.testTop5, acc));
+        set(i, col++, statText(row.ensembleAcc, acc));
+        set(i, col++, statText(row.bestAcc, acc));
+        set(i, col++, statText(row.params, compact));
+        set(i, col++, statText(row.macs, compact));
+        set(i, col++, statText(row.wallSeconds, [](double v) { return durationText(v); }));
+        set(i, col++,
             statText(row.imagesPerSecond, [](double v) { return QString::number(v, 'f', 0); }));
     }
     table->resizeColumnsToContents();
     table->setColumnWidth(0, std::min(table->columnWidth(0), 240));
+}
+
+QString summaryCsv(const CompareModel &model, bool groupSeeds)
+{
+    // A seed group's value is the members' mean; _min and _max give its spread.
+    const char *const stats[] = {"test_acc", "test_top5", "ensemble_acc", "best_acc",
+                                 "params",   "macs",      "wall_seconds", "images_per_second"};
+    QStringList header{QStringLiteral("run_id"), QStringLiteral("run"), QStringLiteral("mode"),
+                       QStringLiteral("status"), QStringLiteral("runs")};
+    for (const char *s : stats)
+        header << QLatin1String(s);
+    if (groupSeeds)
+        for (const char *s : stats)
+            header << QLatin1String(s) + QStringLiteral("_min")
+                   << QLatin1String(s) + QStringLiteral("_max");
+    QString csv = header.join(QLatin1Char(',')) + QLatin1Char('\n');
+    for (const SummaryRow &row : model.summary(groupSeeds)) {
+        const CompareModel::Run *first = model.find(row.ids.first());
+        const SummaryStat *values[]
+            = {&row.testAcc, &row.testTop5, &row.ensembleAcc, &row.bestAcc,
+               &row.params,  &row.macs,     &row.wallSeconds, &row.imagesPerSecond};
+        QStringList cells{QString::number(first->id), csvField(first->name()),
+                          QString::fromLatin1(toString(first->row.mode)),
+                          QString::fromLatin1(toString(first->row.status)),
+                          QString::number(row.ids.size())};
+        auto number = [](const SummaryStat *s, double v) {
+            return s->count > 0 ? csvNumber(v) : QString();
+        };
+        for (const SummaryStat *s : values)
+            cells << number(s, s->mean);
+        if (groupSeeds)
+            for (const SummaryStat *s : values)
+                cells << number(s, s->min) << number(s, s->max);
+        csv += cells.join(QLatin1Char(',')) + QLatin1Char('\n');
+    }
+    return csv;
+}
+
+QString curvesCsv(const CompareModel &model, const QList<CompareSeries> &series)
+{
+    QString csv = QStringLiteral("run_id,run,series,stage,epoch,step,optimizer_steps,"
+                                 "images_seen,wall_seconds,value\n");
+    for (const auto &r : model.runs()) {
+        const QVector<double> steps = r->xValues(CompareAxis::Steps);
+        const QVector<double> images = r->xValues(CompareAxis::Images);
+        const QVector<double> seconds = r->xValues(CompareAxis::Seconds);
+        const QString prefix = QString::number(r->id) + QLatin1Char(',') + csvField(r->name());
+        for (CompareSeries s : series) {
+            const SeriesData d = r->series(s);
+            const QString name = seriesLabel(s).replace(QLatin1Char(' '), QLatin1Char('_'));
+            for (qsizetype i = 0; i < d.values.size(); ++i) {
+                const EpochMetrics &e = r->history.epochs[std::size_t(i)];
+                // Joined, not arg(): a run's name may hold "%1".
+                csv += QStringList{prefix,
+                                   name,
+                                   QString::number(e.stage),
+                                   QString::number(e.epoch),
+                                   QString::number(e.step),
+                                   csvNumber(steps[i]),
+                                   csvNumber(images[i]),
+                                   csvNumber(seconds[i]),
+                                   csvNumber(d.values[i])}
+                           .join(QLatin1Char(','))
+                       + QLatin1Char('\n');
+            }
+        }
+    }
+    return csv;
+}
+
+QString depthCsv(const CompareModel &model)
+{
+    QString csv = QStringLiteral("run_id,run,layer,kind,test_acc\n");
+    for (const auto &r : model.runs()) {
+        const QString prefix = QString::number(r->id) + QLatin1Char(',') + csvField(r->name());
+        auto line = [&](int layer, const char *kind, double value) {
+            csv += QStringList{prefix, QString::number(layer + 1), QLatin1String(kind),
+                               csvNumber(value)}
+                       .join(QLatin1Char(','))
+                   + QLatin1Char('\n');
+        };
+        for (const auto &s : r->history.stages) {
+            if (s.testAcc)
+                line(s.stage, "head", *s.testAcc);
+            if (s.ensembleAcc)
+                line(s.stage, "ensemble", *s.ensembleAcc);
+        }
+        for (const auto &[layer, p] : latestProbes(r->history.probes))
+            line(layer, "linear_probe", p.testAcc);
+    }
+    return csv;
 }
 
 } // namespace lw

@@ -1,6 +1,7 @@
 #include "ui/runs/compareview.h"
 
 #include "ui/common/format.h"
+#include "ui/common/layoutstate.h"
 #include "ui/common/plotexport.h"
 #include "ui/common/smoothing.h"
 #include "ui/runs/compareplots.h"
@@ -58,28 +59,45 @@ RunCompareView::RunCompareView(QWidget *parent)
     m_curvesBox->addItem(tr("Train + test loss"), int(Curves::Loss));
     connect(m_curvesBox, &QComboBox::currentIndexChanged, this,
             [this] { setCurves(Curves(m_curvesBox->currentData().toInt())); });
-    auto *smoothBox = new QCheckBox(tr("Smooth"));
-    smoothBox->setChecked(true);
-    smoothBox->setToolTip(tr("Exponential moving average, restarted at each stage; raw "
-                             "values are drawn faint behind"));
-    auto *smoothSlider = new QSlider(Qt::Horizontal);
-    smoothSlider->setRange(0, 99);
-    smoothSlider->setValue(int(m_smoothing * 100));
-    auto applySmoothing = [this, smoothBox, smoothSlider] {
-        setSmoothing(smoothBox->isChecked() ? smoothSlider->value() / 100.0 : 0.0);
+    m_axisBox = new QComboBox;
+    for (Axis a : {Axis::Epochs, Axis::Steps, Axis::Images, Axis::Seconds})
+        m_axisBox->addItem(axisLabel(a), int(a));
+    m_axisBox->setToolTip(tr("What the curves' x axis counts: accuracy per epoch, per optimizer "
+                             "step, per image seen or per hour"));
+    connect(m_axisBox, &QComboBox::currentIndexChanged, this,
+            [this] { setAxis(Axis(m_axisBox->currentData().toInt())); });
+    m_smoothBox = new QCheckBox(tr("Smooth"));
+    m_smoothBox->setToolTip(tr("Exponential moving average, restarted at each stage, drawn thin "
+                               "over the recorded values; curves of fewer than %1 points are "
+                               "not smoothed")
+                                .arg(kMinSmoothPoints));
+    m_smoothSlider = new QSlider(Qt::Horizontal);
+    m_smoothSlider->setRange(0, 99);
+    m_smoothSlider->setValue(60);
+    auto applySmoothing = [this] {
+        setSmoothing(m_smoothBox->isChecked() ? m_smoothSlider->value() / 100.0 : 0.0);
     };
-    connect(smoothBox, &QCheckBox::toggled, this, applySmoothing);
-    connect(smoothSlider, &QSlider::valueChanged, this, applySmoothing);
+    connect(m_smoothBox, &QCheckBox::toggled, this, applySmoothing);
+    connect(m_smoothSlider, &QSlider::valueChanged, this, applySmoothing);
     m_groupBox = new QCheckBox(tr("Group seeds"));
-    m_groupBox->setToolTip(tr("Runs that differ only by seed: mean curve with a min-max band"));
+    m_groupBox->setToolTip(tr("Runs that differ only by seed: mean curve with a band"));
     connect(m_groupBox, &QCheckBox::toggled, this, &RunCompareView::setGroupSeeds);
+    m_bandBox = new QComboBox;
+    m_bandBox->addItem(tr("min–max band"), false);
+    m_bandBox->addItem(tr("± std. deviation"), true);
+    m_bandBox->setEnabled(false);
+    connect(m_bandBox, &QComboBox::currentIndexChanged, this,
+            [this] { setBandStdDev(m_bandBox->currentData().toBool()); });
 
     auto *options = new QGridLayout;
     options->addWidget(new QLabel(tr("Curves")), 0, 0);
     options->addWidget(m_curvesBox, 0, 1);
-    options->addWidget(smoothBox, 1, 0);
-    options->addWidget(smoothSlider, 1, 1);
-    options->addWidget(m_groupBox, 2, 0, 1, 2);
+    options->addWidget(new QLabel(tr("x axis")), 1, 0);
+    options->addWidget(m_axisBox, 1, 1);
+    options->addWidget(m_smoothBox, 2, 0);
+    options->addWidget(m_smoothSlider, 2, 1);
+    options->addWidget(m_groupBox, 3, 0);
+    options->addWidget(m_bandBox, 3, 1);
     auto *left = new QWidget;
     auto *leftLayout = new QVBoxLayout(left);
     leftLayout->setContentsMargins(0, 0, 0, 0);
@@ -107,8 +125,10 @@ RunCompareView::RunCompareView(QWidget *parent)
     };
 
     m_curves = new QCustomPlot;
+    // A set minimum (not the legend's width) lets the splitters give the space away.
+    m_curves->setMinimumSize(240, 160);
     stylePlot(m_curves);
-    m_curves->xAxis->setLabel(tr("step (epochs over the run)"));
+    setCurvesAxis(m_curves, m_axis);
     m_curves->yAxis->setLabel(tr("accuracy (%)"));
     auto markZoomed = [this] {
         m_userZoomed = true;
@@ -126,12 +146,14 @@ RunCompareView::RunCompareView(QWidget *parent)
     m_curves->setToolTip(tr("Drag to pan, wheel to zoom, double-click to fit"));
 
     m_depth = new QCustomPlot;
+    m_depth->setMinimumSize(200, 160);
     stylePlot(m_depth);
     m_depth->xAxis->setLabel(tr("layer (stage)"));
     m_depth->yAxis->setLabel(tr("test accuracy (%)"));
 
     m_diff = new QTableWidget;
     m_diff->setEditTriggers(QAbstractItemView::NoEditTriggers);
+    m_diff->setTextElideMode(Qt::ElideMiddle);
     m_diff->verticalHeader()->setVisible(false);
     m_diff->setWordWrap(false);
     m_equalBox = new QCheckBox(tr("Show equal fields"));
@@ -142,6 +164,7 @@ RunCompareView::RunCompareView(QWidget *parent)
     m_summary->verticalHeader()->setVisible(false);
     m_summary->setSortingEnabled(false);
     m_summary->setWordWrap(false);
+    m_summary->setTextElideMode(Qt::ElideMiddle);
 
     auto *top = new QSplitter(Qt::Horizontal);
     top->addWidget(panel(tr("Curves"), m_curves, nullptr,
@@ -150,6 +173,7 @@ RunCompareView::RunCompareView(QWidget *parent)
                          [this] { exportChartInteractive(m_depth, QStringLiteral("depth")); }));
     top->setStretchFactor(0, 3);
     top->setStretchFactor(1, 2);
+    top->setObjectName(QStringLiteral("compareTop"));
     auto *bottom = new QSplitter(Qt::Horizontal);
     bottom->addWidget(panel(tr("Config diff"), m_diff, m_equalBox, [this] {
         const QString path = QFileDialog::getSaveFileName(
@@ -162,17 +186,21 @@ RunCompareView::RunCompareView(QWidget *parent)
     }));
     bottom->addWidget(panel(tr("Summary"), m_summary, nullptr, [this] {
         const QString path = QFileDialog::getSaveFileName(
-            this, tr("Export summary"), QStringLiteral("summary.csv"), tr("CSV (*.csv)"));
+            this, tr("Export summary"), QStringLiteral("summary.csv"), tr("CSV data (*.csv)"));
         if (!path.isEmpty() && !exportSummaryCsv(path))
             QMessageBox::warning(this, tr("Export"), m_error);
     }));
     bottom->setStretchFactor(0, 2);
     bottom->setStretchFactor(1, 3);
+    bottom->setObjectName(QStringLiteral("compareBottom"));
+    // The plots get the height; the tables below scroll.
     auto *right = new QSplitter(Qt::Vertical);
     right->addWidget(top);
     right->addWidget(bottom);
     right->setStretchFactor(0, 3);
-    right->setStretchFactor(1, 2);
+    right->setStretchFactor(1, 1);
+    right->setSizes({600, 200});
+    right->setObjectName(QStringLiteral("compareRight"));
 
     auto *main = new QSplitter(Qt::Horizontal);
     main->addWidget(left);
@@ -180,6 +208,9 @@ RunCompareView::RunCompareView(QWidget *parent)
     main->setStretchFactor(0, 0);
     main->setStretchFactor(1, 1);
     main->setSizes({260, 1200});
+    main->setObjectName(QStringLiteral("compareMain"));
+    for (QSplitter *sp : {top, bottom, right, main})
+        rememberSplitter(sp, QStringLiteral("runs/") + sp->objectName());
 
     auto *empty = new QLabel(tr("Select runs in the table to compare them\n"
                                 "(Ctrl- or Shift-click to select several)"));
@@ -218,22 +249,40 @@ QList<qint64> RunCompareView::runs() const
     return m_model.runIds();
 }
 
-void RunCompareView::assignColor(qint64 id)
+void RunCompareView::assignColor(const CompareModel::Run &run)
 {
-    if (m_colors.contains(id))
+    // A colour given or changed this session is also in the store (when writable); the run's
+    // row may be older than that change.
+    if (m_colors.contains(run.id))
         return;
+    const QColor stored(QString::fromStdString(run.row.colour));
+    if (stored.isValid()) {
+        m_colors.insert(run.id, stored);
+        return;
+    }
     QSet<QRgb> used;
     for (const auto &r : m_model.runs())
-        if (m_colors.contains(r->id))
+        if (r->id != run.id && m_colors.contains(r->id))
             used.insert(m_colors.value(r->id).rgb());
     const auto &palette = okabeIto();
+    QColor colour = palette[int(m_model.runs().size() % std::size_t(palette.size()))];
     for (const auto &c : palette) {
         if (!used.contains(c.rgb())) {
-            m_colors.insert(id, c);
-            return;
+            colour = c;
+            break;
         }
     }
-    m_colors.insert(id, palette[int(m_colors.size() % palette.size())]);
+    m_colors.insert(run.id, colour);
+    storeColour(run.id, colour);
+}
+
+void RunCompareView::storeColour(qint64 id, const QColor &colour)
+{
+    const auto &store = m_model.store();
+    if (!store || store->readOnly())
+        return;
+    if (auto r = store->setColour(id, colour.name().toStdString()); !r)
+        m_error = QString::fromStdString(r.message());
 }
 
 QColor RunCompareView::runColor(qint64 id) const
@@ -246,6 +295,7 @@ void RunCompareView::setRunColor(qint64 id, const QColor &color)
     if (!color.isValid())
         return;
     m_colors.insert(id, color);
+    storeColour(id, color);
     if (m_graphs.contains(id))
         m_graphs[id].dirty = true;
     rebuildCurves();
@@ -261,7 +311,7 @@ void RunCompareView::setRuns(const QList<qint64> &ids)
     m_model.setRuns(ids);
     // Graphs of runs that left are removed with the full rebuild below.
     for (const auto &r : m_model.runs())
-        assignColor(r->id);
+        assignColor(*r);
     m_userZoomed = false;
     loadPending(kSyncLoadMs);
     if (isLoading())
@@ -338,11 +388,30 @@ void RunCompareView::refresh()
         rescaleIfFollowing();
         m_curves->replot(QCustomPlot::rpQueuedReplot);
     }
+    // A colour changed elsewhere (the Runs view's table, another window) redraws everything.
+    const bool recoloured = changes.detail && syncColours();
+    if (recoloured) {
+        rebuildCurves();
+        rebuildDiff();
+    }
     if (anyData || changes.detail) {
         rebuildDepth();
         rebuildSummary();
         rebuildLegend();
     }
+}
+
+bool RunCompareView::syncColours()
+{
+    bool changed = false;
+    for (const auto &r : m_model.runs()) {
+        const QColor stored(QString::fromStdString(r->row.colour));
+        if (stored.isValid() && stored != m_colors.value(r->id)) {
+            m_colors.insert(r->id, stored);
+            changed = true;
+        }
+    }
+    return changed;
 }
 
 QList<RunCompareView::Series> RunCompareView::shownSeries() const
@@ -367,12 +436,38 @@ void RunCompareView::setCurves(Curves curves)
     rebuildCurves();
 }
 
+void RunCompareView::setAxis(Axis axis)
+{
+    m_axis = axis;
+    const int i = m_axisBox->findData(int(axis));
+    if (i >= 0 && m_axisBox->currentIndex() != i)
+        m_axisBox->setCurrentIndex(i);
+    setCurvesAxis(m_curves, axis);
+    m_userZoomed = false;
+    rebuildCurves();
+}
+
+void RunCompareView::setBandStdDev(bool sd)
+{
+    m_bandSd = sd;
+    const int i = m_bandBox->findData(sd);
+    if (i >= 0 && m_bandBox->currentIndex() != i)
+        m_bandBox->setCurrentIndex(i);
+    rebuildCurves();
+}
+
 void RunCompareView::setSmoothing(double weight)
 {
     weight = std::clamp(weight, 0.0, 0.99);
     if (weight == m_smoothing)
         return;
     m_smoothing = weight;
+    {
+        const QSignalBlocker block(m_smoothBox), blockSlider(m_smoothSlider);
+        m_smoothBox->setChecked(weight > 0);
+        if (weight > 0)
+            m_smoothSlider->setValue(int(weight * 100));
+    }
     rebuildCurves();
 }
 
@@ -381,6 +476,7 @@ void RunCompareView::setGroupSeeds(bool on)
     m_groupSeeds = on;
     if (m_groupBox->isChecked() != on)
         m_groupBox->setChecked(on);
+    m_bandBox->setEnabled(on);
     rebuildCurves();
     rebuildSummary();
 }
@@ -407,21 +503,29 @@ void RunCompareView::rebuildCurves()
     const auto shown = shownSeries();
     const bool loss = m_curvesMode == Curves::Loss;
     m_curves->yAxis->setLabel(loss ? tr("loss") : tr("accuracy (%)"));
-    // The legend explains line styles; run colours are in the run list.
-    for (Series s : shown) {
-        QCPGraph *key = m_curves->addGraph();
-        key->setPen(QPen(QColor(90, 90, 90), 2.0, seriesStyle(s)));
-        key->setName(seriesLabel(s));
-    }
+    // The legend names the runs (or seed groups) in their colours, then the line styles.
     const auto &runs = m_model.runs();
+    const QFontMetrics fm(m_curves->legend->font());
+    auto legendName = [&fm](const QString &name) {
+        return fm.elidedText(name, Qt::ElideMiddle, fm.horizontalAdvance(QLatin1Char('x')) * 28);
+    };
+    for (const auto &group : m_groupSeeds ? seedGroups() : QList<QList<qint64>>()) {
+        const CompareModel::Run *first = m_model.find(group.first());
+        if (group.size() > 1)
+            addLegendKey(
+                m_curves, QPen(runColor(first->id), 3.0),
+                legendName(tr("%1 (mean of %2 seeds)").arg(first->name()).arg(group.size())),
+                first->id);
+    }
+    for (const auto &r : runs)
+        if (!m_groupSeeds || !m_model.inSeedGroup(r->id))
+            addLegendKey(m_curves, QPen(runColor(r->id), 3.0), legendName(r->name()), r->id);
+    if (runs.size() > 0)
+        for (Series s : shown)
+            addLegendKey(m_curves, QPen(QColor(90, 90, 90), 2.0, seriesStyle(s)), seriesLabel(s));
     for (const auto &r : runs) {
         RunGraphs &rg = m_graphs[r->id];
         for (Series s : shown) {
-            QCPGraph *raw = m_curves->addGraph();
-            raw->removeFromLegend();
-            raw->setAntialiased(false); // faint and thin: not worth the cost
-            raw->setAdaptiveSampling(true);
-            raw->setPen(seriesPen(runColor(r->id), s, true));
             QCPGraph *g = m_curves->addGraph();
             g->removeFromLegend();
             g->setPen(seriesPen(runColor(r->id), s, false));
@@ -429,14 +533,24 @@ void RunCompareView::rebuildCurves()
             g->setProperty("runId", r->id);
             // Many long curves: plain lines keep a replot fast (antialiasing dominates).
             g->setAntialiased(runs.size() <= 12);
-            rg.rawGraphs << raw;
+            g->setAdaptiveSampling(true);
+            QCPGraph *smooth = m_curves->addGraph();
+            smooth->removeFromLegend();
+            smooth->setAntialiased(runs.size() <= 12);
+            smooth->setPen(seriesPen(runColor(r->id), s, true));
             rg.graphs << g;
+            rg.smoothGraphs << smooth;
         }
         updateRunGraphs(*r);
     }
     rebuildGroups();
     rescaleIfFollowing();
     m_curves->replot(QCustomPlot::rpQueuedReplot);
+}
+
+double RunCompareView::smoothingFor(int points) const
+{
+    return points >= kMinSmoothPoints ? m_smoothing : 0.0;
 }
 
 void RunCompareView::updateRunGraphs(const CompareModel::Run &run)
@@ -446,13 +560,15 @@ void RunCompareView::updateRunGraphs(const CompareModel::Run &run)
     const auto shown = shownSeries();
     const bool grouped = m_groupSeeds && m_model.inSeedGroup(run.id);
     for (int k = 0; k < shown.size() && k < rg.graphs.size(); ++k) {
-        const SeriesData raw = m_model.plotSeries(run.id, shown[k], 0.0);
-        const bool smoothed = m_smoothing > 0;
-        rg.graphs[k]->setData(
-            raw.steps, smoothed ? smoothSeries(raw.values, raw.stages, m_smoothing) : raw.values,
-            true);
-        rg.rawGraphs[k]->setData(raw.steps, raw.values, true);
-        rg.rawGraphs[k]->setVisible(smoothed && !grouped);
+        const SeriesData raw = m_model.plotSeries(run.id, shown[k], 0.0, m_axis);
+        const double weight = smoothingFor(int(raw.values.size()));
+        rg.graphs[k]->setData(raw.steps, raw.values, true);
+        if (weight > 0)
+            rg.smoothGraphs[k]->setData(raw.steps, smoothSeries(raw.values, raw.stages, weight),
+                                        true);
+        else
+            rg.smoothGraphs[k]->data()->clear();
+        rg.smoothGraphs[k]->setVisible(weight > 0 && !grouped);
         rg.graphs[k]->setVisible(!grouped);
     }
     // Stage boundaries: a line in the run's colour after each finished stage's last step.
@@ -467,7 +583,7 @@ void RunCompareView::updateRunGraphs(const CompareModel::Run &run)
         if (r->stageSteps().size() > 1)
             ++row;
     }
-    addStageBoundaries(m_curves, run, runColor(run.id), row);
+    addStageBoundaries(m_curves, run, runColor(run.id), row, m_axis);
 }
 
 void RunCompareView::rebuildGroups()
@@ -485,9 +601,11 @@ void RunCompareView::rebuildGroups()
         const QString name = tr("%1 (mean of %2 seeds)")
                                  .arg(m_model.find(group.first())->name())
                                  .arg(group.size());
-        // Per step: mean, min and max over the members (smoothed like single runs).
+        // Per step: mean, min, max and deviation over the members (smoothed like single runs).
+        const int points = int(m_model.find(group.first())->history.epochs.size());
         for (Series s : shown)
-            m_groupGraphs << addBand(m_curves, m_model.band(group, s, m_smoothing), c, s, name);
+            m_groupGraphs << addBand(m_curves, m_model.band(group, s, smoothingFor(points), m_axis),
+                                     c, s, name, m_bandSd);
     }
 }
 
@@ -495,7 +613,7 @@ void RunCompareView::rescaleIfFollowing()
 {
     if (m_userZoomed)
         return;
-    fitCurves(m_curves, m_curvesMode == Curves::Loss);
+    fitCurves(m_curves, m_curvesMode == Curves::Loss, m_axis);
 }
 
 void RunCompareView::rebuildDepth()
@@ -532,9 +650,10 @@ void RunCompareView::rebuildLegend()
             {r->name(), modeText(r->row.mode), statusText(r->row.status, r->row.paused)});
         item->setIcon(0, QIcon(swatch(runColor(r->id))));
         item->setData(0, Qt::UserRole, r->id);
-        item->setToolTip(
-            0,
-            tr("Run %1, seed %2 — double-click to change its colour").arg(r->id).arg(r->row.seed));
+        item->setToolTip(0, tr("%1\nRun %2, seed %3 — double-click to change its colour")
+                                .arg(r->name())
+                                .arg(r->id)
+                                .arg(r->row.seed));
         m_legend->addTopLevelItem(item);
     }
     m_legend->resizeColumnToContents(1);
@@ -555,7 +674,12 @@ QVector<double> RunCompareView::seriesValues(qint64 id, Series series) const
 
 QString RunCompareView::summaryCsv() const
 {
-    return tableCsv(m_summary);
+    return lw::summaryCsv(m_model, m_groupSeeds);
+}
+
+QString RunCompareView::chartCsv(QCustomPlot *plot) const
+{
+    return plot == m_depth ? depthCsv(m_model) : curvesCsv(m_model, shownSeries());
 }
 
 bool RunCompareView::exportSummaryCsv(const QString &path)
@@ -565,7 +689,7 @@ bool RunCompareView::exportSummaryCsv(const QString &path)
 
 bool RunCompareView::exportChart(QCustomPlot *plot, const QString &path)
 {
-    return exportPlot(plot, path, &m_error);
+    return exportPlot(plot, path, &m_error, [this, plot] { return chartCsv(plot); });
 }
 
 void RunCompareView::exportChartInteractive(QCustomPlot *plot, const QString &name)

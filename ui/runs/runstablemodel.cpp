@@ -1,6 +1,7 @@
 #include "ui/runs/runstablemodel.h"
 
 #include "ui/common/format.h"
+#include "ui/runs/compareplots.h"
 #include "ui/runs/runformat.h"
 
 #include <QColor>
@@ -14,19 +15,29 @@ namespace lw {
 
 namespace {
 
-std::optional<RunOrder> storeOrder(int column)
+RunOrder storeOrder(int column)
 {
     switch (column) {
     case RunsTableModel::Id: return RunOrder::Id;
     case RunsTableModel::Name: return RunOrder::Name;
     case RunsTableModel::Mode: return RunOrder::Mode;
     case RunsTableModel::Status: return RunOrder::Status;
+    case RunsTableModel::Spec: return RunOrder::SpecName;
+    case RunsTableModel::Dataset: return RunOrder::Dataset;
     case RunsTableModel::FinalAcc: return RunOrder::FinalTestAcc;
+    case RunsTableModel::Top5: return RunOrder::FinalTestTop5;
+    case RunsTableModel::EnsembleAcc: return RunOrder::EnsembleAcc;
     case RunsTableModel::BestAcc: return RunOrder::BestTestAcc;
+    case RunsTableModel::Stages: return RunOrder::Stages;
     case RunsTableModel::Params: return RunOrder::Params;
+    case RunsTableModel::Macs: return RunOrder::Macs;
     case RunsTableModel::WallTime: return RunOrder::WallSeconds;
+    case RunsTableModel::Device: return RunOrder::Device;
+    case RunsTableModel::Seed: return RunOrder::Seed;
     case RunsTableModel::Started: return RunOrder::Started;
-    default: return std::nullopt;
+    case RunsTableModel::Tags: return RunOrder::Tags;
+    case RunsTableModel::Notes: return RunOrder::Notes;
+    default: return RunOrder::Started;
     }
 }
 
@@ -52,9 +63,11 @@ bool sameRow(const RunRow &a, const RunRow &b)
            && a.seed == b.seed && a.started == b.started && a.ended == b.ended
            && a.updated == b.updated && a.tags == b.tags && a.notes == b.notes
            && a.message == b.message && a.finalTestAcc == b.finalTestAcc
-           && a.bestTestAcc == b.bestTestAcc && a.wallSeconds == b.wallSeconds
-           && a.params == b.params && a.macs == b.macs && a.stages == b.stages
-           && a.stagesDone == b.stagesDone && a.paused == b.paused;
+           && a.bestTestAcc == b.bestTestAcc && a.finalTestTop5 == b.finalTestTop5
+           && a.ensembleAcc == b.ensembleAcc && a.colour == b.colour
+           && a.wallSeconds == b.wallSeconds && a.params == b.params && a.macs == b.macs
+           && a.stages == b.stages && a.stagesDone == b.stagesDone
+           && a.paused == b.paused;
 }
 
 RunsTableModel::RunsTableModel(QObject *parent)
@@ -66,7 +79,6 @@ RunsTableModel::~RunsTableModel() = default;
 void RunsTableModel::setStore(std::shared_ptr<RunStore> store)
 {
     m_store = std::move(store);
-    m_ensemble.clear();
     reload();
 }
 
@@ -78,11 +90,6 @@ void RunsTableModel::setFilter(const RunFilter &filter)
     m_filter.text = filter.text;
     m_filter.parentRun = filter.parentRun;
     reload();
-}
-
-bool RunsTableModel::sortsInStore(int column)
-{
-    return storeOrder(column).has_value();
 }
 
 void RunsTableModel::sort(int column, Qt::SortOrder order)
@@ -107,7 +114,7 @@ bool RunsTableModel::query(int limit, int offset, std::vector<RunRow> &out)
     RunFilter f = m_filter;
     f.limit = limit;
     f.offset = offset;
-    f.orderBy = storeOrder(m_sortColumn).value_or(RunOrder::Started);
+    f.orderBy = storeOrder(m_sortColumn);
     f.descending = m_sortOrder == Qt::DescendingOrder;
     auto rows = m_store->listRuns(f);
     if (!rows) {
@@ -118,58 +125,11 @@ bool RunsTableModel::query(int limit, int offset, std::vector<RunRow> &out)
     return true;
 }
 
-bool RunsTableModel::loadAllSorted(std::vector<RunRow> &out)
-{
-    if (!query(-1, 0, out))
-        return false;
-    const int column = m_sortColumn;
-    const bool descending = m_sortOrder == Qt::DescendingOrder;
-    // Keys computed once (ensemble accuracy reads each run's stages).
-    std::vector<std::pair<QVariant, std::size_t>> keys;
-    keys.reserve(out.size());
-    for (std::size_t i = 0; i < out.size(); ++i) {
-        QVariant key;
-        const RunRow &r = out[i];
-        switch (column) {
-        case Spec: key = QString::fromStdString(r.specName).toLower(); break;
-        case Dataset: key = QString::fromStdString(r.dataset).toLower(); break;
-        case Device: key = QString::fromStdString(r.device); break;
-        case Tags: key = joinTags(r.tags).toLower(); break;
-        case Notes: key = QString::fromStdString(r.notes).toLower(); break;
-        case EnsembleAcc: key = optionalNumber(ensembleAccuracy(r)); break;
-        case Stages: key = r.stagesDone * 10000 + r.stages; break;
-        case Macs: key = qint64(r.macs); break;
-        case Seed: key = qint64(r.seed); break;
-        default: key = qint64(r.id);
-        }
-        keys.emplace_back(key, i);
-    }
-    auto isEmpty = [](const QVariant &v) {
-        return !v.isValid() || (v.typeId() == QMetaType::QString && v.toString().isEmpty());
-    };
-    std::stable_sort(keys.begin(), keys.end(), [&](const auto &a, const auto &b) {
-        const bool ea = isEmpty(a.first), eb = isEmpty(b.first);
-        if (ea != eb)
-            return eb; // empty values last in either order
-        if (ea)
-            return false;
-        const auto c = QVariant::compare(a.first, b.first);
-        return descending ? c == QPartialOrdering::Greater : c == QPartialOrdering::Less;
-    });
-    std::vector<RunRow> sorted;
-    sorted.reserve(out.size());
-    for (const auto &k : keys)
-        sorted.push_back(std::move(out[k.second]));
-    out = std::move(sorted);
-    return true;
-}
-
 void RunsTableModel::reload()
 {
     beginResetModel();
     m_rows.clear();
     m_total = 0;
-    m_allLoaded = false;
     m_error.clear();
     if (m_store) {
         auto count = m_store->countRuns(m_filter);
@@ -177,11 +137,7 @@ void RunsTableModel::reload()
             setError(QString::fromStdString(count.message()));
         } else {
             m_total = count.value();
-            if (sortsInStore(m_sortColumn)) {
-                query(kPageSize, 0, m_rows);
-            } else {
-                m_allLoaded = loadAllSorted(m_rows);
-            }
+            query(kPageSize, 0, m_rows);
         }
     }
     endResetModel();
@@ -198,10 +154,7 @@ bool RunsTableModel::refresh()
     }
     m_total = count.value();
     std::vector<RunRow> fresh;
-    const bool ok = sortsInStore(m_sortColumn)
-                        ? query(std::max<int>(kPageSize, int(m_rows.size())), 0, fresh)
-                        : loadAllSorted(fresh);
-    if (!ok)
+    if (!query(std::max<int>(kPageSize, int(m_rows.size())), 0, fresh))
         return false;
     m_error.clear();
     applyRows(std::move(fresh));
@@ -295,24 +248,6 @@ int RunsTableModel::rowOfRun(std::int64_t id) const
     return -1;
 }
 
-std::optional<double> RunsTableModel::ensembleAccuracy(const RunRow &row) const
-{
-    if (!m_store)
-        return std::nullopt;
-    auto it = m_ensemble.find(row.id);
-    if (it != m_ensemble.end() && it->updated == row.updated)
-        return it->value;
-    Ensemble e;
-    e.updated = row.updated;
-    if (auto d = m_store->getRun(row.id)) {
-        for (const auto &s : d->stages)
-            if (s.ensembleAcc && !std::isnan(*s.ensembleAcc))
-                e.value = s.ensembleAcc; // stages come in order: keep the latest
-    }
-    m_ensemble.insert(row.id, e);
-    return e.value;
-}
-
 int RunsTableModel::rowCount(const QModelIndex &parent) const
 {
     return parent.isValid() ? 0 : int(m_rows.size());
@@ -325,7 +260,7 @@ int RunsTableModel::columnCount(const QModelIndex &parent) const
 
 bool RunsTableModel::canFetchMore(const QModelIndex &parent) const
 {
-    return !parent.isValid() && m_store && !m_allLoaded && std::int64_t(m_rows.size()) < m_total;
+    return !parent.isValid() && m_store && std::int64_t(m_rows.size()) < m_total;
 }
 
 void RunsTableModel::fetchMore(const QModelIndex &parent)
@@ -357,9 +292,9 @@ QVariant RunsTableModel::headerData(int section, Qt::Orientation orientation, in
     if (orientation != Qt::Horizontal || section < 0 || section >= ColumnCount)
         return QAbstractTableModel::headerData(section, orientation, role);
     static const char *const names[]
-        = {"ID",        "Name",     "Mode", "Status",  "Spec",   "Dataset",
-           "Test acc",  "Ensemble", "Best", "Stages",  "Params", "MACs",
-           "Wall time", "Device",   "Seed", "Started", "Tags",   "Notes"};
+        = {"ID",     "Name",     "Mode",    "Status", "Spec",   "Dataset", "Test acc",
+           "Top-5",  "Ensemble", "Best",    "Stages", "Params", "MACs",    "Wall time",
+           "Device", "Seed",     "Started", "Tags",   "Notes"};
     static const char *const tips[]
         = {"Run id",
            "Run name",
@@ -368,6 +303,7 @@ QVariant RunsTableModel::headerData(int section, Qt::Orientation orientation, in
            "Preset or spec file",
            "Dataset",
            "Test accuracy of the last trained stage's head",
+           "Top-5 test accuracy of the last epoch (runs with more than 10 classes)",
            "Ensemble accuracy of the latest stage (2^i-weighted heads)",
            "Best epoch's head test accuracy",
            "Stages finished / planned (end-to-end: the network's stages)",
@@ -381,12 +317,8 @@ QVariant RunsTableModel::headerData(int section, Qt::Orientation orientation, in
            "Notes"};
     if (role == Qt::DisplayRole)
         return tr(names[section]);
-    if (role == Qt::ToolTipRole) {
-        QString tip = tr(tips[section]);
-        if (!sortsInStore(section))
-            tip += tr("\n(sorting by this column loads every matching run)");
-        return tip;
-    }
+    if (role == Qt::ToolTipRole)
+        return tr(tips[section]);
     return {};
 }
 
@@ -402,6 +334,7 @@ QVariant RunsTableModel::data(const QModelIndex &index, int role) const
         switch (col) {
         case Id:
         case FinalAcc:
+        case Top5:
         case EnsembleAcc:
         case BestAcc:
         case Stages:
@@ -414,9 +347,14 @@ QVariant RunsTableModel::data(const QModelIndex &index, int role) const
     }
     if (role == Qt::DecorationRole && col == Status)
         return statusColor(r.status);
+    if (role == Qt::DecorationRole && col == Name && !r.colour.empty())
+        return swatch(QColor(QString::fromStdString(r.colour)), 12);
     if (role == Qt::ToolTipRole) {
         if (col == Status || col == Name) {
             QString tip = statusText(r.status, r.paused);
+            if (col == Name)
+                tip = QString::fromStdString(r.name)
+                      + QStringLiteral(" (run %1, %2)").arg(r.id).arg(tip);
             if (!r.message.empty())
                 tip += QStringLiteral(": ") + QString::fromStdString(r.message);
             return tip;
@@ -431,7 +369,8 @@ QVariant RunsTableModel::data(const QModelIndex &index, int role) const
         switch (col) {
         case Id: return qint64(r.id);
         case FinalAcc: return optionalNumber(r.finalTestAcc);
-        case EnsembleAcc: return optionalNumber(ensembleAccuracy(r));
+        case Top5: return optionalNumber(r.finalTestTop5);
+        case EnsembleAcc: return optionalNumber(r.ensembleAcc);
         case BestAcc: return optionalNumber(r.bestTestAcc);
         case Params: return qint64(r.params);
         case Macs: return qint64(r.macs);
@@ -451,7 +390,8 @@ QVariant RunsTableModel::data(const QModelIndex &index, int role) const
     case Spec: return QString::fromStdString(r.specName);
     case Dataset: return QString::fromStdString(r.dataset);
     case FinalAcc: return formatAccuracy(r.finalTestAcc);
-    case EnsembleAcc: return formatAccuracy(ensembleAccuracy(r));
+    case Top5: return formatAccuracy(r.finalTestTop5);
+    case EnsembleAcc: return formatAccuracy(r.ensembleAcc);
     case BestAcc: return formatAccuracy(r.bestTestAcc);
     case Stages:
         // An end-to-end run trains every stage at once (one stage row): show the depth.

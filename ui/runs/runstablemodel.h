@@ -16,9 +16,9 @@ namespace lw {
 /// The run browser's table: a window over RunStore::listRuns, not a copy of the database.
 /// Rows are fetched lazily in pages (canFetchMore/fetchMore); refresh() re-reads only the rows
 /// already loaded and turns the difference into row removals, moves, insertions and
-/// dataChanged, so views keep their selection and scroll position. Columns the store can order
-/// by are sorted by SQL (ORDER BY + LIMIT/OFFSET); the others load every matching row once and
-/// sort them in memory. All calls on the GUI thread.
+/// dataChanged, so views keep their selection and scroll position. Every column sorts in SQL
+/// (ORDER BY + LIMIT/OFFSET over the store's precomputed columns), so a sort reads one page
+/// whatever the store's size. All calls on the GUI thread.
 class RunsTableModel : public QAbstractTableModel
 {
     Q_OBJECT
@@ -32,6 +32,7 @@ public:
         Spec,
         Dataset,
         FinalAcc,
+        Top5,
         EnsembleAcc,
         BestAcc,
         Stages,
@@ -73,11 +74,6 @@ public:
     int rowOfRun(std::int64_t id) const;
     /// Precondition: 0 <= row < rowCount().
     const RunRow &runAt(int row) const { return m_rows[std::size_t(row)]; }
-    /// The latest stage's ensemble accuracy of run `id` (read on demand, cached per update).
-    std::optional<double> ensembleAccuracy(const RunRow &row) const;
-
-    /// True when `column` sorts by SQL (ORDER BY in the store) rather than in memory.
-    static bool sortsInStore(int column);
     int sortColumn() const { return m_sortColumn; }
     Qt::SortOrder sortOrder() const { return m_sortOrder; }
 
@@ -97,7 +93,6 @@ Q_SIGNALS:
 private:
     void reload();
     bool query(int limit, int offset, std::vector<RunRow> &out);
-    bool loadAllSorted(std::vector<RunRow> &out);
     void applyRows(std::vector<RunRow> rows);
     void setError(const QString &message);
 
@@ -105,16 +100,9 @@ private:
     RunFilter m_filter;
     std::vector<RunRow> m_rows;
     std::int64_t m_total = 0;
-    bool m_allLoaded = false; ///< in-memory sort: every matching row is in m_rows
     int m_sortColumn = Started;
     Qt::SortOrder m_sortOrder = Qt::DescendingOrder;
     QString m_error;
-    struct Ensemble
-    {
-        double updated = -1;
-        std::optional<double> value;
-    };
-    mutable QHash<qint64, Ensemble> m_ensemble;
 };
 
 /// Same run summary (every field the table shows).

@@ -2,10 +2,12 @@
 
 #include "ui/common/format.h"
 #include "ui/inspect/picturescompare.h"
+#include "ui/common/layoutstate.h"
 #include "ui/runs/compareview.h"
 #include "ui/runs/runstablemodel.h"
 
 #include <QAction>
+#include <QColorDialog>
 #include <QComboBox>
 #include <QCompleter>
 #include <QDialog>
@@ -71,7 +73,8 @@ RunsView::RunsView(QWidget *parent)
 
     // Filter row.
     m_filterEdit = new QLineEdit;
-    m_filterEdit->setPlaceholderText(tr("Filter runs: name, notes, spec, dataset or tag"));
+    m_filterEdit->setPlaceholderText(
+        tr("Filter runs: name, notes, spec, dataset, tag or mode (e2e)"));
     m_filterEdit->setClearButtonEnabled(true);
     m_statusBox = new QComboBox;
     m_statusBox->addItem(tr("Any status"));
@@ -115,17 +118,21 @@ RunsView::RunsView(QWidget *parent)
     m_table->horizontalHeader()->setHighlightSections(false);
     m_table->horizontalHeader()->setStretchLastSection(true);
     m_table->horizontalHeader()->setSortIndicator(RunsTableModel::Started, Qt::DescendingOrder);
-    for (int c : {RunsTableModel::Id, RunsTableModel::Macs, RunsTableModel::Seed})
+    for (int c : {RunsTableModel::Macs, RunsTableModel::Seed, RunsTableModel::Top5})
         m_table->setColumnHidden(c, true);
+    m_table->setTextElideMode(Qt::ElideMiddle);
     const QFontMetrics fm = m_table->fontMetrics();
+    m_table->setColumnWidth(RunsTableModel::Id, fm.horizontalAdvance(QStringLiteral("00000")) + 16);
     m_table->setColumnWidth(RunsTableModel::Name, fm.horizontalAdvance(QLatin1Char('x')) * 28);
     m_table->setColumnWidth(RunsTableModel::Dataset, fm.horizontalAdvance(QLatin1Char('x')) * 16);
     m_table->setColumnWidth(RunsTableModel::Started, fm.horizontalAdvance(QLatin1Char('x')) * 17);
     m_table->setColumnWidth(RunsTableModel::Tags, fm.horizontalAdvance(QLatin1Char('x')) * 18);
-    for (int c : {RunsTableModel::FinalAcc, RunsTableModel::EnsembleAcc, RunsTableModel::BestAcc,
-                  RunsTableModel::Stages, RunsTableModel::Params, RunsTableModel::WallTime,
-                  RunsTableModel::Mode, RunsTableModel::Device})
+    for (int c : {RunsTableModel::FinalAcc, RunsTableModel::Top5, RunsTableModel::EnsembleAcc,
+                  RunsTableModel::BestAcc, RunsTableModel::Stages, RunsTableModel::Params,
+                  RunsTableModel::WallTime, RunsTableModel::Device})
         m_table->setColumnWidth(c, fm.horizontalAdvance(QStringLiteral("end-to-end")) + 24);
+    m_table->setColumnWidth(RunsTableModel::Mode,
+                            fm.horizontalAdvance(QStringLiteral("greedy layerwise")) + 16);
     m_table->setColumnWidth(RunsTableModel::Status,
                             fm.horizontalAdvance(QStringLiteral("interrupted")) + 40);
     connect(m_table->horizontalHeader(), &QHeaderView::customContextMenuRequested, this,
@@ -186,6 +193,7 @@ RunsView::RunsView(QWidget *parent)
     topLayout->addLayout(filterRow);
     topLayout->addWidget(m_table, 1);
 
+    // The comparison (its plots) gets most of the height; the table scrolls.
     auto *split = new QSplitter(Qt::Vertical);
     split->addWidget(top);
     m_pictures = new RunPicturesView;
@@ -193,9 +201,11 @@ RunsView::RunsView(QWidget *parent)
     below->addTab(m_compare, tr("Curves"));
     below->addTab(m_pictures, tr("Pictures"));
     split->addWidget(below);
-    split->setStretchFactor(0, 2);
+    split->setStretchFactor(0, 1);
     split->setStretchFactor(1, 3);
+    split->setSizes({260, 780});
     split->setChildrenCollapsible(false);
+    rememberSplitter(split, QStringLiteral("runs/tableCompare"));
     auto *layout = new QVBoxLayout(this);
     layout->setContentsMargins(4, 4, 4, 4);
     layout->addWidget(split);
@@ -227,6 +237,8 @@ void RunsView::buildActions()
                            &RunsView::tagsInteractive);
     m_actions[Notes]
         = make(tr("Notes…"), tr("Edit the selected run's notes"), &RunsView::notesInteractive);
+    m_actions[Colour] = make(tr("Colour…"), tr("The run's colour in every comparison plot"),
+                             &RunsView::colourInteractive);
     m_actions[Delete]
         = make(tr("Delete…"), tr("Delete the selected runs and their checkpoints (asks first)"),
                &RunsView::deleteInteractive);
@@ -440,6 +452,7 @@ void RunsView::updateActions()
     const auto one = singleSelected();
     m_actions[Rename]->setEnabled(writable && one.has_value());
     m_actions[Notes]->setEnabled(writable && one.has_value());
+    m_actions[Colour]->setEnabled(one.has_value());
     m_actions[Tags]->setEnabled(writable && n > 0);
     m_actions[Delete]->setEnabled(writable && n > 0);
     m_actions[Export]->setEnabled(n > 0);
@@ -545,6 +558,21 @@ bool RunsView::setNotes(qint64 id, const QString &notes)
     auto r = m_store->setNotes(id, notes.toStdString());
     refreshNow();
     return r ? true : fail(QString::fromStdString(r.message()));
+}
+
+bool RunsView::setRunColour(qint64 id, const QColor &colour)
+{
+    if (!m_store)
+        return fail(tr("No run store is open"));
+    if (!colour.isValid())
+        return fail(tr("Run %1: not a colour").arg(id));
+    if (m_compare->runs().contains(id)) {
+        m_compare->setRunColor(id, colour); // stores it too
+    } else if (auto r = m_store->setColour(id, colour.name().toStdString()); !r) {
+        return fail(QString::fromStdString(r.message()));
+    }
+    refreshNow();
+    return true;
 }
 
 bool RunsView::deleteRuns(const QList<qint64> &ids)
@@ -666,6 +694,21 @@ void RunsView::notesInteractive()
         QString::fromStdString(run->notes), &ok);
     if (ok && !setNotes(run->id, notes))
         QMessageBox::warning(this, tr("Notes"), m_error);
+}
+
+void RunsView::colourInteractive()
+{
+    const auto run = singleSelected();
+    if (!run)
+        return;
+    QColor current(QString::fromStdString(run->colour));
+    if (m_compare->runs().contains(run->id))
+        current = m_compare->runColor(run->id);
+    const QColor c
+        = QColorDialog::getColor(current.isValid() ? current : QColor(Qt::gray), this,
+                                 tr("Colour of %1").arg(QString::fromStdString(run->name)));
+    if (c.isValid() && !setRunColour(run->id, c))
+        QMessageBox::warning(this, tr("Colour"), m_error);
 }
 
 void RunsView::deleteInteractive()
@@ -793,7 +836,7 @@ void RunsView::showHeaderMenu(const QPoint &pos)
 void RunsView::showTableMenu(const QPoint &pos)
 {
     QMenu menu(this);
-    menu.addActions({m_actions[Rename], m_actions[Tags], m_actions[Notes]});
+    menu.addActions({m_actions[Rename], m_actions[Tags], m_actions[Notes], m_actions[Colour]});
     menu.addSeparator();
     menu.addActions({m_actions[Resume], m_actions[Probe], m_actions[Branch], m_actions[OpenSpec]});
     menu.addSeparator();

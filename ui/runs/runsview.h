@@ -14,6 +14,7 @@
 #include <optional>
 
 class QAction;
+class QColor;
 class QComboBox;
 class QLabel;
 class QLineEdit;
@@ -70,6 +71,8 @@ public:
     bool addTags(const QList<qint64> &ids, const QStringList &tags);
     bool removeTags(const QList<qint64> &ids, const QStringList &tags);
     bool setNotes(qint64 id, const QString &notes);
+    /// The run's colour in comparisons (stored with the run).
+    bool setRunColour(qint64 id, const QColor &colour);
     /// Deletes the runs' rows and checkpoint folders. Stops at the first failure (a run another
     /// process is recording cannot be deleted) and sets errorString().
     bool deleteRuns(const QList<qint64> &ids);
@@ -126,6 +129,7 @@ private:
     void renameInteractive();
     void tagsInteractive();
     void notesInteractive();
+    void colourInteractive();
     void deleteInteractive();
     void exportInteractive();
     void resumeSelected();
@@ -155,6 +159,7 @@ private:
         Rename,
         Tags,
         Notes,
+        Colour,
         Delete,
         Resume,
         Probe,

@@ -20,29 +20,33 @@ QColor stageColor(int stage)
     return colors[stage % 8];
 }
 
-QString num(double v)
-{
-    return QString::number(v, 'g', 10);
-}
-
 void styleAxes(QCustomPlot *plot)
 {
     plot->setNoAntialiasingOnDrag(true);
     plot->setBackground(plot->palette().base());
     const QColor fg = plot->palette().text().color();
-    for (QCPAxis *axis : plot->axisRect()->axes()) {
-        axis->setBasePen(QPen(fg));
-        axis->setTickPen(QPen(fg));
-        axis->setSubTickPen(QPen(fg));
-        axis->setTickLabelColor(fg);
-        axis->setLabelColor(fg);
-        axis->grid()->setPen(QPen(QColor(128, 128, 128, 60), 0, Qt::DotLine));
+    for (QCPAxisRect *rect : plot->axisRects()) {
+        for (QCPAxis *axis : rect->axes()) {
+            axis->setBasePen(QPen(fg));
+            axis->setTickPen(QPen(fg));
+            axis->setSubTickPen(QPen(fg));
+            axis->setTickLabelColor(fg);
+            axis->setLabelColor(fg);
+            axis->grid()->setPen(QPen(QColor(128, 128, 128, 60), 0, Qt::DotLine));
+        }
     }
-    plot->legend->setBrush(QBrush(QColor(255, 255, 255, 200)));
-    plot->legend->setBorderPen(QPen(QColor(160, 160, 160)));
+    // The legend goes in a row under the axes, outside the data, wrapping after a few entries.
+    plot->legend->setBrush(Qt::NoBrush);
+    plot->legend->setBorderPen(Qt::NoPen);
+    plot->legend->setWrap(4);
+    plot->legend->setFillOrder(QCPLayoutGrid::foColumnsFirst);
+    plot->legend->setMargins(QMargins(0, 0, 0, 0));
     QFont f = plot->font();
     f.setPointSizeF(f.pointSizeF() * 0.85);
     plot->legend->setFont(f);
+    plot->axisRect()->insetLayout()->take(plot->legend);
+    plot->plotLayout()->addElement(plot->plotLayout()->rowCount(), 0, plot->legend);
+    plot->plotLayout()->setRowStretchFactor(plot->plotLayout()->rowCount() - 1, 0.001);
 }
 
 } // namespace
@@ -53,16 +57,33 @@ TimelinePlot::TimelinePlot(QWidget *parent)
     : QCustomPlot(parent)
 {
     setObjectName(QStringLiteral("timelinePlot"));
-    styleAxes(this);
-    xAxis->setLabel(tr("epochs (cumulative)"));
-    yAxis->setLabel(tr("test accuracy (%)"));
-    yAxis2->setVisible(true);
-    yAxis2->setLabel(tr("training loss"));
+    // Accuracy on top, the training loss in its own panel below on the same epochs: two
+    // scales never share one area.
+    m_lossRect = new QCPAxisRect(this);
+    plotLayout()->addElement(1, 0, m_lossRect);
+    plotLayout()->setRowStretchFactor(0, 2);
+    plotLayout()->setRowStretchFactor(1, 1);
+    auto *margins = new QCPMarginGroup(this);
+    axisRect()->setMarginGroup(QCP::msLeft | QCP::msRight, margins);
+    m_lossRect->setMarginGroup(QCP::msLeft | QCP::msRight, margins);
+    m_lossX = m_lossRect->axis(QCPAxis::atBottom);
+    m_lossAxis = m_lossRect->axis(QCPAxis::atLeft);
     legend->setVisible(true);
-    axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignBottom | Qt::AlignRight);
+    styleAxes(this);
+    xAxis->setLabel(QString());
+    yAxis->setLabel(tr("test accuracy (%)"));
+    m_lossX->setLabel(tr("epochs (cumulative)"));
+    m_lossAxis->setLabel(tr("training loss"));
+    // One x range for both panels.
+    connect(xAxis, qOverload<const QCPRange &>(&QCPAxis::rangeChanged), m_lossX,
+            qOverload<const QCPRange &>(&QCPAxis::setRange));
+    connect(m_lossX, qOverload<const QCPRange &>(&QCPAxis::rangeChanged), xAxis,
+            qOverload<const QCPRange &>(&QCPAxis::setRange));
     setInteractions(QCP::iRangeDrag | QCP::iRangeZoom);
-    axisRect()->setRangeDragAxes({xAxis}, {yAxis, yAxis2});
-    axisRect()->setRangeZoomAxes({xAxis}, {yAxis, yAxis2});
+    axisRect()->setRangeDragAxes({xAxis}, {yAxis});
+    axisRect()->setRangeZoomAxes({xAxis}, {yAxis});
+    m_lossRect->setRangeDragAxes({m_lossX}, {m_lossAxis});
+    m_lossRect->setRangeZoomAxes({m_lossX}, {m_lossAxis});
     connect(this, &QCustomPlot::mousePress, this, [this] { m_userView = true; });
     connect(this, &QCustomPlot::mouseWheel, this, [this] { m_userView = true; });
     connect(this, &QCustomPlot::mouseDoubleClick, this, [this] { resetView(); });
@@ -77,17 +98,21 @@ TimelinePlot::Series TimelinePlot::makeSeries(const QString &name, const QColor 
                                               QCPAxis *valueAxis, Qt::PenStyle style, bool scatter)
 {
     Series s;
-    QColor faint = color;
-    faint.setAlpha(60);
-    s.faint = addGraph(xAxis, valueAxis);
-    s.faint->setPen(QPen(faint, 1));
-    s.faint->removeFromLegend();
-    s.faint->setVisible(m_smoothing);
-    s.main = addGraph(xAxis, valueAxis);
+    // The recorded values are the bold line; the smoothed trend is drawn thin over them.
+    QCPAxis *keyAxis = valueAxis == m_lossAxis ? m_lossX : xAxis;
+    s.main = addGraph(keyAxis, valueAxis);
     s.main->setName(name);
     s.main->setPen(QPen(color, 2, style));
     if (scatter)
         s.main->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, color, color, 4));
+    // Listed once it has data (an end-to-end run reports only its last head).
+    s.main->removeFromLegend();
+    QColor thin = color.darker(140);
+    thin.setAlpha(190);
+    s.smoothed = addGraph(keyAxis, valueAxis);
+    s.smoothed->setPen(QPen(thin, 1, style));
+    s.smoothed->removeFromLegend();
+    s.smoothed->setVisible(m_smoothing);
     return s;
 }
 
@@ -102,7 +127,8 @@ void TimelinePlot::reset(int plannedEpochs)
     m_planned = plannedEpochs;
     m_maxX = 0;
     m_userView = false;
-    m_loss = makeSeries(tr("training loss"), QColor(255, 127, 14), yAxis2, Qt::SolidLine, false);
+    m_loss
+        = makeSeries(tr("training loss"), QColor(255, 127, 14), m_lossAxis, Qt::SolidLine, false);
     m_loss.main->setPen(QPen(QColor(255, 127, 14), 1.2));
     m_ensemble = makeSeries(tr("ensemble"), QColor(40, 40, 40), yAxis, Qt::DashLine);
     autoRange();
@@ -130,6 +156,11 @@ void TimelinePlot::stageStarted(int stage, double x, bool marker)
 
 void TimelinePlot::addVerticalMarker(double x, const QString &label, const QColor &color, bool top)
 {
+    // A boundary reported twice (a stage restarted, a run reopened) is drawn once.
+    for (int i = 0; i < itemCount(); ++i)
+        if (const auto *text = qobject_cast<const QCPItemText *>(item(i)))
+            if (text->text() == label && text->position->coords().x() == x)
+                return;
     auto *line = new QCPItemStraightLine(this);
     line->point1->setType(QCPItemPosition::ptPlotCoords);
     line->point2->setType(QCPItemPosition::ptPlotCoords);
@@ -201,9 +232,11 @@ void TimelinePlot::drawSeries(Series &s)
     if (s.flushed >= n)
         return;
     const QVector<double> x = s.x.mid(s.flushed);
-    s.faint->addData(x, s.y.mid(s.flushed), true);
-    s.main->addData(x, (m_smoothing ? s.smooth : s.y).mid(s.flushed), true);
+    s.main->addData(x, s.y.mid(s.flushed), true);
+    s.smoothed->addData(x, s.smooth.mid(s.flushed), true);
     s.flushed = n;
+    if (!legend->hasItemWithPlottable(s.main))
+        s.main->addToLegend();
 }
 
 void TimelinePlot::flush()
@@ -241,7 +274,7 @@ void TimelinePlot::autoRange()
     for (double v : m_loss.y)
         if (std::isfinite(v))
             lossHi = std::max(lossHi, v);
-    yAxis2->setRange(0, lossHi > 0 ? lossHi * 1.08 : 1.0);
+    m_lossAxis->setRange(0, lossHi > 0 ? lossHi * 1.08 : 1.0);
 }
 
 void TimelinePlot::setSmoothing(bool on)
@@ -250,8 +283,7 @@ void TimelinePlot::setSmoothing(bool on)
         return;
     m_smoothing = on;
     auto apply = [&](Series &s) {
-        s.main->setData(s.x.mid(0, s.flushed), (on ? s.smooth : s.y).mid(0, s.flushed), true);
-        s.faint->setVisible(on);
+        s.smoothed->setVisible(on);
     };
     for (Series &s : m_stages)
         apply(s);
@@ -292,8 +324,9 @@ QString TimelinePlot::toCsv() const
                    .arg(e.stage)
                    .arg(e.epoch)
                    .arg(e.step)
-                   .arg(num(e.trainLoss), num(e.trainAcc), num(e.testLoss), num(e.testAcc),
-                        num(e.ensembleAcc), num(e.lr), num(e.imagesPerSecond), num(e.seconds));
+                   .arg(csvNumber(e.trainLoss), csvNumber(e.trainAcc), csvNumber(e.testLoss),
+                        csvNumber(e.testAcc), csvNumber(e.ensembleAcc), csvNumber(e.lr),
+                        csvNumber(e.imagesPerSecond), csvNumber(e.seconds));
     return out;
 }
 
@@ -307,7 +340,7 @@ DepthPlot::DepthPlot(QWidget *parent)
     xAxis->setLabel(tr("layer (stage)"));
     yAxis->setLabel(tr("test accuracy (%)"));
     legend->setVisible(true);
-    axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignBottom | Qt::AlignRight);
+    legend->setWrap(2); // a narrow panel: two entries a row, none cut
     auto *group = new QCPBarsGroup(this);
     group->setSpacing(1);
     auto make = [&](const QString &name, const QColor &color) {
@@ -362,18 +395,15 @@ void DepthPlot::rebuild()
     m_timer.stop();
     // A handful of bars: replacing them is as cheap as appending, and probes replace values.
     QVector<double> hk, hv, ek, ev, pk, pv;
-    double lo = 100;
     for (const auto &[layer, s] : m_head) {
         hk << layer + 1;
         hv << s.testAcc * 100;
         ek << layer + 1;
         ev << s.ensembleAcc * 100;
-        lo = std::min({lo, s.testAcc * 100, s.ensembleAcc * 100});
     }
     for (const auto &[layer, p] : m_probe) {
         pk << layer + 1;
         pv << p.testAcc * 100;
-        lo = std::min(lo, p.testAcc * 100);
     }
     m_headBars->setData(hk, hv, true);
     m_ensembleBars->setData(ek, ev, true);
@@ -385,8 +415,8 @@ void DepthPlot::rebuild()
         m_probeBars->addToLegend();
     const int n = std::max({m_stages, static_cast<int>(m_head.size()), 1});
     xAxis->setRange(0.4, n + 0.6);
-    const double floor = m_head.empty() && m_probe.empty() ? 0 : std::max(0.0, lo - 10);
-    yAxis->setRange(std::floor(floor / 10) * 10, 100);
+    // Bars start at 0: their length is the accuracy.
+    yAxis->setRange(0, 100);
     replot(QCustomPlot::rpQueuedReplot);
 }
 
@@ -404,10 +434,10 @@ QString DepthPlot::toCsv() const
         auto p = m_probe.find(layer);
         out += QStringLiteral("%1,%2,%3,%4,%5\n")
                    .arg(layer + 1)
-                   .arg(h != m_head.end() ? num(h->second.testAcc) : QString(),
-                        h != m_head.end() ? num(h->second.ensembleAcc) : QString(),
-                        p != m_probe.end() ? num(p->second.trainAcc) : QString(),
-                        p != m_probe.end() ? num(p->second.testAcc) : QString());
+                   .arg(h != m_head.end() ? csvNumber(h->second.testAcc) : QString(),
+                        h != m_head.end() ? csvNumber(h->second.ensembleAcc) : QString(),
+                        p != m_probe.end() ? csvNumber(p->second.trainAcc) : QString(),
+                        p != m_probe.end() ? csvNumber(p->second.testAcc) : QString());
     }
     return out;
 }

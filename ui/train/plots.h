@@ -16,9 +16,10 @@
 
 namespace lw {
 
-/// The stage timeline: x = cumulative epochs; each stage's test accuracy, the ensemble's
-/// accuracy (left axis, percent) and the training loss (right axis, including the running loss
-/// within an epoch); stage boundaries and learning-rate decays as labelled vertical lines.
+/// The stage timeline: x = cumulative epochs; each stage's test accuracy and the ensemble's
+/// accuracy (percent) in the top panel, the training loss (including the running loss within
+/// an epoch) in a panel below on the same x; stage boundaries and learning-rate decays as
+/// labelled vertical lines; the legend under the panels lists the series that have data.
 /// New points are buffered and drawn at most every 40 ms (addData + rpQueuedReplot). Zoom and
 /// pan (mouse drag and wheel) are kept while points arrive; a double click resets the view.
 class TimelinePlot : public QCustomPlot
@@ -35,7 +36,7 @@ public:
     void addEpoch(const EpochMetrics &epoch);
     void addBatch(const BatchProgress &batch, double x);
 
-    /// Exponential smoothing of the curves, with the raw curves drawn faintly behind.
+    /// A thin smoothed trend (TensorBoard's EMA) over the bold recorded values.
     void setSmoothing(bool on);
     bool smoothing() const { return m_smoothing; }
     /// Back to the automatic range (the whole run, all values).
@@ -56,8 +57,8 @@ public:
 private:
     struct Series
     {
-        QCPGraph *main = nullptr;  ///< raw, or smoothed when smoothing is on
-        QCPGraph *faint = nullptr; ///< the raw curve behind a smoothed one
+        QCPGraph *main = nullptr;     ///< the recorded values
+        QCPGraph *smoothed = nullptr; ///< the smoothed trend over them (when smoothing is on)
         QVector<double> x, y, smooth;
         DebiasedEma ema{0.6}; ///< TensorBoard's default weight
         int flushed = 0;      ///< points handed to the graphs
@@ -70,6 +71,9 @@ private:
     void autoRange();
     void addVerticalMarker(double x, const QString &label, const QColor &color, bool top);
 
+    QCPAxisRect *m_lossRect = nullptr; ///< the loss panel under the accuracy
+    QCPAxis *m_lossX = nullptr;
+    QCPAxis *m_lossAxis = nullptr;
     std::vector<Series> m_stages; ///< test accuracy per stage
     Series m_ensemble;
     Series m_loss;
@@ -83,7 +87,7 @@ private:
 };
 
 /// Accuracy by depth: after each stage, its head's final test accuracy, the ensemble's and the
-/// linear probe's of every layer so far, as grouped bars by layer.
+/// linear probe's of every layer so far, as grouped bars by layer from 0 %.
 class DepthPlot : public QCustomPlot
 {
     Q_OBJECT

@@ -82,8 +82,8 @@ TrainDashboard::TrainDashboard(const TrainSession *session, LastFolders *folders
     auto *tools = new QHBoxLayout;
     auto *smooth = new QCheckBox(tr("Smooth curves"), dash);
     smooth->setObjectName(QStringLiteral("smoothCheck"));
-    smooth->setToolTip(tr(
-        "Debiased exponential smoothing (0.6, as TensorBoard), raw curves drawn faintly behind"));
+    smooth->setToolTip(tr("Debiased exponential smoothing (0.6, as TensorBoard), drawn thin over "
+                          "the recorded values"));
     auto *resetView = new QToolButton(dash);
     resetView->setText(tr("Whole Run"));
     resetView->setToolTip(tr("Reset zoom and pan (or double-click the plot)"));
@@ -112,10 +112,10 @@ TrainDashboard::TrainDashboard(const TrainSession *session, LastFolders *folders
     auto addPlotMenu = [this](QCustomPlot *plot, const QString &what, auto csv) {
         plot->setContextMenuPolicy(Qt::ActionsContextMenu);
         auto *png = new QAction(tr("Export %1\u2026").arg(what), plot);
-        connect(png, &QAction::triggered, this, [this, plot, what] {
+        connect(png, &QAction::triggered, this, [this, plot, what, csv] {
             exportTo(tr("Export %1").arg(what), plotExportFilter(),
-                     [plot](const QString &path, QString *error) {
-                         return lw::exportPlot(plot, path, error);
+                     [plot, csv](const QString &path, QString *error) {
+                         return lw::exportPlot(plot, path, error, csv);
                      });
         });
         auto *data = new QAction(tr("Export %1 Data (CSV)\u2026").arg(what), plot);
@@ -397,7 +397,8 @@ void TrainDashboard::exportPlot()
 {
     exportTo(tr("Export Stage Timeline"), plotExportFilter(),
              [this](const QString &path, QString *error) {
-                 return lw::exportPlot(m_timeline, path, error);
+                 return lw::exportPlot(m_timeline, path, error,
+                                       [this] { return m_timeline->toCsv(); });
              });
 }
 
