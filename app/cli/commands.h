@@ -22,5 +22,6 @@ void registerDoctor(CLI::App &app, Context &ctx); // doctor
 void registerTrain(CLI::App &app, Context &ctx);  // train
 void registerRuns(CLI::App &app, Context &ctx);   // runs ..., resume, probe, compare
 void registerData(CLI::App &app, Context &ctx);   // data info
+void registerExport(CLI::App &app, Context &ctx); // export
 
 } // namespace lw::cli

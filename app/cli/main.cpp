@@ -23,6 +23,7 @@ int main(int argc, char **argv)
     lw::cli::registerTrain(app, ctx);
     lw::cli::registerRuns(app, ctx);
     lw::cli::registerData(app, ctx);
+    lw::cli::registerExport(app, ctx);
     lw::cli::checkEveryOption(app);
 
     try {
