@@ -19,6 +19,9 @@ packages=(
     dataset-fashion-mnist
     # benchmarks: the PyTorch reference runs on the same LibTorch
     python3-torch time
+    # network export (core/export): ONNX models built with Debian's ONNX library; tests/export
+    # checks the exports with Debian's Python (torch, onnx.checker, OpenCV's dnn)
+    libonnx-dev libprotobuf-dev protobuf-compiler python3-onnx python3-opencv
     # formatting
     clang-format
     # fuzzing (make fuzz): clang++-14 with libFuzzer and the sanitizer runtimes

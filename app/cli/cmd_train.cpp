@@ -28,7 +28,7 @@ struct ExecArgs
 struct TrainArgs : ExecArgs
 {
     std::string preset, specFile, mode = "greedy", dataset, data, augment, precision,
-                                  cache = "auto", name;
+                                  cache = "auto", name, initFrom;
     int epochsPerStage = 0, epochs = 0, batch = 0;
     double lr = 0;
     std::int64_t trainLimit = -1, testLimit = -1, seed = -1;
@@ -154,6 +154,8 @@ int train(const TrainArgs &a)
         request.parentRun = a.branchFrom;
         request.lockedStages = a.lockedStages;
     }
+    if (!a.initFrom.empty())
+        request.initFrom = std::filesystem::absolute(a.initFrom).string();
     auto store = RunStore::open(RunStore::resolvePath(a.db));
     if (!store)
         return report(store.message());
@@ -263,6 +265,10 @@ void registerTrain(CLI::App &app, Context &ctx)
                        ->check(integerIn(1, SpecLimits::maxStages - 1));
     branchFrom->needs(locked);
     locked->needs(branchFrom);
+    cmd->add_option("--init-from", args->initFrom,
+                    "Start from the weights of a state dict (`export --format pytorch`): its "
+                    "stages 1..K replace the fresh ones, then the run trains as usual")
+        ->excludes(branchFrom);
     cmd->add_flag("--json", args->jsonOut, "Print the outcome as one JSON object on stdout");
     cmd->callback([args, &ctx] {
         if (args->preset.empty() && args->specFile.empty())

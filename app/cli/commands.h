@@ -23,5 +23,6 @@ void registerTrain(CLI::App &app, Context &ctx);   // train
 void registerRuns(CLI::App &app, Context &ctx);    // runs ..., resume, probe, compare
 void registerData(CLI::App &app, Context &ctx);    // data info
 void registerInspect(CLI::App &app, Context &ctx); // inspect
+void registerExport(CLI::App &app, Context &ctx);  // export
 
 } // namespace lw::cli

@@ -150,7 +150,8 @@ void checkEveryOption(CLI::App &app)
             opt.check(unsignedInteger());
         else if (type == "FLOAT")
             opt.check(finiteNumber());
-        if (name == "--db" || name == "--data" || name == "--spec" || name == "--out")
+        if (name == "--db" || name == "--data" || name == "--spec" || name == "--out"
+            || name == "--init-from")
             opt.check(nonEmptyPath());
     });
 }

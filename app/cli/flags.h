@@ -29,7 +29,8 @@ CLI::Validator threadCount();
 /// Adds the shared checks to every option of `app` and its subcommands; call it once every
 /// command is registered. Integer options take decimal integers within their type (int64 or
 /// uint64; narrower types are range-checked by CLI11's conversion), floating-point options
-/// finite numbers, and the path options (--db, --data, --spec, --out) a non-empty path.
+/// finite numbers, and the path options (--db, --data, --spec, --out, --init-from) a non-empty
+/// path.
 void checkEveryOption(CLI::App &app);
 
 } // namespace lw::cli

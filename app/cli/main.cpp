@@ -24,6 +24,7 @@ int main(int argc, char **argv)
     lw::cli::registerRuns(app, ctx);
     lw::cli::registerData(app, ctx);
     lw::cli::registerInspect(app, ctx);
+    lw::cli::registerExport(app, ctx);
     lw::cli::checkEveryOption(app);
 
     try {

@@ -4,6 +4,7 @@
 #include "core/runtime/runtime.h"
 #include "core/store/recorder.h"
 #include "core/store/runstore.h"
+#include "core/train/initweights.h"
 
 #include <exception>
 #include <filesystem>
@@ -286,6 +287,14 @@ Result<std::unique_ptr<RunJob>> RunService::create(const NewRunRequest &request)
                         + std::to_string(k));
         parentFolder = folder.path();
     }
+    if (!request.initFrom.empty()) {
+        if (request.parentRun)
+            return fail("initial weights from '" + request.initFrom + "' and a branch of "
+                        + runName(*request.parentRun)
+                        + " exclude each other: a branch takes its first stages from its parent");
+        if (auto held = checkInitWeights(request.initFrom, spec); !held)
+            return fail("initial weights: " + held.message());
+    }
 
     NewRun nr;
     nr.name = request.name.empty() ? (spec.name.empty() ? std::string("run") : spec.name) + " "
@@ -321,6 +330,7 @@ Result<std::unique_ptr<RunJob>> RunService::create(const NewRunRequest &request)
     impl->mode = request.mode;
     impl->options = trainOptions(spec, request.mode, request.exec, m_store.runDir(*id));
     impl->options.probes = request.probes;
+    impl->options.initFrom = request.initFrom;
     if (request.parentRun) {
         impl->parentRun = *request.parentRun;
         impl->lockedStages = request.lockedStages;

@@ -40,6 +40,9 @@ struct NewRunRequest
     /// lockedStages) and stay frozen; the others train greedily.
     std::optional<std::int64_t> parentRun;
     int lockedStages = 0;
+    /// A state dict (core/train/initweights.h) whose stages 1..K replace the fresh weights before
+    /// training; empty: none. Checked before anything is recorded. Not with a branch.
+    std::string initFrom;
     std::vector<std::string> tags;
     std::string notes;
 };
@@ -103,7 +106,8 @@ public:
     explicit RunService(RunStore &store);
 
     /// Validates the spec (and the branch: greedy mode, the parent in the store, its stage
-    /// checkpoint on disk, fewer locked stages than the spec has), then records the run
+    /// checkpoint on disk, fewer locked stages than the spec has; the initial weights: a sound
+    /// state dict of this spec's network), then records the run
     /// (`running`, its folder, for a branch the parent's results of the locked stages).
     Result<std::unique_ptr<RunJob>> create(const NewRunRequest &request);
     /// Continues stored run `id` from its last checkpoint, as it was made (mode, branch, probes:

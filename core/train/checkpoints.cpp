@@ -1,8 +1,8 @@
 // The run state (where training stands, written next to every checkpoint so a run can resume)
 // and the checkpoints: the rolling one with network and optimizers, one per finished greedy
 // stage. Names and paths come from RunFolder.
-#include "core/train/archivecheck.h"
 #include "core/train/trainer_p.h"
+#include "core/train/weights_p.h"
 #include "core/util/fsutil.h"
 
 #include <nlohmann/json.hpp>
@@ -11,11 +11,11 @@
 #include <limits>
 #include <sstream>
 #include <stdexcept>
-#include <unordered_map>
-#include <unordered_set>
 
 namespace lw {
 
+using detail::errorText;
+using detail::readCheckpoint;
 using detail::Stop;
 using json = nlohmann::json;
 namespace fs = std::filesystem;
@@ -226,95 +226,6 @@ Trainer::Impl::ResumePoint Trainer::Impl::restoreProgress(const json &state)
     return at;
 }
 
-namespace {
-
-/// The most bytes a checkpoint of `net` can hold: its tensors, up to three optimizer states per
-/// parameter (Adam's moments and maximum) and room for the archive's code and pickles.
-std::uint64_t checkpointLimit(torch::nn::Module &net)
-{
-    std::uint64_t bytes = 0;
-    for (const auto &p : net.parameters())
-        bytes += p.numel() * p.element_size();
-    for (const auto &b : net.buffers())
-        bytes += b.numel() * b.element_size();
-    return 4 * bytes + (64ull << 20);
-}
-
-/// Network tensors a checkpoint must hold with this spec's shapes and types before LibTorch takes
-/// them (it would silently take another shape); with `stages` < 0 it may hold no others.
-Result<void> checkNetworkTensors(const ckpt::ArchiveInfo &archive, const std::string &path,
-                                 torch::nn::Module &net, int stages)
-{
-    auto wanted = [stages](const std::string &name) {
-        for (int j = 0; j < stages; ++j)
-            for (const char *part : {"block", "head"})
-                if (name.rfind(part + std::to_string(j) + ".", 0) == 0)
-                    return true;
-        return stages < 0;
-    };
-    std::vector<std::pair<std::string, torch::Tensor>> expected;
-    for (const auto &item : net.named_parameters())
-        expected.emplace_back(item.key(), item.value());
-    for (const auto &item : net.named_buffers())
-        expected.emplace_back(item.key(), item.value());
-    std::unordered_map<std::string_view, const ckpt::TensorInfo *> held;
-    for (const auto &t : archive.tensors)
-        held.emplace(t.name, &t);
-    for (const auto &[name, tensor] : expected) {
-        if (!wanted(name))
-            continue;
-        auto it = held.find(name);
-        const ckpt::TensorInfo *t = it == held.end() ? nullptr : it->second;
-        if (!t)
-            return fail("checkpoint '" + path + "' has no " + name
-                        + " (it was written for another spec)");
-        const std::vector<std::int64_t> sizes = tensor.sizes().vec();
-        if (t->sizes != sizes)
-            return fail("checkpoint '" + path + "': " + name + " has shape "
-                        + ckpt::formatShape(t->sizes) + ", this spec needs "
-                        + ckpt::formatShape(sizes)
-                        + " (the stages taken from it must be the same)");
-        if (t->dtype != c10::toString(tensor.scalar_type()))
-            return fail("checkpoint '" + path + "': " + name + " holds " + t->dtype
-                        + " elements, this network needs " + c10::toString(tensor.scalar_type()));
-    }
-    std::unordered_set<std::string_view> names;
-    for (const auto &e : expected)
-        names.insert(e.first);
-    if (stages < 0)
-        for (const auto &t : archive.tensors)
-            if (t.name.rfind("optimizer", 0) != 0 && !names.count(t.name))
-                return fail("checkpoint '" + path + "' holds " + t.name
-                            + ", which this spec does not have (it was written for another spec)");
-    return {};
-}
-
-/// The checkpoint's bytes once the validator (archivecheck.h) has found them sound: LibTorch
-/// loads only these, never the path again. `info` gets its tensors.
-Result<std::string> readCheckpoint(const std::string &path, torch::nn::Module &net,
-                                   ckpt::ArchiveInfo *info)
-{
-    auto bytes = ckpt::readCheckpointFile(path, checkpointLimit(net));
-    if (!bytes)
-        return bytes.error();
-    auto archive = ckpt::checkArchive(*bytes, path);
-    if (!archive)
-        return archive.error();
-    ckpt::hideDebugRecords(*bytes, *archive);
-    if (info)
-        *info = std::move(*archive);
-    return bytes;
-}
-
-/// A LibTorch error without its C++ backtrace.
-std::string errorText(const std::exception &e)
-{
-    const auto *c10 = dynamic_cast<const c10::Error *>(&e);
-    return c10 ? c10->what_without_backtrace() : e.what();
-}
-
-} // namespace
-
 Result<void> Trainer::Impl::loadNetwork(const RunFolder &from, const std::string &file,
                                         int stagesToLoad)
 {
@@ -322,30 +233,8 @@ Result<void> Trainer::Impl::loadNetwork(const RunFolder &from, const std::string
     auto path = from.resolve(file);
     if (!path)
         return fail("cannot load the checkpoint: " + path.message());
-    try {
-        ckpt::ArchiveInfo contents;
-        auto bytes = readCheckpoint(*path, *net, &contents);
-        if (!bytes)
-            return bytes.error();
-        if (auto r = checkNetworkTensors(contents, *path, *net, stagesToLoad); !r)
-            return r;
-        torch::serialize::InputArchive archive;
-        archive.load_from(bytes->data(), bytes->size(), device);
-        if (stagesToLoad < 0) {
-            net->load(archive);
-        } else {
-            for (int j = 0; j < stagesToLoad; ++j) {
-                torch::serialize::InputArchive block, head;
-                archive.read("block" + std::to_string(j), block);
-                archive.read("head" + std::to_string(j), head);
-                net->blocks[j]->load(block);
-                net->heads[j]->load(head);
-            }
-        }
-    } catch (const std::exception &e) {
-        return fail("checkpoint '" + *path
-                    + "' cannot be loaded into this network: " + errorText(e));
-    }
+    if (auto r = detail::loadCheckpointFile(*path, *net, stagesToLoad, device); !r)
+        return r;
     if (channelsLast)
         toChannelsLast(*net);
     folded.clear();

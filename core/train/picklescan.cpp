@@ -243,6 +243,7 @@ bool Scanner::global()
                        || g == "collections OrderedDict" || g == "torch.jit._pickle build_intlist"
                        || g == "torch.jit._pickle build_doublelist"
                        || g == "torch.jit._pickle build_boollist"
+                       || g == "torch.jit._pickle restore_type_tag"
                        || (module == "torch" && storageElementSize(name, nullptr) > 0);
     if (!known)
         return bad("refers to " + module + "." + name + ", which no Layerwise checkpoint holds");
@@ -293,6 +294,14 @@ bool Scanner::reduce()
         if (!a.empty())
             return bad("OrderedDict is given arguments");
         return push(make(Node::Kind::Object));
+    }
+    if (fn->s == "torch.jit._pickle restore_type_tag") {
+        // LibTorch's pickler tags a typed dict or list (a state dict: Dict[str, Tensor]) with
+        // its type; the call gives back the value.
+        if (a.size() != 2 || (a[0]->kind != Node::Kind::Dict && a[0]->kind != Node::Kind::List)
+            || a[1]->kind != Node::Kind::Str || a[1]->s.size() > 256)
+            return bad("restore_type_tag is not given a dictionary or list and its type");
+        return push(a[0]);
     }
     if (fn->s.rfind("torch.jit._pickle build_", 0) == 0) {
         if (a.size() != 1 || a[0]->kind != Node::Kind::List)

@@ -3,6 +3,8 @@
 // on resume, branching, and the hand-off to the training mode.
 #include "core/runtime/runtime.h"
 #include "core/train/trainer_p.h"
+#include "core/train/weights_p.h"
+#include "core/util/format.h"
 
 #include <algorithm>
 
@@ -298,6 +300,8 @@ Result<RunSummary> Trainer::Impl::execute(bool resuming)
             log(LogLevel::Info, "branched from " + opt.branchFrom + ": stages 1.."
                                     + std::to_string(opt.lockedStages) + " loaded and frozen");
         }
+        if (!opt.initFrom.empty() && !resuming)
+            loadInitialWeights();
         switch (opt.mode) {
         case TrainMode::Greedy:
             if (stageDone) {
@@ -357,6 +361,31 @@ void Trainer::Impl::probeMissing(int firstLayer, int endLayer, int afterStage, i
     }
     if (probed)
         saveState(afterStage, epoch, true);
+}
+
+void Trainer::Impl::loadInitialWeights()
+{
+    auto stages = detail::loadStateDictFile(opt.initFrom, *net);
+    if (!stages)
+        throw Stop{RunStatus::Failed, "initial weights: " + stages.message()};
+    if (channelsLast)
+        toChannelsLast(*net);
+    folded.clear();
+    // What the imported network scores before any training: the same as the run it came from.
+    const int last = *stages - 1;
+    auto [logits, losses] = evaluateHeads(last, true);
+    headTestOutputs.clear();
+    for (int j = 0; j < last; ++j)
+        headTestOutputs.push_back(spec.recipe.ensemble == EnsembleMode::Softmax
+                                      ? torch::softmax(logits[j], 1)
+                                      : logits[j]);
+    const auto eval = finishEval(last, logits[last], losses[last]);
+    headTestOutputs.clear();
+    log(LogLevel::Info, "initial weights from " + opt.initFrom + ": stages 1.."
+                            + std::to_string(*stages) + " loaded; before training, stage "
+                            + std::to_string(*stages) + "'s head scores " + formatPercent(eval.acc)
+                            + " on the test split, the ensemble "
+                            + formatPercent(eval.ensembleAcc));
 }
 
 Trainer::Trainer(TrainOptions options, TrainObserver *observer)

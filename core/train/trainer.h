@@ -42,6 +42,9 @@ struct TrainOptions : ExecOptions
     /// (a run folder) and are not trained again.
     std::string branchFrom;
     int lockedStages = 0;
+    /// A state dict (initweights.h) whose stages 1..K replace the fresh weights of a new run,
+    /// which then trains as usual; empty: none. Not with a branch.
+    std::string initFrom;
 };
 
 struct RunSummary

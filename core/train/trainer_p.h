@@ -284,6 +284,9 @@ struct Trainer::Impl
     Result<void> loadNetwork(const RunFolder &from, const std::string &file, int stagesToLoad = -1);
     Result<void> loadOptimizers(const std::string &file,
                                 const std::vector<StageOptimizer *> &optimizers);
+    /// A new run's initial weights from opt.initFrom (a state dict), evaluated and logged before
+    /// training. Throws Stop when they cannot be loaded.
+    void loadInitialWeights();
 
     // --- the three modes (greedy.cpp, endtoend.cpp, decoupled.cpp) ---------------------------
 
