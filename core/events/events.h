@@ -39,6 +39,9 @@ struct RunStarted
     bool resumed = false;
     int resumeStage = 0; ///< where a resumed run continues
     int resumeEpoch = 0; ///< epochs of resumeStage already done
+    int worldSize = 1;   ///< processes of a multi-process run (core/dist)
+    std::string backend; ///< its c10d backend: gloo | nccl (empty: one process)
+    std::string hosts;   ///< its machines, comma-separated
 };
 
 struct StageStarted

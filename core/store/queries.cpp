@@ -20,7 +20,10 @@ const char *const kRunColumns
       "r.wall_seconds, r.params, r.macs, r.stages, "
       "(SELECT group_concat(tag, char(31)) FROM "
       "  (SELECT tag FROM run_tags t WHERE t.run = r.id ORDER BY tag)), "
-      "(SELECT count(*) FROM stages s WHERE s.run = r.id AND s.finished IS NOT NULL)";
+      "(SELECT count(*) FROM stages s WHERE s.run = r.id AND s.finished IS NOT NULL), "
+      "r.world_size, r.backend, r.hosts";
+/// How many columns kRunColumns selects: a query's own columns follow from this index.
+constexpr int kRunColumnCount = 30;
 
 std::vector<std::string> splitTags(const std::string &joined)
 {
@@ -161,6 +164,9 @@ RunRow RunStore::Impl::readRow(SQLite::Statement &st)
     r.stages = st.getColumn(24).getInt();
     r.tags = splitTags(text(st.getColumn(25)));
     r.stagesDone = st.getColumn(26).getInt();
+    r.worldSize = st.getColumn(27).getInt();
+    r.backend = text(st.getColumn(28));
+    r.hosts = text(st.getColumn(29));
     return r;
 }
 
@@ -240,8 +246,8 @@ Result<RunDetail> RunStore::Impl::readDetail(std::int64_t id)
         if (!st.executeStep())
             return runNotFound(id);
         d.run = readRow(st);
-        d.specJson = text(st.getColumn(27));
-        d.recipeJson = text(st.getColumn(28));
+        d.specJson = text(st.getColumn(kRunColumnCount));
+        d.recipeJson = text(st.getColumn(kRunColumnCount + 1));
     }
     d.stages = readRunRows(*db,
                            "SELECT stage, started, finished, block_params, head_params, "

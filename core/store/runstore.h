@@ -78,8 +78,11 @@ struct RunRow
     double wallSeconds = 0;
     std::int64_t params = 0;
     std::int64_t macs = 0;
-    int stages = 0;     ///< planned
-    int stagesDone = 0; ///< stages with a finished row
+    int stages = 0;      ///< planned
+    int stagesDone = 0;  ///< stages with a finished row
+    int worldSize = 1;   ///< processes of a multi-process run (1: one process)
+    std::string backend; ///< its c10d backend (gloo, nccl); empty for one process
+    std::string hosts;   ///< its machines, comma-separated
 };
 
 struct StageRow
@@ -191,7 +194,7 @@ struct RunFilter
 class RunStore
 {
 public:
-    static constexpr int kSchemaVersion = 2;
+    static constexpr int kSchemaVersion = 3;
 
     /// Opens (ReadWrite: creates, migrates, and marks runs of dead writers `interrupted`) the
     /// store at `path`. Fails with a message naming the file when it is not SQLite, not a run

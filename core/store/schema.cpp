@@ -114,7 +114,15 @@ CREATE INDEX runs_updated ON runs(updated);
 CREATE INDEX run_tags_tag ON run_tags(tag, run);
 )sql";
 
-const char *const kMigrations[] = {kMigrationV1, kMigrationV2};
+// Multi-process runs (core/dist): how many processes trained the run, on which c10d backend and
+// machines. A one-process run keeps the defaults.
+const char *const kMigrationDistributed = R"sql(
+ALTER TABLE runs ADD COLUMN world_size INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE runs ADD COLUMN backend TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN hosts TEXT NOT NULL DEFAULT '';
+)sql";
+
+const char *const kMigrations[] = {kMigrationV1, kMigrationV2, kMigrationDistributed};
 static_assert(std::size(kMigrations) == RunStore::kSchemaVersion);
 
 constexpr std::int64_t kApplicationId = 0x4C57524E; // "LWRN"

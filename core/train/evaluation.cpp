@@ -9,13 +9,15 @@ using detail::secondsSince;
 
 Trainer::Impl::EvalResult Trainer::Impl::evaluateStage(int stage)
 {
+    if (distributed()) // BN statistics are per rank while training; rank 0's are evaluated
+        detail::broadcastModule(*opt.dist, *net, /*buffersOnly=*/true);
     c10::InferenceMode guard;
     net->blocks[stage]->eval();
     net->heads[stage]->eval();
     StageInput input(*this, stage, /*train=*/false, std::max(spec.recipe.testBatchSize, 256));
     input.start(0);
     torch::Tensor x, y;
-    std::vector<torch::Tensor> logits;
+    std::vector<torch::Tensor> logits, rows;
     double lossSum = 0;
     while (input.next(x, y)) {
         detail::AutocastScope ac(amp, ampType, cuda);
@@ -25,8 +27,26 @@ Trainer::Impl::EvalResult Trainer::Impl::evaluateStage(int stage)
                    out, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
                    .item<double>();
         logits.push_back(out.to(torch::kCPU));
+        rows.push_back(input.indices());
     }
-    return finishEval(stage, torch::cat(logits), lossSum);
+    auto all = torch::cat(logits);
+    if (distributed()) {
+        auto full = torch::zeros({testLabels.size(0), all.size(1)}, all.options());
+        full.index_copy_(0, torch::cat(rows), all);
+        gatherEval(full, lossSum);
+        all = full;
+    }
+    return finishEval(stage, all, lossSum);
+}
+
+void Trainer::Impl::gatherEval(torch::Tensor &logits, double &lossSum)
+{
+    auto t = torch::cat({logits.reshape(-1), torch::tensor({float(lossSum)})}).to(device);
+    detail::allreduceSum(*opt.dist, t);
+    t = t.to(torch::kCPU);
+    const auto n = logits.numel();
+    logits = t.slice(0, 0, n).view(logits.sizes()).clone();
+    lossSum = t[n].item<double>();
 }
 
 Trainer::Impl::EvalResult Trainer::Impl::finishEval(int stage, const torch::Tensor &logits,
@@ -49,12 +69,15 @@ Trainer::Impl::EvalResult Trainer::Impl::finishEval(int stage, const torch::Tens
 std::pair<std::vector<torch::Tensor>, std::vector<double>> Trainer::Impl::evaluateHeads(int upTo,
                                                                                         bool all)
 {
+    if (distributed())
+        detail::broadcastModule(*opt.dist, *net, /*buffersOnly=*/true);
     c10::InferenceMode guard;
     net->eval();
-    auto loader = makeLoader(false, false, std::max(spec.recipe.testBatchSize, 256));
+    auto loader = makeLoader(false, false, std::max(spec.recipe.testBatchSize, 256), true);
     loader->startEpoch(0);
     const int n = upTo + 1;
     std::vector<std::vector<torch::Tensor>> outs(n);
+    std::vector<torch::Tensor> rows;
     std::vector<double> losses(n, 0.0);
     data::Batch b;
     namespace F = torch::nn::functional;
@@ -62,6 +85,7 @@ std::pair<std::vector<torch::Tensor>, std::vector<double>> Trainer::Impl::evalua
         detail::AutocastScope ac(amp, ampType, cuda);
         auto x = net->stem->forward(toDevice(b.images));
         auto y = b.labels.to(device);
+        rows.push_back(b.indices);
         for (int j = 0; j < n; ++j) {
             x = net->blocks[j]->forward(x);
             if (!all && j < upTo)
@@ -74,9 +98,17 @@ std::pair<std::vector<torch::Tensor>, std::vector<double>> Trainer::Impl::evalua
         }
     }
     std::vector<torch::Tensor> logits(n);
-    for (int j = 0; j < n; ++j)
+    for (int j = 0; j < n; ++j) {
         if (!outs[j].empty())
             logits[j] = torch::cat(outs[j]);
+        if (distributed() && (all || j == upTo)) {
+            auto full = torch::zeros({testLabels.size(0), spec.input.classes});
+            if (logits[j].defined())
+                full.index_copy_(0, torch::cat(rows), logits[j]);
+            gatherEval(full, losses[j]);
+            logits[j] = full;
+        }
+    }
     return {logits, losses};
 }
 
@@ -96,7 +128,8 @@ void Trainer::Impl::probeLayer(int stage, int afterStage)
 {
     const auto t0 = Clock::now();
     detail::PooledFeatures train, test;
-    if (useCache && cacheStage == stage + 1) {
+    // A multi-process run's cache holds a rank's shard; its probes read the whole split.
+    if (useCache && cacheStage == stage + 1 && !distributed()) {
         train = detail::poolFeatures(trainCache->tensor(), trainLabels, 1024);
         test = detail::poolFeatures(testCache->tensor(), testLabels, 1024);
     } else {

@@ -409,8 +409,10 @@ private Q_SLOTS:
              {"schema_version", "runs", "run_tags", "stages", "metrics", "probes", "artifacts"})
             QVERIFY2(db.tableExists(table), table);
         QCOMPARE(db.execAndGet("PRAGMA journal_mode").getString(), std::string("wal"));
-        QCOMPARE(db.execAndGet("SELECT max(version) FROM schema_version").getInt(), 2);
-        QCOMPARE(db.execAndGet("SELECT count(*) FROM schema_version").getInt(), 2);
+        QCOMPARE(db.execAndGet("SELECT max(version) FROM schema_version").getInt(),
+                 lw::RunStore::kSchemaVersion);
+        QCOMPARE(db.execAndGet("SELECT count(*) FROM schema_version").getInt(),
+                 lw::RunStore::kSchemaVersion);
         QCOMPARE(db.execAndGet("PRAGMA application_id").getInt64(), 0x4C57524E);
         for (const char *index : {"runs_status_started", "run_tags_tag", "metrics_run"})
             QVERIFY2(db.execAndGet(std::string("SELECT count(*) FROM sqlite_master WHERE type = "
@@ -452,12 +454,15 @@ private Q_SLOTS:
         }
         auto store = openOrFail(path);
         QVERIFY(store);
-        QCOMPARE(store->schemaVersion(), 2);
+        QCOMPARE(store->schemaVersion(), lw::RunStore::kSchemaVersion);
         SQLite::Database db(path, SQLite::OPEN_READONLY);
+        std::string versions = "1";
+        for (int v = 2; v <= lw::RunStore::kSchemaVersion; ++v)
+            versions += "," + std::to_string(v);
         QCOMPARE(db.execAndGet("SELECT group_concat(version) FROM (SELECT version FROM "
                                "schema_version ORDER BY version)")
                      .getString(),
-                 std::string("1,2"));
+                 versions);
         QVERIFY(db.execAndGet("SELECT count(*) FROM pragma_table_info('runs') WHERE name = "
                               "'updated'")
                     .getInt()
@@ -471,6 +476,8 @@ private Q_SLOTS:
             QCOMPARE(*d->run.finalTestAcc, 0.875);
             QCOMPARE(d->stages.size(), std::size_t(1));
             QCOMPARE(d->stages[0].imagesPerSecond, 0.0);
+            QCOMPARE(d->run.worldSize, 1); // a one-process run's defaults
+            QCOMPARE(d->run.backend, std::string());
             auto m = store->metrics(7);
             QVERIFY(m);
             QCOMPARE(m->size(), std::size_t(1));
@@ -482,7 +489,8 @@ private Q_SLOTS:
         store.reset();
         auto again = openOrFail(path);
         QVERIFY(again);
-        QCOMPARE(scalar(path, "SELECT count(*) FROM schema_version"), std::int64_t(2));
+        QCOMPARE(scalar(path, "SELECT count(*) FROM schema_version"),
+                 std::int64_t(lw::RunStore::kSchemaVersion));
     }
 
     void metricsRoundTripExactly()
