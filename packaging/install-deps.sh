@@ -9,6 +9,8 @@ packages=(
     build-essential cmake pkg-config git
     # engine
     libtorch-dev libopenblas0-openmp libgoogle-perftools-dev
+    # multi-process runs: the Gloo headers c10d's ProcessGroupGloo includes (core/dist)
+    libgloo-dev
     libsqlitecpp-dev libsqlite3-dev nlohmann-json3-dev libcli11-dev
     libjpeg62-turbo-dev libpng-dev zlib1g-dev
     # GUI

@@ -3,6 +3,7 @@
 
 #include "app/cli/commands.h"
 #include "app/cli/console.h"
+#include "app/cli/distlaunch.h"
 #include "app/cli/flags.h"
 #include "app/cli/table.h"
 
@@ -23,6 +24,7 @@ struct ExecArgs
     std::string device = "auto", db;
     int threads = 0;
     bool jsonOut = false;
+    DistArgs dist; ///< train and resume: one run over several processes
 };
 
 struct TrainArgs : ExecArgs
@@ -121,10 +123,34 @@ int execute(RunJob &job, const ExecArgs &a)
         return ExitOk;
     }
     printSummary(job.runId(), job.mode(), *result, a.jsonOut);
-    if (result->status == RunStatus::Cancelled)
+    if (result->status == RunStatus::Cancelled || result->status == RunStatus::Interrupted)
         std::fprintf(stderr, "resume with: layerwise-cli resume %lld\n",
                      static_cast<long long>(job.runId()));
     return result->status == RunStatus::Finished ? ExitOk : ExitFailure;
+}
+
+/// A new run, prepared by rank 0 (or the one process) through the run service.
+int trainNew(const TrainArgs &a, const NewRunRequest &request, DistSession &dist)
+{
+    auto store = RunStore::open(RunStore::resolvePath(a.db));
+    if (!store) {
+        dist.abort(store.message());
+        return report(store.message());
+    }
+    auto job = RunService(**store).create(request);
+    if (!job) {
+        dist.abort(job.message());
+        if (a.branchFrom >= 0)
+            return report("--branch-from " + std::to_string(a.branchFrom) + " --locked-stages "
+                          + std::to_string(a.lockedStages) + ": " + job.message());
+        return report(job.message());
+    }
+    std::fprintf(stderr, "run %lld: %s\n", static_cast<long long>((*job)->runId()),
+                 printable((*job)->folder()).c_str());
+    if (a.branchFrom >= 0)
+        std::fprintf(stderr, "branch of run %lld: stages 1..%d taken from it and frozen\n",
+                     static_cast<long long>(a.branchFrom), a.lockedStages);
+    return execute(**job, a);
 }
 
 int train(const TrainArgs &a)
@@ -156,36 +182,44 @@ int train(const TrainArgs &a)
     }
     if (!a.initFrom.empty())
         request.initFrom = std::filesystem::absolute(a.initFrom).string();
+    auto dist = DistSession::begin(a.dist, a.device);
+    if (!dist)
+        return report(dist.message());
+    if ((*dist)->worker()) // ranks 1..N-1 train what rank 0 prepared and touch no store
+        return (*dist)->runWorker(request.exec);
+    request.exec.dist = (*dist)->group();
+    const int code = trainNew(a, request, **dist);
+    return (*dist)->finish(code, code == ExitOk);
+}
+
+/// resume and probe of a stored run, by id, prepared by rank 0 (or the one process).
+int storedJob(const RunArgs &a, JobKind kind, const ExecOptions &exec, DistSession &dist)
+{
     auto store = RunStore::open(RunStore::resolvePath(a.db));
-    if (!store)
+    if (!store) {
+        dist.abort(store.message());
         return report(store.message());
-    auto job = RunService(**store).create(request);
+    }
+    RunService service(**store);
+    auto job = kind == JobKind::Resume ? service.resume(a.id, exec) : service.probe(a.id, exec);
     if (!job) {
-        if (a.branchFrom >= 0)
-            return report("--branch-from " + std::to_string(a.branchFrom) + " --locked-stages "
-                          + std::to_string(a.lockedStages) + ": " + job.message());
+        dist.abort(job.message());
         return report(job.message());
     }
-    std::fprintf(stderr, "run %lld: %s\n", static_cast<long long>((*job)->runId()),
-                 printable((*job)->folder()).c_str());
-    if (a.branchFrom >= 0)
-        std::fprintf(stderr, "branch of run %lld: stages 1..%d taken from it and frozen\n",
-                     static_cast<long long>(a.branchFrom), a.lockedStages);
     return execute(**job, a);
 }
 
-/// resume and probe: a stored run, by id.
 int stored(const RunArgs &a, JobKind kind)
 {
-    auto store = RunStore::open(RunStore::resolvePath(a.db));
-    if (!store)
-        return report(store.message());
-    RunService service(**store);
-    auto job = kind == JobKind::Resume ? service.resume(a.id, execOptions(a))
-                                       : service.probe(a.id, execOptions(a));
-    if (!job)
-        return report(job.message());
-    return execute(**job, a);
+    ExecOptions exec = execOptions(a);
+    auto dist = DistSession::begin(kind == JobKind::Resume ? a.dist : DistArgs{}, a.device);
+    if (!dist)
+        return report(dist.message());
+    if ((*dist)->worker())
+        return (*dist)->runWorker(exec);
+    exec.dist = (*dist)->group();
+    const int code = storedJob(a, kind, exec, **dist);
+    return (*dist)->finish(code, code == ExitOk);
 }
 
 void addExecOptions(CLI::App *cmd, ExecArgs &a)
@@ -204,6 +238,8 @@ void registerStored(CLI::App &app, Context &ctx, const char *name, const char *h
     auto *cmd = app.add_subcommand(name, help);
     cmd->add_option("id", args->id, "Run id")->required()->check(integerIn(1));
     addExecOptions(cmd, *args);
+    if (kind == JobKind::Resume)
+        addDistOptions(cmd, args->dist);
     cmd->add_flag("--json", args->jsonOut, jsonHelp);
     cmd->callback([args, kind, &ctx] { ctx.exitCode = stored(*args, kind); });
 }
@@ -252,6 +288,7 @@ void registerTrain(CLI::App &app, Context &ctx)
     cmd->add_flag("--probes", args->probes,
                   "Linear-separability probe of each layer after its stage");
     addExecOptions(cmd, *args);
+    addDistOptions(cmd, args->dist);
     cmd->add_option("--seed", args->seed, "Seed (default: the recipe's)")->check(integerIn(0));
     cmd->add_option("--name", args->name, "Run name");
     auto *branchFrom

@@ -431,6 +431,27 @@ std::vector<std::int64_t> epochPermutation(std::int64_t n, std::uint64_t seed, i
     return order;
 }
 
+std::vector<std::int64_t> shardOf(const std::vector<std::int64_t> &order, int rank, int count,
+                                  bool pad)
+{
+    const auto n = std::int64_t(order.size());
+    const std::int64_t total = pad && n > 0 ? (n + count - 1) / count * count : n;
+    std::vector<std::int64_t> out;
+    out.reserve(std::size_t(shardSize(n, rank, count, pad)));
+    for (std::int64_t p = rank; p < total; p += count)
+        out.push_back(order[std::size_t(p % n)]);
+    return out;
+}
+
+std::int64_t shardSize(std::int64_t n, int rank, int count, bool pad)
+{
+    if (count <= 1)
+        return n;
+    if (pad)
+        return n > 0 ? (n + count - 1) / count : 0;
+    return n > rank ? (n - rank + count - 1) / count : 0;
+}
+
 // ---- Loader ------------------------------------------------------------------------------------
 
 struct Loader::Impl
@@ -468,12 +489,15 @@ struct Loader::Impl
         ++generation;
         epoch = e;
         ready.clear();
+        const std::int64_t total = split->size();
         if (opt.shuffle)
-            order = epochPermutation(n, opt.seed, e);
+            order = epochPermutation(total, opt.seed, e);
         else {
-            order.resize(std::size_t(n));
+            order.resize(std::size_t(total));
             std::iota(order.begin(), order.end(), 0);
         }
+        if (opt.shardCount > 1)
+            order = shardOf(order, opt.shardRank, opt.shardCount, opt.padShards);
         nextClaim = nextDeliver = 0;
         started = true;
     }
@@ -586,7 +610,9 @@ Loader::Loader(std::shared_ptr<Split> split, LoaderOptions options)
         d->all = torch::Tensor();
     d->norm = makeNorm(o.transform);
     d->targetSide = targetSideFor(o.transform);
-    d->n = d->split->size();
+    o.shardCount = std::max(o.shardCount, 1);
+    o.shardRank = std::clamp(o.shardRank, 0, o.shardCount - 1);
+    d->n = shardSize(d->split->size(), o.shardRank, o.shardCount, o.padShards);
     d->batches = o.dropLast ? d->n / o.batchSize : (d->n + o.batchSize - 1) / o.batchSize;
     d->batchOptions = torch::TensorOptions().dtype(torch::kFloat32);
     if (o.channelsLast)

@@ -63,6 +63,14 @@ std::pair<std::vector<float>, std::vector<float>> channelStats(const Split &spli
 /// The sample order of an epoch: a permutation of 0..n-1 fixed by (seed, epoch).
 std::vector<std::int64_t> epochPermutation(std::int64_t n, std::uint64_t seed, int epoch);
 
+/// Rank `rank`'s share of `order` among `count` ranks, as PyTorch's DistributedSampler takes it:
+/// `order` padded with its own first elements to a multiple of `count` when `pad` (equal shards,
+/// for training), then every count-th element from position `rank`.
+std::vector<std::int64_t> shardOf(const std::vector<std::int64_t> &order, int rank, int count,
+                                  bool pad);
+/// The length of that share for `n` samples.
+std::int64_t shardSize(std::int64_t n, int rank, int count, bool pad);
+
 struct LoaderOptions
 {
     int batchSize = 128;
@@ -74,6 +82,11 @@ struct LoaderOptions
     bool pinMemory = false; ///< CUDA: page-locked host batches
     std::uint64_t seed = 0;
     TransformOptions transform;
+    /// Multi-process runs: this process reads shardOf(epoch order, shardRank, shardCount,
+    /// padShards) of every epoch.
+    int shardRank = 0;
+    int shardCount = 1;
+    bool padShards = true;
 };
 
 struct Batch

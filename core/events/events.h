@@ -50,6 +50,9 @@ struct RunStarted
     /// The run's active seconds as it starts training: earlier sessions of a resumed run plus this
     /// session's set-up (see EpochMetrics::elapsed).
     double elapsed = 0;
+    int worldSize = 1;   ///< processes of a multi-process run (core/dist)
+    std::string backend; ///< its c10d backend: gloo | nccl (empty: one process)
+    std::string hosts;   ///< its machines, comma-separated
 };
 
 struct StageStarted

@@ -1,5 +1,7 @@
 #include "core/run/runservice.h"
 
+#include "core/dist/dist.h"
+#include "core/run/distjob.h"
 #include "core/run/runfolder.h"
 #include "core/runtime/runtime.h"
 #include "core/store/recorder.h"
@@ -99,6 +101,9 @@ struct RunJob::Impl
         trainer = std::make_unique<Trainer>(options, &fanOut);
         for (const auto &w : warnings)
             fanOut.log(LogLevel::Warning, w);
+        if (options.dist && options.dist->rank() == 0 && options.dist->world() > 1)
+            if (auto r = publishDistJob(*options.dist, options, kind == JobKind::Resume); !r)
+                fanOut.log(LogLevel::Error, r.message());
         Result<RunSummary> result = kind == JobKind::Resume ? trainer->resume() : trainer->run();
         // Set-up failures end before any event. A new run that never started is failed; a
         // stored run that could not resume (a damaged checkpoint, missing data) stays as it was,

@@ -22,8 +22,10 @@ const char *const kRunColumns
       "(SELECT group_concat(tag, char(31)) FROM "
       "  (SELECT tag FROM run_tags t WHERE t.run = r.id ORDER BY tag)), "
       "(SELECT count(*) FROM stages s WHERE s.run = r.id AND s.finished IS NOT NULL), "
-      "r.probes, r.paused, r.colour, r.final_test_top5, r.ensemble_acc";
-constexpr int kRunColumnCount = 32;
+      "r.probes, r.paused, r.colour, r.final_test_top5, r.ensemble_acc, r.world_size, r.backend, "
+      "r.hosts";
+/// How many columns kRunColumns selects: a query's own columns follow from this index.
+constexpr int kRunColumnCount = 35;
 
 std::vector<std::string> splitTags(const std::string &joined)
 {
@@ -202,6 +204,9 @@ RunRow RunStore::Impl::readRow(SQLite::Statement &st)
     r.colour = text(st.getColumn(29));
     r.finalTestTop5 = optReal(st.getColumn(30));
     r.ensembleAcc = optReal(st.getColumn(31));
+    r.worldSize = st.getColumn(32).getInt();
+    r.backend = text(st.getColumn(33));
+    r.hosts = text(st.getColumn(34));
     // One definition for every reader: `running` without a live holder of the run's lock is a
     // run whose process is gone, whether or not a writer has marked it yet.
     if (r.status == RunStatus::Running && !lockHeld(r.id)) {

@@ -187,10 +187,12 @@ Result<void> RunStore::updateRunInfo(std::int64_t id, const RunStarted &info)
     LW_STORE_GUARD("updating run " + std::to_string(id), {
         SQLite::Transaction tx(*m->db, SQLite::TransactionBehavior::IMMEDIATE);
         SQLite::Statement st(
-            *m->db, "UPDATE runs SET mode = ?, stages = CASE WHEN ? > 0 THEN ? ELSE stages END, "
-                    "device = CASE WHEN ? <> '' THEN ? ELSE device END, dataset = CASE WHEN ? "
-                    "<> '' THEN ? ELSE dataset END, dataset_fingerprint = CASE WHEN ? <> '' THEN "
-                    "? ELSE dataset_fingerprint END, updated = ? WHERE id = ?");
+            *m->db,
+            "UPDATE runs SET mode = ?, stages = CASE WHEN ? > 0 THEN ? ELSE stages END, "
+            "device = CASE WHEN ? <> '' THEN ? ELSE device END, dataset = CASE WHEN ? "
+            "<> '' THEN ? ELSE dataset END, dataset_fingerprint = CASE WHEN ? <> '' THEN "
+            "? ELSE dataset_fingerprint END, world_size = ?, backend = ?, hosts = ?, updated = ? "
+            "WHERE id = ?");
         st.bind(1, toString(info.mode));
         st.bind(2, info.stages);
         st.bind(3, info.stages);
@@ -200,8 +202,11 @@ Result<void> RunStore::updateRunInfo(std::int64_t id, const RunStarted &info)
         st.bind(7, info.dataset);
         st.bind(8, info.datasetFingerprint);
         st.bind(9, info.datasetFingerprint);
-        st.bind(10, nowSeconds());
-        st.bind(11, static_cast<std::int64_t>(id));
+        st.bind(10, std::max(info.worldSize, 1));
+        st.bind(11, info.backend);
+        st.bind(12, info.hosts);
+        st.bind(13, nowSeconds());
+        st.bind(14, static_cast<std::int64_t>(id));
         if (st.exec() == 0)
             return m->runNotFound(id);
         tx.commit();

@@ -92,6 +92,9 @@ struct RunRow
     int stagesDone = 0;  ///< stages with a finished row
     bool probes = false; ///< probes every layer after its stage (a resume goes on probing)
     bool paused = false; ///< a running run held paused by its live process
+    int worldSize = 1;   ///< processes of a multi-process run (1: one process)
+    std::string backend; ///< its c10d backend (gloo, nccl); empty for one process
+    std::string hosts;   ///< its machines, comma-separated
 };
 
 struct StageRow
@@ -216,7 +219,7 @@ struct RunFilter
 class RunStore
 {
 public:
-    static constexpr int kSchemaVersion = 5;
+    static constexpr int kSchemaVersion = 6;
 
     /// Opens (ReadWrite: creates, migrates, and marks runs of dead writers `interrupted`) the
     /// store at `path`. Fails with a message naming the file when it is not SQLite, not a run

@@ -129,6 +129,15 @@ CREATE TABLE IF NOT EXISTS pictures (
 ) WITHOUT ROWID;
 )sql";
 
+// Multi-process runs (core/dist): how many processes trained the run, on which c10d backend and
+// machines. A one-process run keeps the defaults.
+const char *const kMigrationDistributed = R"sql(
+ALTER TABLE runs ADD COLUMN world_size INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE runs ADD COLUMN backend TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN hosts TEXT NOT NULL DEFAULT '';
+)sql";
+
+
 // Run colours and numbers for the plots and tables: a run's colour in comparisons ("#rrggbb",
 // empty until first compared), its last top-5 test accuracy (more than 10 classes), and its
 // latest stage's ensemble accuracy kept on the run so that the browser sorts by it in SQL.
@@ -149,8 +158,8 @@ ALTER TABLE runs ADD COLUMN paused INTEGER NOT NULL DEFAULT 0;
 )sql";
 
 
-const char *const kMigrations[] = {kMigrationV1, kMigrationV2, kMigrationRunState,
-                                    kMigrationRunColours, kMigrationPictures};
+const char *const kMigrations[] = {kMigrationV1,          kMigrationV2,       kMigrationRunState,
+                                    kMigrationRunColours, kMigrationPictures, kMigrationDistributed};
 static_assert(std::size(kMigrations) == RunStore::kSchemaVersion);
 
 } // namespace

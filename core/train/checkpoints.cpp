@@ -118,7 +118,7 @@ Trainer::Impl::json Trainer::Impl::stateJson(int stage, int epochsDone, bool sta
 
 void Trainer::Impl::saveState(int stage, int epochsDone, bool stageDone)
 {
-    if (folder.empty())
+    if (folder.empty() || !writer())
         return;
     const auto state = stateJson(stage, epochsDone, stageDone, lastCheckpoint).dump(2);
     if (auto r = writeFileAtomic(folder.statePath(), state); !r)
@@ -128,7 +128,7 @@ void Trainer::Impl::saveState(int stage, int epochsDone, bool stageDone)
 void Trainer::Impl::saveCheckpoint(int stage, int epochsDone, bool stageDone,
                                    const std::vector<StageOptimizer *> &optimizers)
 {
-    if (folder.empty())
+    if (folder.empty() || !writer()) // in a multi-process run, rank 0 writes
         return;
     std::error_code ec;
     fs::create_directories(folder.path(), ec);

@@ -33,7 +33,7 @@ void Trainer::Impl::runDecoupled(int startEpoch, bool resuming, const std::strin
         const auto &c = costs.stages[j];
         obs->stageStarted({j, epochs, c.blockParams, c.headParams, c.blockMacs, c.headMacs, false});
     }
-    auto loader = makeLoader(true, true, spec.recipe.batchSize);
+    auto loader = makeLoader(true, true, localBatch(), /*shard=*/true);
     std::vector<EvalResult> evals(stages);
     std::vector<double> trainAcc(stages, 0.0);
     for (int e = startEpoch; e < epochs; ++e) {
@@ -82,6 +82,19 @@ void Trainer::Impl::runDecoupled(int startEpoch, bool resuming, const std::strin
             }
         }
         const double epochTrainSeconds = activeSince(epochStart);
+        if (distributed()) { // the epoch's totals over every rank's shard
+            std::vector<double> v(lossSum.begin(), lossSum.end());
+            v.insert(v.end(), correct.begin(), correct.end());
+            v.push_back(double(seen));
+            auto t = torch::tensor(v, torch::kFloat64).to(device);
+            detail::allreduceSum(*opt.dist, t);
+            t = t.to(torch::kCPU);
+            for (int j = 0; j < stages; ++j) {
+                lossSum[j] = t[j].item<double>();
+                correct[j] = std::int64_t(t[stages + j].item<double>());
+            }
+            seen = std::int64_t(t[2 * stages].item<double>());
+        }
         auto [logits, losses] = evaluateHeads(stages - 1, true);
         headTestOutputs.clear();
         ++step;

@@ -30,7 +30,7 @@ void Trainer::Impl::runEndToEnd(int startEpoch, bool resuming, const std::string
     }
     obs->stageStarted({last, epochs, params, costs.stages[last].headParams, macs,
                        costs.stages[last].headMacs, false});
-    auto loader = makeLoader(true, true, spec.recipe.batchSize);
+    auto loader = makeLoader(true, true, localBatch(), /*shard=*/true);
     EvalResult lastEval;
     for (int e = startEpoch; e < epochs; ++e) {
         const auto epochStart = activeNow();

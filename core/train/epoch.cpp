@@ -21,13 +21,25 @@ double Trainer::Impl::trainStep(StageOptimizer &sopt, torch::nn::Module &params,
         logits = fwd(x);
     }
     auto loss = torch::nn::functional::cross_entropy(logits.to(torch::kFloat32), y);
-    const double value = loss.item<double>();
+    double value = loss.item<double>();
     finite = std::isfinite(value);
-    if (!finite)
+    if (!finite && !distributed())
         return value;
     const bool scaled = amp && ampType == at::kHalf;
+    if (distributed()) {
+        // Every rank steps on the gradient of the global batch: its mean over the ranks' equal
+        // shares, all-reduced with the ranks' losses, so all see the same divergence verdict.
+        (scaled ? loss * lossScale : loss).backward();
+        std::vector<double> losses{value};
+        detail::averageGradients(*opt.dist, params.parameters(), losses);
+        value = losses[0] / world();
+        finite = std::isfinite(value);
+        if (!finite)
+            return value;
+    }
     if (scaled) {
-        (loss * lossScale).backward();
+        if (!distributed())
+            (loss * lossScale).backward();
         bool overflow = false;
         {
             torch::NoGradGuard guard;
@@ -50,7 +62,8 @@ double Trainer::Impl::trainStep(StageOptimizer &sopt, torch::nn::Module &params,
             }
         }
     } else {
-        loss.backward();
+        if (!distributed())
+            loss.backward();
         sgd.step();
     }
     correct += logits.argmax(1).eq(y).sum().item<std::int64_t>();
@@ -86,6 +99,15 @@ Trainer::Impl::trainEpoch(int stage, int epoch, int batches, Clock::time_point e
         }
     }
     t.trainSeconds = activeSince(epochStart);
+    if (distributed()) {
+        auto sums = torch::tensor({t.lossSum, double(t.correct), double(t.seen)}, torch::kFloat64)
+                        .to(device);
+        detail::allreduceSum(*opt.dist, sums);
+        sums = sums.to(torch::kCPU);
+        t.lossSum = sums[0].item<double>();
+        t.correct = std::int64_t(sums[1].item<double>());
+        t.seen = std::int64_t(sums[2].item<double>());
+    }
     return t;
 }
 

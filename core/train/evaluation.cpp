@@ -37,6 +37,8 @@ std::pair<std::int64_t, std::int64_t> correctOfValid(const torch::Tensor &output
 
 Trainer::Impl::EvalResult Trainer::Impl::evaluateStage(int stage)
 {
+    if (distributed()) // BN statistics are per rank while training; rank 0's are evaluated
+        detail::broadcastModule(*opt.dist, *net, /*buffersOnly=*/true);
     c10::InferenceMode guard;
     net->blocks[stage]->eval();
     net->heads[stage]->eval();
@@ -55,8 +57,32 @@ Trainer::Impl::EvalResult Trainer::Impl::evaluateStage(int stage)
         logits.push_back(out.to(torch::kCPU));
         indices.push_back(idx);
     }
-    return finishEval(stage, testRows(testLabels.size(0), spec.input.classes, logits, indices),
-                      lossSum);
+    auto full = testRows(testLabels.size(0), spec.input.classes, logits, indices);
+    if (distributed())
+        gatherEval(full, lossSum);
+    return finishEval(stage, full, lossSum);
+}
+
+void Trainer::Impl::gatherEval(torch::Tensor &logits, double &lossSum)
+{
+    // Each rank holds its shard's rows (the others NaN, as testRows leaves them): sum the rows
+    // and how many ranks evaluated each (a padded shard repeats a few), then average; a row no
+    // rank could evaluate stays NaN (left out, as in one process).
+    const auto present = logits.isnan().any(1).logical_not();
+    auto zeroed = torch::where(present.unsqueeze(1), logits, torch::zeros_like(logits));
+    auto t = torch::cat({zeroed.reshape(-1), present.to(torch::kFloat32),
+                         torch::tensor({float(lossSum)})})
+                 .to(device);
+    detail::allreduceSum(*opt.dist, t);
+    t = t.to(torch::kCPU);
+    const auto n = logits.numel();
+    const auto rows = logits.size(0);
+    const auto count = t.slice(0, n, n + rows);
+    auto summed = t.slice(0, 0, n).view(logits.sizes()) / count.clamp_min(1).unsqueeze(1);
+    logits = torch::where(count.gt(0).unsqueeze(1), summed,
+                          torch::full_like(summed, std::numeric_limits<float>::quiet_NaN()))
+                 .contiguous();
+    lossSum = t[n + rows].item<double>();
 }
 
 Trainer::Impl::EvalResult Trainer::Impl::finishEval(int stage, const torch::Tensor &logits,
@@ -99,9 +125,11 @@ Trainer::Impl::EvalResult Trainer::Impl::finishEval(int stage, const torch::Tens
 std::pair<std::vector<torch::Tensor>, std::vector<double>> Trainer::Impl::evaluateHeads(int upTo,
                                                                                         bool all)
 {
+    if (distributed())
+        detail::broadcastModule(*opt.dist, *net, /*buffersOnly=*/true);
     c10::InferenceMode guard;
     net->eval();
-    auto loader = makeLoader(false, false, std::max(spec.recipe.testBatchSize, 256));
+    auto loader = makeLoader(false, false, std::max(spec.recipe.testBatchSize, 256), true);
     loader->startEpoch(0);
     const int n = upTo + 1;
     std::vector<std::vector<torch::Tensor>> outs(n);
@@ -127,8 +155,11 @@ std::pair<std::vector<torch::Tensor>, std::vector<double>> Trainer::Impl::evalua
     }
     std::vector<torch::Tensor> logits(n);
     for (int j = 0; j < n; ++j)
-        if (all || j == upTo)
+        if (all || j == upTo) {
             logits[j] = testRows(testLabels.size(0), spec.input.classes, outs[j], indices);
+            if (distributed())
+                gatherEval(logits[j], losses[j]);
+        }
     return {logits, losses};
 }
 
@@ -148,7 +179,8 @@ void Trainer::Impl::probeLayer(int stage, int afterStage)
 {
     const auto t0 = activeNow();
     detail::PooledFeatures train, test;
-    if (useCache && cacheStage == stage + 1) {
+    // A multi-process run's cache holds a rank's shard; its probes read the whole split.
+    if (useCache && cacheStage == stage + 1 && !distributed()) {
         train = detail::poolFeatures(trainCache->tensor(), trainLabels, 1024);
         test = detail::poolFeatures(testCache->tensor(), testLabels, 1024);
     } else {

@@ -39,7 +39,7 @@ void Trainer::Impl::runGreedy(int startStage, int startEpoch, bool resuming,
         obs->stageStarted(
             {stage, epochs, c.blockParams, c.headParams, c.blockMacs, c.headMacs, useCache});
 
-        StageInput input(*this, stage, /*train=*/true, spec.recipe.batchSize);
+        StageInput input(*this, stage, /*train=*/true, localBatch());
         EvalResult last;
         if (firstEpoch == 0)
             current = {};

@@ -65,14 +65,17 @@ void Trainer::Impl::buildCache(int stage)
     const auto dtype = cacheType();
     const std::int64_t perSample
         = std::int64_t(in.c) * in.h * in.w * std::int64_t(c10::elementSize(dtype));
-    const std::int64_t testBytes = perSample * testLabels.size(0);
+    // A multi-process run caches this rank's rows only.
+    const std::int64_t trainRows = distributed() ? trainShard.size(0) : trainLabels.size(0);
+    const std::int64_t testRows = distributed() ? testShard.size(0) : testLabels.size(0);
+    const std::int64_t testBytes = perSample * testRows;
     auto tc = detail::FeatureCache::create(
-        testLabels.size(0), shape, std::min<std::int64_t>(budget, testBytes), spillDir(), dtype);
+        testRows, shape, std::min<std::int64_t>(budget, testBytes), spillDir(), dtype);
     if (!tc)
         throw Stop{RunStatus::Failed, tc.message()};
     newTest = std::move(*tc);
     budget -= newTest->mapped() ? 0 : newTest->bytes();
-    auto rc = detail::FeatureCache::create(trainLabels.size(0), shape, budget, spillDir(), dtype);
+    auto rc = detail::FeatureCache::create(trainRows, shape, budget, spillDir(), dtype);
     if (!rc)
         throw Stop{RunStatus::Failed, rc.message()};
     newTrain = std::move(*rc);
@@ -127,15 +130,17 @@ void Trainer::Impl::fillCache(detail::FeatureCache &dst, detail::FeatureCache *p
         }
         return;
     }
-    auto loader = makeLoader(train, /*shuffle=*/false, chunk);
+    auto loader = makeLoader(train, /*shuffle=*/false, chunk, /*shard=*/true);
     loader->startEpoch(0);
     data::Batch b;
     for (int j = 0; j < stage; ++j)
         net->blocks[j]->eval();
+    std::int64_t row = 0; // a rank's shard arrives in the order of its rows
     while (loader->next(b)) {
         checkControls();
         auto x = prefix(toDevice(b.images), stage).to(torch::kCPU);
-        auto idx = b.indices;
+        auto idx = distributed() ? torch::arange(row, row + x.size(0), torch::kInt64) : b.indices;
+        row += x.size(0);
         out.index_copy_(0, idx, x.to(out.scalar_type()).contiguous());
     }
     // Undecodable images are left out when the dataset is opened; one that fails now changed
@@ -156,8 +161,12 @@ Trainer::Impl::StageInput::StageInput(Impl &impl, int stage, bool train, int bat
 {
     m_cache = impl.useCache ? (train ? impl.trainCache.get() : impl.testCache.get()) : nullptr;
     if (!m_cache)
-        m_loader = impl.makeLoader(train, train, batch);
+        m_loader = impl.makeLoader(train, train, batch, /*shard=*/true);
     m_labels = train ? impl.trainLabels : impl.testLabels;
+    if (impl.distributed()) { // the cache holds this rank's rows of the split
+        m_rows = train ? impl.trainShard : impl.testShard;
+        m_labels = m_labels.index_select(0, m_rows);
+    }
 }
 
 std::int64_t Trainer::Impl::StageInput::batches() const
@@ -191,8 +200,9 @@ bool Trainer::Impl::StageInput::next(torch::Tensor &x, torch::Tensor &y, torch::
             return false;
         x = m_impl.prefix(m_impl.toDevice(b.images), m_stage);
         y = b.labels.to(m_impl.device, m_impl.cuda);
+        m_indices = b.indices;
         if (indices)
-            *indices = b.indices;
+            *indices = m_indices;
         return true;
     }
     const auto n = m_labels.size(0);
@@ -203,13 +213,15 @@ bool Trainer::Impl::StageInput::next(torch::Tensor &x, torch::Tensor &y, torch::
         auto idx = m_order.slice(0, m_pos, e);
         x = m_cache->tensor().index_select(0, idx);
         y = m_labels.index_select(0, idx);
+        m_indices = m_rows.defined() ? m_rows.index_select(0, idx) : idx;
     } else {
         x = m_cache->tensor().slice(0, m_pos, e);
         y = m_labels.slice(0, m_pos, e);
+        m_indices
+            = m_rows.defined() ? m_rows.slice(0, m_pos, e) : torch::arange(m_pos, e, torch::kInt64);
     }
     if (indices)
-        *indices = m_order.defined() ? m_order.slice(0, m_pos, e)
-                                     : torch::arange(m_pos, e, torch::kInt64);
+        *indices = m_indices;
     x = m_impl.toDevice(x);
     y = y.to(m_impl.device, m_impl.cuda);
     m_pos = e;

@@ -10,7 +10,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <numeric>
 #include <sstream>
+#include <thread>
 
 namespace lw {
 
@@ -40,7 +42,11 @@ void Trainer::Impl::checkControls()
 
 Result<void> Trainer::Impl::setUp()
 {
-    configureRuntime(opt.threads);
+    // Ranks on one machine share its cores.
+    const int localRanks = opt.dist ? std::max(1, opt.dist->config().localWorld) : 1;
+    configureRuntime(opt.threads > 0 || localRanks == 1
+                         ? opt.threads
+                         : std::max(1, int(std::thread::hardware_concurrency()) / localRanks));
     if (auto issues = validateSpec(spec); !issues.empty()) {
         std::string msg = "the spec is invalid:";
         for (const auto &i : issues)
@@ -124,6 +130,20 @@ Result<void> Trainer::Impl::setUp()
 
     trainLabels = labelsOf(*dataset->train());
     testLabels = labelsOf(*dataset->test());
+    if (distributed()) {
+        if (spec.recipe.batchSize % world() != 0)
+            return fail("recipe.batch_size " + std::to_string(spec.recipe.batchSize)
+                        + " is not divisible by the world size " + std::to_string(world())
+                        + ": each rank trains on batch / world size");
+        auto rows = [&](std::int64_t n, bool pad) {
+            std::vector<std::int64_t> all(static_cast<std::size_t>(n));
+            std::iota(all.begin(), all.end(), 0);
+            auto s = data::shardOf(all, rank(), world(), pad);
+            return torch::tensor(s, torch::kInt64);
+        };
+        trainShard = rows(trainLabels.size(0), true);
+        testShard = rows(testLabels.size(0), false);
+    }
 
     torch::manual_seed(spec.recipe.seed);
     try {
@@ -186,7 +206,8 @@ data::TransformOptions Trainer::Impl::transformOptions(bool train) const
     return t;
 }
 
-std::unique_ptr<data::Loader> Trainer::Impl::makeLoader(bool train, bool shuffle, int batch) const
+std::unique_ptr<data::Loader> Trainer::Impl::makeLoader(bool train, bool shuffle, int batch,
+                                                        bool shard) const
 {
     data::LoaderOptions lo;
     lo.batchSize = batch;
@@ -197,6 +218,11 @@ std::unique_ptr<data::Loader> Trainer::Impl::makeLoader(bool train, bool shuffle
     lo.pinMemory = cuda;
     lo.seed = spec.recipe.seed;
     lo.transform = transformOptions(train && spec.recipe.augment.enabled);
+    if (shard && distributed()) {
+        lo.shardRank = rank();
+        lo.shardCount = world();
+        lo.padShards = train;
+    }
     return std::make_unique<data::Loader>(train ? dataset->train() : dataset->test(), lo);
 }
 
@@ -262,8 +288,20 @@ Result<RunSummary> Trainer::Impl::execute(bool resuming)
         return fail("cannot resume: " + folder.statePath() + " is damaged: " + e.what());
     }
 
+    if (distributed()) {
+        // Every rank starts from rank 0's weights (as DDP does), also after a resume or branch.
+        try {
+            detail::broadcastModule(*opt.dist, *net, /*buffersOnly=*/false);
+        } catch (const detail::DistFailure &e) {
+            return fail(e.what());
+        }
+    }
+
     RunStarted rs;
     rs.mode = opt.mode;
+    rs.worldSize = world();
+    rs.backend = opt.dist ? opt.dist->backend() : "";
+    rs.hosts = opt.dist ? opt.dist->hosts() : "";
     rs.stages = net->stages();
     rs.device = device.str();
     rs.threads = torch::get_num_threads();
@@ -330,6 +368,9 @@ Result<RunSummary> Trainer::Impl::execute(bool resuming)
     } catch (const Stop &stop) {
         summary.status = stop.status;
         summary.message = stop.message;
+    } catch (const detail::DistFailure &e) {
+        summary.status = RunStatus::Interrupted;
+        summary.message = e.what();
     } catch (const c10::Error &e) {
         summary.status = RunStatus::Failed;
         summary.message = std::string("LibTorch error: ") + e.what_without_backtrace();
@@ -338,7 +379,7 @@ Result<RunSummary> Trainer::Impl::execute(bool resuming)
         summary.message = e.what();
     }
     summary.seconds = elapsed();
-    if (summary.status == RunStatus::Failed)
+    if (summary.status == RunStatus::Failed || summary.status == RunStatus::Interrupted)
         log(LogLevel::Error, summary.message);
     obs->runEnded({summary.status, summary.message, summary.seconds, summary.finalTestAcc});
     return summary;

@@ -13,6 +13,8 @@
 
 namespace lw {
 
+class DistGroup;
+
 namespace detail {
 struct TrainerTestAccess; // tests/fuzz: reads run states and checkpoints through Impl
 } // namespace detail
@@ -28,6 +30,10 @@ struct ExecOptions
     FeatureCache cache = FeatureCache::Auto;
     std::int64_t cacheBudgetBytes
         = 0; ///< RAM for cached features (0: 40% of RAM); beyond: mmap file
+    /// A multi-process run (core/dist/dist.h): this process's rank in it; null: one process.
+    /// Each rank trains on its shard with batch / world size and all-reduces the gradients;
+    /// only rank 0 writes checkpoints (its observers record the run).
+    std::shared_ptr<DistGroup> dist;
 };
 
 /// What one Trainer runs, and where and how (a RunService fills it from a stored run).

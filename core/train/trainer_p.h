@@ -7,6 +7,7 @@
 // checkpoints), greedy.cpp, endtoend.cpp and decoupled.cpp (one per training mode).
 
 #include "core/data/loader_p.h"
+#include "core/dist/dist_p.h"
 #include "core/model/model_p.h"
 #include "core/run/runfolder.h"
 #include "core/train/engine_p.h"
@@ -114,7 +115,22 @@ struct Trainer::Impl
         double seconds = 0;
     } current;
 
+    /// Multi-process runs (opt.dist): the rows of each split this rank holds in its feature
+    /// cache (int64, global indices); undefined in a one-process run.
+    torch::Tensor trainShard, testShard;
+
     Impl(TrainOptions o, TrainObserver *observer);
+
+    bool distributed() const { return opt.dist && opt.dist->world() > 1; }
+    int rank() const { return opt.dist ? opt.dist->rank() : 0; }
+    int world() const { return opt.dist ? opt.dist->world() : 1; }
+    /// Rank 0 (or the one process) writes checkpoints and the run state.
+    bool writer() const { return rank() == 0; }
+    /// The batch this rank trains on: the recipe's (global) batch / world size.
+    int localBatch() const { return spec.recipe.batchSize / world(); }
+    /// Sums a split's per-rank test outputs (rows this rank did not evaluate are zero) and
+    /// their summed losses over the ranks.
+    void gatherEval(torch::Tensor &logits, double &lossSum);
 
     void log(LogLevel level, const std::string &text) { obs->log(level, text); }
     /// The engine's clock: steady time with the run's pauses left out, so that every duration
@@ -139,7 +155,10 @@ struct Trainer::Impl
     static torch::Tensor labelsOf(const data::Split &split);
     static void toChannelsLast(torch::nn::Module &module);
     data::TransformOptions transformOptions(bool train) const;
-    std::unique_ptr<data::Loader> makeLoader(bool train, bool shuffle, int batch) const;
+    /// `shard`: in a multi-process run, this rank's DistributedSampler share (training splits
+    /// padded to equal shares).
+    std::unique_ptr<data::Loader> makeLoader(bool train, bool shuffle, int batch,
+                                             bool shard = false) const;
     torch::Tensor toDevice(const torch::Tensor &x) const;
 
     // --- stage inputs: frozen prefix and feature cache (stageinput.cpp) ----------------------
@@ -169,6 +188,8 @@ struct Trainer::Impl
         void start(int epochKey);
         /// The next batch; `indices` (when given) gets its samples' indices in the split.
         bool next(torch::Tensor &x, torch::Tensor &y, torch::Tensor *indices = nullptr);
+        /// Split indices of the samples of the last batch.
+        const torch::Tensor &indices() const { return m_indices; }
 
     private:
         Impl &m_impl;
@@ -177,7 +198,7 @@ struct Trainer::Impl
         int m_batch;
         detail::FeatureCache *m_cache = nullptr;
         std::unique_ptr<data::Loader> m_loader;
-        torch::Tensor m_labels, m_order;
+        torch::Tensor m_labels, m_order, m_rows, m_indices;
         std::int64_t m_pos = 0;
     };
 

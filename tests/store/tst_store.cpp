@@ -485,6 +485,8 @@ private Q_SLOTS:
             QCOMPARE(d->run.colour, std::string());
             QVERIFY(!d->run.finalTestTop5);
             QCOMPARE(*d->run.ensembleAcc, 0.88);
+            QCOMPARE(d->run.worldSize, 1); // a one-process run's defaults
+            QCOMPARE(d->run.backend, std::string());
             auto m = store->metrics(7);
             QVERIFY(m);
             QCOMPARE(m->size(), std::size_t(1));
