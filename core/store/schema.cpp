@@ -114,7 +114,25 @@ CREATE INDEX runs_updated ON runs(updated);
 CREATE INDEX run_tags_tag ON run_tags(tag, run);
 )sql";
 
-// Pictures of what each stage learned (core/events/pictures.h): one row per (run, stage, kind)
+// v3: run state: whether a run probes every layer (a resumed run goes on probing), and whether its
+// live process holds it paused (readers show "paused", not "running").
+const char *const kMigrationRunState = R"sql(
+ALTER TABLE runs ADD COLUMN probes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN paused INTEGER NOT NULL DEFAULT 0;
+)sql";
+
+// v4: run colours and numbers for the plots and tables: a run's colour in comparisons ("#rrggbb",
+// empty until first compared), its last top-5 test accuracy (more than 10 classes), and its
+// latest stage's ensemble accuracy kept on the run so that the browser sorts by it in SQL.
+const char *const kMigrationRunColours = R"sql(
+ALTER TABLE runs ADD COLUMN colour TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN final_test_top5 REAL;
+ALTER TABLE runs ADD COLUMN ensemble_acc REAL;
+UPDATE runs SET ensemble_acc = (SELECT s.ensemble_acc FROM stages s WHERE s.run = runs.id
+    AND s.ensemble_acc IS NOT NULL ORDER BY s.stage DESC LIMIT 1);
+)sql";
+
+// v5: pictures of what each stage learned (core/events/pictures.h): one row per (run, stage, kind)
 // with kind head-confusion, ensemble-confusion, projection, filters, feature-maps, hard-errors or
 // stage; small numbers as JSON in `meta`, points and pixels as a blob in `data`.
 const char *const kMigrationPictures = R"sql(
@@ -129,7 +147,7 @@ CREATE TABLE IF NOT EXISTS pictures (
 ) WITHOUT ROWID;
 )sql";
 
-// Multi-process runs (core/dist): how many processes trained the run, on which c10d backend and
+// v6: multi-process runs (core/dist): how many processes trained the run, on which c10d backend and
 // machines. A one-process run keeps the defaults.
 const char *const kMigrationDistributed = R"sql(
 ALTER TABLE runs ADD COLUMN world_size INTEGER NOT NULL DEFAULT 1;
@@ -137,29 +155,8 @@ ALTER TABLE runs ADD COLUMN backend TEXT NOT NULL DEFAULT '';
 ALTER TABLE runs ADD COLUMN hosts TEXT NOT NULL DEFAULT '';
 )sql";
 
-
-// Run colours and numbers for the plots and tables: a run's colour in comparisons ("#rrggbb",
-// empty until first compared), its last top-5 test accuracy (more than 10 classes), and its
-// latest stage's ensemble accuracy kept on the run so that the browser sorts by it in SQL.
-const char *const kMigrationRunColours = R"sql(
-ALTER TABLE runs ADD COLUMN colour TEXT NOT NULL DEFAULT '';
-ALTER TABLE runs ADD COLUMN final_test_top5 REAL;
-ALTER TABLE runs ADD COLUMN ensemble_acc REAL;
-UPDATE runs SET ensemble_acc = (SELECT s.ensemble_acc FROM stages s WHERE s.run = runs.id
-    AND s.ensemble_acc IS NOT NULL ORDER BY s.stage DESC LIMIT 1);
-)sql";
-
-
-// Run state: whether a run probes every layer (a resumed run goes on probing), and whether its
-// live process holds it paused (readers show "paused", not "running").
-const char *const kMigrationRunState = R"sql(
-ALTER TABLE runs ADD COLUMN probes INTEGER NOT NULL DEFAULT 0;
-ALTER TABLE runs ADD COLUMN paused INTEGER NOT NULL DEFAULT 0;
-)sql";
-
-
-const char *const kMigrations[] = {kMigrationV1,          kMigrationV2,       kMigrationRunState,
-                                    kMigrationRunColours, kMigrationPictures, kMigrationDistributed};
+const char *const kMigrations[] = {kMigrationV1,         kMigrationV2,       kMigrationRunState,
+                                   kMigrationRunColours, kMigrationPictures, kMigrationDistributed};
 static_assert(std::size(kMigrations) == RunStore::kSchemaVersion);
 
 } // namespace

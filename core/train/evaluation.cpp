@@ -7,7 +7,6 @@
 
 namespace lw {
 
-
 namespace {
 
 /// The logits of the samples evaluated (`indices` into the test set), each at its sample's row
@@ -70,8 +69,8 @@ void Trainer::Impl::gatherEval(torch::Tensor &logits, double &lossSum)
     // rank could evaluate stays NaN (left out, as in one process).
     const auto present = logits.isnan().any(1).logical_not();
     auto zeroed = torch::where(present.unsqueeze(1), logits, torch::zeros_like(logits));
-    auto t = torch::cat({zeroed.reshape(-1), present.to(torch::kFloat32),
-                         torch::tensor({float(lossSum)})})
+    auto t = torch::cat(
+                 {zeroed.reshape(-1), present.to(torch::kFloat32), torch::tensor({float(lossSum)})})
                  .to(device);
     detail::allreduceSum(*opt.dist, t);
     t = t.to(torch::kCPU);
