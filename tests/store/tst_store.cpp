@@ -486,7 +486,8 @@ private Q_SLOTS:
         store.reset();
         auto again = openOrFail(path);
         QVERIFY(again);
-        QCOMPARE(scalar(path, "SELECT count(*) FROM schema_version"), std::int64_t(2));
+        QCOMPARE(scalar(path, "SELECT count(*) FROM schema_version"),
+                 std::int64_t(lw::RunStore::kSchemaVersion));
     }
 
     void metricsRoundTripExactly()
@@ -1202,7 +1203,9 @@ private Q_SLOTS:
             QVERIFY(row);
             QCOMPARE(row->run.status, lw::RunStatus::Interrupted);
             QVERIFY(row->run.message.find("ended without finishing") != std::string::npos);
-            auto running = (*reader)->listRuns({.status = lw::RunStatus::Running});
+            lw::RunFilter filter;
+            filter.status = lw::RunStatus::Running;
+            auto running = (*reader)->listRuns(filter);
             QVERIFY(running && running->empty());
         }
         auto store = openOrFail(path);
