@@ -114,7 +114,9 @@ private Q_SLOTS:
         auto runs = (*reader)->listRuns();
         QVERIFY(runs && runs->size() == 1);
         QCOMPARE(int(runs->front().status), int(RunStatus::Interrupted));
-        QCOMPARE((*reader)->countRuns({.status = RunStatus::Running}).value(), std::int64_t(0));
+        RunFilter running;
+        running.status = RunStatus::Running;
+        QCOMPARE((*reader)->countRuns(running).value(), std::int64_t(0));
         const std::int64_t id = runs->front().id;
         QCOMPARE(int((*reader)->getRun(id)->run.status), int(RunStatus::Interrupted));
         reader->reset();

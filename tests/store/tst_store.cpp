@@ -1239,7 +1239,9 @@ private Q_SLOTS:
             QVERIFY(row);
             QCOMPARE(row->run.status, lw::RunStatus::Interrupted);
             QVERIFY(row->run.message.find("ended without finishing") != std::string::npos);
-            auto running = (*reader)->listRuns({.status = lw::RunStatus::Running});
+            lw::RunFilter filter;
+            filter.status = lw::RunStatus::Running;
+            auto running = (*reader)->listRuns(filter);
             QVERIFY(running && running->empty());
         }
         auto store = openOrFail(path);
