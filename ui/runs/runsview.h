@@ -121,6 +121,7 @@ private:
     void notesInteractive();
     void deleteInteractive();
     void exportInteractive();
+    void exportNetworkInteractive();
     void resumeSelected();
     void probeSelected();
     void branchInteractive();
@@ -153,6 +154,7 @@ private:
         Branch,
         OpenSpec,
         Export,
+        ExportNetwork,
         Refresh
     };
     std::array<QAction *, Refresh + 1> m_actions{}; ///< indexed by RunAction
