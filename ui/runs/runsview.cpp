@@ -4,6 +4,7 @@
 #include "ui/inspect/picturescompare.h"
 #include "ui/common/layoutstate.h"
 #include "ui/runs/compareview.h"
+#include "ui/runs/exportdialog.h"
 #include "ui/runs/runstablemodel.h"
 
 #include <QAction>
@@ -177,7 +178,7 @@ RunsView::RunsView(QWidget *parent)
     toolbar->addActions(
         {m_actions[Resume], m_actions[Probe], m_actions[Branch], m_actions[OpenSpec]});
     toolbar->addSeparator();
-    toolbar->addActions({m_actions[Export], m_actions[Refresh]});
+    toolbar->addActions({m_actions[Export], m_actions[ExportNetwork], m_actions[Refresh]});
 
     auto *filterRow = new QHBoxLayout;
     filterRow->addWidget(m_filterEdit, 3);
@@ -259,6 +260,11 @@ void RunsView::buildActions()
                              tr("Export the selected runs (summary, stages, probes, every metric) "
                                 "to CSV or JSON"),
                              &RunsView::exportInteractive);
+    m_actions[ExportNetwork]
+        = make(tr("Export Network…"),
+               tr("Export the run's trained network: TorchScript, ONNX, or PyTorch weights "
+                  "with a generated model.py"),
+               &RunsView::exportNetworkInteractive);
     m_actions[Refresh] = make(tr("Refresh"), tr("Read the store again now"), [this] {
         m_token.reset();
         refreshNow();
@@ -464,6 +470,7 @@ void RunsView::updateActions()
     m_actions[Resume]->setEnabled(writable && resumable);
     m_actions[Probe]->setEnabled(writable && one && one->status == RunStatus::Finished);
     m_actions[Branch]->setEnabled(one && one->mode != TrainMode::EndToEnd && one->stagesDone > 0);
+    m_actions[ExportNetwork]->setEnabled(one && one->stagesDone > 0);
     m_actions[Refresh]->setEnabled(m_store != nullptr);
 }
 
@@ -757,6 +764,23 @@ void RunsView::exportInteractive()
         QMessageBox::warning(this, tr("Export runs"), m_error);
 }
 
+void RunsView::exportNetworkInteractive()
+{
+    const auto run = singleSelected();
+    if (!run || !m_store)
+        return;
+    auto choices = exportChoices(*m_store, run->id);
+    if (!choices || choices->finished.empty()) {
+        QMessageBox::warning(this, tr("Export Network"),
+                             choices
+                                 ? tr("Run %1 has no finished stage to export yet.").arg(run->id)
+                                 : QString::fromStdString(choices.message()));
+        return;
+    }
+    ExportDialog dialog(*m_store, run->id, *choices, this);
+    dialog.exec();
+}
+
 void RunsView::resumeSelected()
 {
     if (const auto run = singleSelected())
@@ -840,7 +864,7 @@ void RunsView::showTableMenu(const QPoint &pos)
     menu.addSeparator();
     menu.addActions({m_actions[Resume], m_actions[Probe], m_actions[Branch], m_actions[OpenSpec]});
     menu.addSeparator();
-    menu.addActions({m_actions[Export], m_actions[Delete]});
+    menu.addActions({m_actions[Export], m_actions[ExportNetwork], m_actions[Delete]});
     menu.exec(m_table->viewport()->mapToGlobal(pos));
 }
 

@@ -132,6 +132,7 @@ private:
     void colourInteractive();
     void deleteInteractive();
     void exportInteractive();
+    void exportNetworkInteractive();
     void resumeSelected();
     void probeSelected();
     void branchInteractive();
@@ -166,6 +167,7 @@ private:
         Branch,
         OpenSpec,
         Export,
+        ExportNetwork,
         Refresh
     };
     std::array<QAction *, Refresh + 1> m_actions{}; ///< indexed by RunAction
