@@ -405,12 +405,14 @@ private Q_SLOTS:
         QCOMPARE(store->schemaVersion(), lw::RunStore::kSchemaVersion);
         QVERIFY(!store->readOnly());
         SQLite::Database db(path, SQLite::OPEN_READONLY);
-        for (const char *table :
-             {"schema_version", "runs", "run_tags", "stages", "metrics", "probes", "artifacts"})
+        for (const char *table : {"schema_version", "runs", "run_tags", "stages", "metrics",
+                                  "probes", "artifacts", "pictures"})
             QVERIFY2(db.tableExists(table), table);
         QCOMPARE(db.execAndGet("PRAGMA journal_mode").getString(), std::string("wal"));
-        QCOMPARE(db.execAndGet("SELECT max(version) FROM schema_version").getInt(), 2);
-        QCOMPARE(db.execAndGet("SELECT count(*) FROM schema_version").getInt(), 2);
+        QCOMPARE(db.execAndGet("SELECT max(version) FROM schema_version").getInt(),
+                 lw::RunStore::kSchemaVersion);
+        QCOMPARE(db.execAndGet("SELECT count(*) FROM schema_version").getInt(),
+                 lw::RunStore::kSchemaVersion);
         QCOMPARE(db.execAndGet("PRAGMA application_id").getInt64(), 0x4C57524E);
         for (const char *index : {"runs_status_started", "run_tags_tag", "metrics_run"})
             QVERIFY2(db.execAndGet(std::string("SELECT count(*) FROM sqlite_master WHERE type = "
@@ -452,17 +454,22 @@ private Q_SLOTS:
         }
         auto store = openOrFail(path);
         QVERIFY(store);
-        QCOMPARE(store->schemaVersion(), 2);
+        QCOMPARE(store->schemaVersion(), lw::RunStore::kSchemaVersion);
         SQLite::Database db(path, SQLite::OPEN_READONLY);
         QCOMPARE(db.execAndGet("SELECT group_concat(version) FROM (SELECT version FROM "
                                "schema_version ORDER BY version)")
                      .getString(),
-                 std::string("1,2"));
+                 std::string("1,2,3"));
         QVERIFY(db.execAndGet("SELECT count(*) FROM pragma_table_info('runs') WHERE name = "
                               "'updated'")
                     .getInt()
                 == 1);
+        QVERIFY(db.tableExists("pictures"));
         if (from == 1) {
+            // A run from before pictures existed has none, and says so.
+            auto none = store->pictureStages(7);
+            QVERIFY(none && none->empty());
+            QVERIFY(!store->pictures(7, 0));
             auto d = store->getRun(7);
             QVERIFY2(d, d ? "" : d.message().c_str());
             QCOMPARE(d->run.name, std::string("old run"));
@@ -482,7 +489,8 @@ private Q_SLOTS:
         store.reset();
         auto again = openOrFail(path);
         QVERIFY(again);
-        QCOMPARE(scalar(path, "SELECT count(*) FROM schema_version"), std::int64_t(2));
+        QCOMPARE(scalar(path, "SELECT count(*) FROM schema_version"),
+                 std::int64_t(lw::RunStore::kSchemaVersion));
     }
 
     void metricsRoundTripExactly()
