@@ -405,8 +405,8 @@ private Q_SLOTS:
         QCOMPARE(store->schemaVersion(), lw::RunStore::kSchemaVersion);
         QVERIFY(!store->readOnly());
         SQLite::Database db(path, SQLite::OPEN_READONLY);
-        for (const char *table :
-             {"schema_version", "runs", "run_tags", "stages", "metrics", "probes", "artifacts"})
+        for (const char *table : {"schema_version", "runs", "run_tags", "stages", "metrics",
+                                  "probes", "artifacts", "pictures"})
             QVERIFY2(db.tableExists(table), table);
         QCOMPARE(db.execAndGet("PRAGMA journal_mode").getString(), std::string("wal"));
         QCOMPARE(db.execAndGet("SELECT max(version) FROM schema_version").getInt(),
@@ -470,7 +470,12 @@ private Q_SLOTS:
                               "'updated'")
                     .getInt()
                 == 1);
+        QVERIFY(db.tableExists("pictures"));
         if (from == 1) {
+            // A run from before pictures existed has none, and says so.
+            auto none = store->pictureStages(7);
+            QVERIFY(none && none->empty());
+            QVERIFY(!store->pictures(7, 0));
             auto d = store->getRun(7);
             QVERIFY2(d, d ? "" : d.message().c_str());
             QCOMPARE(d->run.name, std::string("old run"));
