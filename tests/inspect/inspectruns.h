@@ -7,6 +7,8 @@
 
 #include <SQLiteCpp/SQLiteCpp.h>
 
+#include <string>
+
 #include <QtGlobal>
 
 namespace lw::test {
@@ -35,12 +37,16 @@ inline std::int64_t trainTiny(RunStore &store, TrainMode mode, TrainObserver *ob
     return (*job)->runId();
 }
 
-/// Turns the (closed) store at `path` back into schema 2: no pictures table.
-inline void downgradeToSchema2(const std::string &path)
+/// Turns the (closed) store at `path` back into a store from before pictures: no pictures table.
+inline void downgradeToBeforePictures(const std::string &path)
 {
     SQLite::Database db(path, SQLite::OPEN_READWRITE);
+    // Back to schema 4, the last before pictures (v5); v6's columns go too, so that both
+    // migrations run again on open.
     db.exec("DROP TABLE pictures");
-    db.exec("DELETE FROM schema_version WHERE version > 2");
+    for (const char *column : {"world_size", "backend", "hosts"})
+        db.exec(std::string("ALTER TABLE runs DROP COLUMN ") + column);
+    db.exec("DELETE FROM schema_version WHERE version > 4");
 }
 
 } // namespace lw::test

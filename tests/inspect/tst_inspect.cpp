@@ -22,7 +22,7 @@ using namespace lw;
 
 namespace {
 
-using test::downgradeToSchema2;
+using test::downgradeToBeforePictures;
 using test::trainTiny;
 
 Result<void> computePictures(RunStore &store, std::int64_t id)
@@ -216,7 +216,7 @@ void TestInspect::oldStoreOpensWithoutPicturesAndComputesThem()
     const auto id = trainTiny(*store, TrainMode::Greedy);
     QVERIFY(id > 0);
     store.close();
-    downgradeToSchema2(store.path());
+    downgradeToBeforePictures(store.path());
     QVERIFY(store.reopen());
     QCOMPARE(store->schemaVersion(), RunStore::kSchemaVersion);
     auto none = store->pictureStages(id);

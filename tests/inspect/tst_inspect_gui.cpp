@@ -56,7 +56,7 @@ void TestInspectGui::oldRunOffersToComputePictures()
     const auto id = trainTiny(*store, TrainMode::Greedy);
     QVERIFY(id > 0);
     store.close();
-    test::downgradeToSchema2(store.path()); // what Layerwise wrote before pictures existed
+    test::downgradeToBeforePictures(store.path()); // what Layerwise wrote before pictures existed
     QVERIFY(store.reopen());
 
     PicturesPanel panel(store.get());
