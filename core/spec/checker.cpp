@@ -68,12 +68,13 @@ void Checker::checkRanges()
 void Checker::checkStage(const StageSpec &st, const std::string &path)
 {
     range(path + ".width", st.width, 1, kMaxWidth);
-    if (st.kernel < 1 || st.kernel > 11 || st.kernel % 2 == 0)
-        issue(path + ".kernel",
-              "must be an odd number from 1 to 11, got " + std::to_string(st.kernel));
+    if (st.kernel < 1 || st.kernel > SpecLimits::maxKernel || st.kernel % 2 == 0)
+        issue(path + ".kernel", "must be an odd number from 1 to "
+                                    + std::to_string(SpecLimits::maxKernel) + ", got "
+                                    + std::to_string(st.kernel));
     const HeadSpec &h = st.head;
     const std::string hp = path + ".head";
-    if (h.k < 1 || h.k > 3)
+    if (h.k < 1 || h.k > SpecLimits::maxHeadK)
         issue(hp + ".k", "must be 1, 2 or 3, got " + std::to_string(h.k));
     range(hp + ".width", h.width, 1, kMaxWidth);
     range(hp + ".pooled", h.pooled, 1, kMaxSide);
@@ -146,7 +147,7 @@ void Checker::checkRecipe(const RecipeSpec &r, const std::string &path)
     checkLr(r.lr, path + ".lr", r.epochsPerStage, path + ".epochs_per_stage");
 
     const AugmentSpec &a = r.augment;
-    range(path + ".augment.padding", a.padding, 0, 1024);
+    range(path + ".augment.padding", a.padding, 0, SpecLimits::maxAugmentPadding);
     const int side = std::max(m_spec.input.height, m_spec.input.width);
     if (a.evalResize < 0 || a.evalResize > kMaxSide)
         issue(path + ".augment.eval_resize", "must be between 0 and " + std::to_string(kMaxSide)

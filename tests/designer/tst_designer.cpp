@@ -14,6 +14,7 @@
 #include <QApplication>
 #include <QComboBox>
 #include <QDir>
+#include <QDoubleSpinBox>
 #include <QDragEnterEvent>
 #include <QFile>
 #include <QImage>
@@ -33,6 +34,7 @@
 
 #include <qcustomplot.h>
 
+#include <functional>
 #include <memory>
 #include <set>
 
@@ -146,6 +148,7 @@ private slots:
     void lockedStages();
     void fileErrorsKeepTheDocument();
     void trainThisAndModifiedState();
+    void spinBoxesStayWithinSpecLimits();
     void screenshot();
 };
 
@@ -560,6 +563,115 @@ void TestDesigner::trainThisAndModifiedState()
     view.trainAction()->trigger();
     QCOMPARE(train.count(), 1);
     QVERIFY(view.canvas()->card(0)->errorText().contains(QStringLiteral("stages[0].kernel")));
+}
+
+void TestDesigner::spinBoxesStayWithinSpecLimits()
+{
+    // Each bounded field's spin box ends where the validator's limit does (SpecLimits), and that
+    // end is a value the validator accepts: the Design view cannot produce a number it refuses.
+    DesignView view;
+    QVERIFY2(view.loadPreset(QStringLiteral("cifar10-k2")), qPrintable(view.errorString()));
+    struct Bound
+    {
+        const char *widget;
+        double max;
+        const char *path; // the validator's path of the field
+        std::function<void(Spec &, double)> set;
+    };
+    const Bound bounds[] = {
+        {"inputChannels", SpecLimits::maxChannels, "input.channels",
+         [](Spec &s, double v) {
+             s.input.channels = int(v);
+         }},
+        {"inputHeight", SpecLimits::maxSide, "input.height",
+         [](Spec &s, double v) {
+             s.input.height = int(v);
+         }},
+        {"inputWidth", SpecLimits::maxSide, "input.width",
+         [](Spec &s, double v) {
+             s.input.width = int(v);
+         }},
+        {"inputClasses", SpecLimits::maxClasses, "input.classes",
+         [](Spec &s, double v) {
+             s.input.classes = int(v);
+         }},
+        {"stageWidth", SpecLimits::maxWidth, "stages[0].width",
+         [](Spec &s, double v) {
+             s.stages[0].width = int(v);
+         }},
+        {"stageKernel", SpecLimits::maxKernel, "stages[0].kernel",
+         [](Spec &s, double v) {
+             s.stages[0].kernel = int(v);
+         }},
+        {"headK", SpecLimits::maxHeadK, "stages[0].head.k",
+         [](Spec &s, double v) {
+             s.stages[0].head.k = int(v);
+         }},
+        {"headWidth", SpecLimits::maxWidth, "stages[0].head.width",
+         [](Spec &s, double v) {
+             s.stages[0].head.width = int(v);
+         }},
+        {"epochsPerStage", SpecLimits::maxEpochs, "recipe.epochs_per_stage",
+         [](Spec &s, double v) {
+             s.recipe.epochsPerStage = int(v);
+         }},
+        {"batchSize", SpecLimits::maxBatch, "recipe.batch_size",
+         [](Spec &s, double v) {
+             s.recipe.batchSize = int(v);
+         }},
+        {"testBatchSize", SpecLimits::maxBatch, "recipe.test_batch_size",
+         [](Spec &s, double v) {
+             s.recipe.testBatchSize = int(v);
+         }},
+        {"lrInitial", SpecLimits::maxLr, "recipe.lr.initial",
+         [](Spec &s, double v) {
+             s.recipe.lr.initial = v;
+         }},
+        {"lrFactor", SpecLimits::maxLrFactor, "recipe.lr.factor",
+         [](Spec &s, double v) {
+             s.recipe.lr.factor = v;
+         }},
+        {"lrEvery", SpecLimits::maxEpochs, "recipe.lr.every",
+         [](Spec &s, double v) {
+             s.recipe.lr.every = int(v);
+         }},
+        {"weightDecay", SpecLimits::maxWeightDecay, "recipe.optimizer.weight_decay",
+         [](Spec &s, double v) {
+             s.recipe.optimizer.weightDecay = v;
+         }},
+        {"cropPadding", SpecLimits::maxAugmentPadding, "recipe.augment.padding",
+         [](Spec &s, double v) {
+             s.recipe.augment.padding = int(v);
+         }},
+        {"e2eEpochs", SpecLimits::maxEpochs, "recipe.e2e.epochs",
+         [](Spec &s, double v) {
+             s.recipe.e2e.epochs = int(v);
+         }},
+    };
+    for (const Bound &b : bounds) {
+        auto *w = view.findChild<QAbstractSpinBox *>(QLatin1String(b.widget));
+        QVERIFY2(w, b.widget);
+        double max = 0, min = 0;
+        if (auto *i = qobject_cast<QSpinBox *>(w)) {
+            max = i->maximum();
+            min = i->minimum();
+        } else if (auto *d = qobject_cast<QDoubleSpinBox *>(w)) {
+            max = d->maximum();
+            min = d->minimum();
+        }
+        QVERIFY2(max == b.max,
+                 qPrintable(QString("%1: %2, SpecLimits %3").arg(b.widget).arg(max).arg(b.max)));
+        for (const double v : {min, max}) {
+            Spec s = view.spec();
+            b.set(s, v);
+            for (const SpecIssue &issue : validateSpec(s))
+                QVERIFY2(issue.path != b.path,
+                         qPrintable(QString("%1 = %2: %3")
+                                        .arg(b.widget)
+                                        .arg(v)
+                                        .arg(QString::fromStdString(issue.toString()))));
+        }
+    }
 }
 
 void TestDesigner::screenshot()

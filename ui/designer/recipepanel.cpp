@@ -208,7 +208,7 @@ RecipePanel::RecipePanel(QWidget *parent)
 
     // Schedule
     f = group(v, tr("Greedy schedule"));
-    QSpinBox *lrEvery = spin(QStringLiteral("lrEvery"), 0, 100000);
+    QSpinBox *lrEvery = spin(QStringLiteral("lrEvery"), 0, SpecLimits::maxEpochs);
     lrEvery->setSpecialValueText(tr("at milestones"));
     QLineEdit *milestones = listEdit(
         QStringLiteral("lrMilestones"), QStringLiteral("recipe.lr.milestones"),
@@ -216,25 +216,28 @@ RecipePanel::RecipePanel(QWidget *parent)
     milestones->setPlaceholderText(tr("e.g. 20, 40 (epochs within a stage)"));
     f->addRow(tr("Epochs per stage"),
               fields.bind(
-                  spin(QStringLiteral("epochsPerStage"), 1, 100000),
+                  spin(QStringLiteral("epochsPerStage"), 1, SpecLimits::maxEpochs),
                   QStringLiteral("recipe.epochsPerStage"),
                   [](auto &s) -> auto & { return s.recipe.epochsPerStage; }));
-    f->addRow(tr("Batch size"),
+    f->addRow(tr("Batch size"), fields.bind(
+                                    spin(QStringLiteral("batchSize"), 1, SpecLimits::maxBatch),
+                                    QStringLiteral("recipe.batchSize"),
+                                    [](auto &s) -> auto & { return s.recipe.batchSize; }));
+    f->addRow(tr("Test batch size"),
               fields.bind(
-                  spin(QStringLiteral("batchSize"), 1, 1 << 20), QStringLiteral("recipe.batchSize"),
-                  [](auto &s) -> auto & { return s.recipe.batchSize; }));
-    f->addRow(tr("Test batch size"), fields.bind(
-                                         spin(QStringLiteral("testBatchSize"), 1, 1 << 20),
-                                         QStringLiteral("recipe.testBatchSize"),
-                                         [](auto &s) -> auto & { return s.recipe.testBatchSize; }));
-    f->addRow(tr("Learning rate"), fields.bind(
-                                       dspin(QStringLiteral("lrInitial"), 1e-6, 10.0, 6, 0.01),
-                                       QStringLiteral("recipe.lr.initial"),
-                                       [](auto &s) -> auto & { return s.recipe.lr.initial; }));
-    f->addRow(tr("Divide LR by"), fields.bind(
-                                      dspin(QStringLiteral("lrFactor"), 1.0, 1000.0, 2, 1.0),
-                                      QStringLiteral("recipe.lr.factor"),
-                                      [](auto &s) -> auto & { return s.recipe.lr.factor; }));
+                  spin(QStringLiteral("testBatchSize"), 1, SpecLimits::maxBatch),
+                  QStringLiteral("recipe.testBatchSize"),
+                  [](auto &s) -> auto & { return s.recipe.testBatchSize; }));
+    f->addRow(tr("Learning rate"),
+              fields.bind(
+                  dspin(QStringLiteral("lrInitial"), 1e-6, SpecLimits::maxLr, 6, 0.01),
+                  QStringLiteral("recipe.lr.initial"),
+                  [](auto &s) -> auto & { return s.recipe.lr.initial; }));
+    f->addRow(tr("Divide LR by"),
+              fields.bind(
+                  dspin(QStringLiteral("lrFactor"), 1.01, SpecLimits::maxLrFactor, 2, 1.0),
+                  QStringLiteral("recipe.lr.factor"),
+                  [](auto &s) -> auto & { return s.recipe.lr.factor; }));
     f->addRow(tr("Every (epochs)"), fields.bind(
                                         lrEvery, QStringLiteral("recipe.lr.every"),
                                         [](auto &s) -> auto & { return s.recipe.lr.every; }));
@@ -253,7 +256,7 @@ RecipePanel::RecipePanel(QWidget *parent)
                                   [](auto &s) -> auto & { return s.recipe.optimizer.momentum; }));
     f->addRow(tr("Weight decay"),
               fields.bind(
-                  dspin(QStringLiteral("weightDecay"), 0.0, 0.1, 6, 1e-4),
+                  dspin(QStringLiteral("weightDecay"), 0.0, SpecLimits::maxWeightDecay, 6, 1e-4),
                   QStringLiteral("recipe.optimizer.weightDecay"),
                   [](auto &s) -> auto & { return s.recipe.optimizer.weightDecay; }));
     f->addRow(QString(), fields.bind(
@@ -263,9 +266,9 @@ RecipePanel::RecipePanel(QWidget *parent)
 
     // Augmentation and normalization
     f = group(v, tr("Augmentation"));
-    QSpinBox *cropPadding = spin(QStringLiteral("cropPadding"), 0, 1024);
+    QSpinBox *cropPadding = spin(QStringLiteral("cropPadding"), 0, SpecLimits::maxAugmentPadding);
     cropPadding->setSpecialValueText(tr("no crop"));
-    QSpinBox *evalResize = spin(QStringLiteral("evalResize"), 0, 16384);
+    QSpinBox *evalResize = spin(QStringLiteral("evalResize"), 0, SpecLimits::maxSide);
     evalResize->setSpecialValueText(tr("off"));
     f->addRow(QString(), fields.bind(
                              check(QStringLiteral("augmentEnabled"), tr("Augment training images")),
@@ -335,21 +338,23 @@ RecipePanel::RecipePanel(QWidget *parent)
 
     // End-to-end twin
     f = group(v, tr("End-to-end twin"));
-    QSpinBox *e2eEpochs = spin(QStringLiteral("e2eEpochs"), 0, 100000);
+    QSpinBox *e2eEpochs = spin(QStringLiteral("e2eEpochs"), 0, SpecLimits::maxEpochs);
     e2eEpochs->setSpecialValueText(tr("epochs per stage \u00d7 stages"));
-    QSpinBox *e2eEvery = spin(QStringLiteral("e2eLrEvery"), 0, 100000);
+    QSpinBox *e2eEvery = spin(QStringLiteral("e2eLrEvery"), 0, SpecLimits::maxEpochs);
     e2eEvery->setSpecialValueText(tr("at milestones"));
     f->addRow(tr("Epochs"), fields.bind(
                                 e2eEpochs, QStringLiteral("recipe.e2e.epochs"),
                                 [](auto &s) -> auto & { return s.recipe.e2e.epochs; }));
-    f->addRow(tr("Learning rate"), fields.bind(
-                                       dspin(QStringLiteral("e2eLrInitial"), 1e-6, 10.0, 6, 0.01),
-                                       QStringLiteral("recipe.e2e.lr.initial"),
-                                       [](auto &s) -> auto & { return s.recipe.e2e.lr.initial; }));
-    f->addRow(tr("Divide LR by"), fields.bind(
-                                      dspin(QStringLiteral("e2eLrFactor"), 1.0, 1000.0, 2, 1.0),
-                                      QStringLiteral("recipe.e2e.lr.factor"),
-                                      [](auto &s) -> auto & { return s.recipe.e2e.lr.factor; }));
+    f->addRow(tr("Learning rate"),
+              fields.bind(
+                  dspin(QStringLiteral("e2eLrInitial"), 1e-6, SpecLimits::maxLr, 6, 0.01),
+                  QStringLiteral("recipe.e2e.lr.initial"),
+                  [](auto &s) -> auto & { return s.recipe.e2e.lr.initial; }));
+    f->addRow(tr("Divide LR by"),
+              fields.bind(
+                  dspin(QStringLiteral("e2eLrFactor"), 1.01, SpecLimits::maxLrFactor, 2, 1.0),
+                  QStringLiteral("recipe.e2e.lr.factor"),
+                  [](auto &s) -> auto & { return s.recipe.e2e.lr.factor; }));
     f->addRow(tr("Every (epochs)"), fields.bind(
                                         e2eEvery, QStringLiteral("recipe.e2e.lr.every"),
                                         [](auto &s) -> auto & { return s.recipe.e2e.lr.every; }));

@@ -165,17 +165,17 @@ QWidget *StageInspector::buildInputPage()
     QFormLayout *form = makeForm(m_inputPage.form);
     FieldBindings<InputSpec> &fields = *m_inputFields;
     QSpinBox *channels = fields.bind(
-        makeSpin(QStringLiteral("inputChannels"), 1, 4096), QStringLiteral("channels"),
-        [](auto &in) -> auto & { return in.channels; });
+        makeSpin(QStringLiteral("inputChannels"), 1, SpecLimits::maxChannels),
+        QStringLiteral("channels"), [](auto &in) -> auto & { return in.channels; });
     QSpinBox *height = fields.bind(
-        makeSpin(QStringLiteral("inputHeight"), 1, 16384), QStringLiteral("height"),
+        makeSpin(QStringLiteral("inputHeight"), 1, SpecLimits::maxSide), QStringLiteral("height"),
         [](auto &in) -> auto & { return in.height; });
     QSpinBox *width = fields.bind(
-        makeSpin(QStringLiteral("inputWidth"), 1, 16384), QStringLiteral("width"),
+        makeSpin(QStringLiteral("inputWidth"), 1, SpecLimits::maxSide), QStringLiteral("width"),
         [](auto &in) -> auto & { return in.width; });
     QSpinBox *classes = fields.bind(
-        makeSpin(QStringLiteral("inputClasses"), 2, 1000000), QStringLiteral("classes"),
-        [](auto &in) -> auto & { return in.classes; });
+        makeSpin(QStringLiteral("inputClasses"), 2, SpecLimits::maxClasses),
+        QStringLiteral("classes"), [](auto &in) -> auto & { return in.classes; });
     QComboBox *downsample = fields.bind(
         makeCombo(QStringLiteral("inputDownsample"),
                   {{tr("none"), int(Downsample::None)},
@@ -210,12 +210,13 @@ QWidget *StageInspector::buildStagePage()
         QStringLiteral("downsample"), [](auto &s) -> auto & { return s.downsample; });
     downsample->setToolTip(tr("Applied before the convolution; halves height and width"));
     QSpinBox *width = fields.bind(
-        makeSpin(QStringLiteral("stageWidth"), 1, 65536), QStringLiteral("width"),
+        makeSpin(QStringLiteral("stageWidth"), 1, SpecLimits::maxWidth), QStringLiteral("width"),
         [](auto &s) -> auto & { return s.width; });
-    width->setToolTip(tr("Output channels of the block's convolution (1 to 65536)"));
+    width->setToolTip(
+        tr("Output channels of the block's convolution (1 to %1)").arg(SpecLimits::maxWidth));
     QSpinBox *kernel = fields.bind(
-        makeSpin(QStringLiteral("stageKernel"), 1, 11, 2), QStringLiteral("kernel"),
-        [](auto &s) -> auto & { return s.kernel; });
+        makeSpin(QStringLiteral("stageKernel"), 1, SpecLimits::maxKernel, 2),
+        QStringLiteral("kernel"), [](auto &s) -> auto & { return s.kernel; });
     kernel->setToolTip(tr("Odd kernel side, 1 to 11; padding = kernel / 2 keeps the side"));
     QCheckBox *bn = makeCheck(QStringLiteral("stageBn"), tr("BatchNorm after the convolution"));
     fields.onShow([bn](const StageSpec &s) { setSilently(bn, s.bn); });
@@ -257,16 +258,16 @@ QWidget *StageInspector::buildHeadPage()
                                                {tr("MLP (VGG's classifier)"), int(HeadKind::Mlp)}}),
         QStringLiteral("head.kind"), [](auto &s) -> auto & { return s.head.kind; });
     QSpinBox *k = fields.bind(
-        makeSpin(QStringLiteral("headK"), 1, 3), QStringLiteral("head.k"),
+        makeSpin(QStringLiteral("headK"), 1, SpecLimits::maxHeadK), QStringLiteral("head.k"),
         [](auto &s) -> auto & { return s.head.k; });
     k->setToolTip(tr("Hidden layers of the auxiliary problem, counting the block"));
     m_headWidth = fields.bind(
-        makeSpin(QStringLiteral("headWidth"), 1, 65536), QStringLiteral("head.width"),
-        [](auto &s) -> auto & { return s.head.width; });
+        makeSpin(QStringLiteral("headWidth"), 1, SpecLimits::maxWidth),
+        QStringLiteral("head.width"), [](auto &s) -> auto & { return s.head.width; });
     m_headWidth->setToolTip(tr("M\u0303: width of the hidden convs (conv) or hidden units (MLP)"));
     QSpinBox *pooled = fields.bind(
-        makeSpin(QStringLiteral("headPooled"), 1, 16384), QStringLiteral("head.pooled"),
-        [](auto &s) -> auto & { return s.head.pooled; });
+        makeSpin(QStringLiteral("headPooled"), 1, SpecLimits::maxSide),
+        QStringLiteral("head.pooled"), [](auto &s) -> auto & { return s.head.pooled; });
     pooled->setToolTip(tr("Side after pooling (2: 2\u00d72; VGG's classifier: 7); at most "
                           "the stage's output side"));
     QComboBox *pool = fields.bind(
