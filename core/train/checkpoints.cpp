@@ -133,16 +133,9 @@ void Trainer::Impl::saveCheckpoint(int stage, int epochsDone, bool stageDone,
     std::error_code ec;
     fs::create_directories(folder.path(), ec);
     const std::string name = RunFolder::checkpointName(stage, epochsDone, stageDone);
-    // Ctrl+C is honoured inside the writes too (a checkpoint may take GBs): the file being
-    // written is abandoned, the last good checkpoint and the run state pointing at it stay.
-    const auto cancelled = [this] {
-        return cancelFlag.load();
-    };
     const Stop cancelledStop{RunStatus::Cancelled,
                              "cancelled while writing a checkpoint; resume continues from the "
                              "last checkpoint"};
-    if (cancelled())
-        throw cancelledStop;
     std::ostringstream bytes;
     try {
         torch::serialize::OutputArchive archive;
@@ -157,6 +150,14 @@ void Trainer::Impl::saveCheckpoint(int stage, int epochsDone, bool stageDone,
         throw Stop{RunStatus::Failed,
                    std::string("cannot serialize the checkpoint: ") + e.what_without_backtrace()};
     }
+    // Ctrl+C is honoured inside large writes (a checkpoint may take GBs): the file being written
+    // is abandoned, the last good checkpoint and the run state pointing at it stay. A small one
+    // (at most one 8 MiB chunk, milliseconds) is written whole: a stop asked at an epoch's end
+    // keeps that epoch, and a resume goes on from it.
+    const bool large = bytes.tellp() > std::streamoff(8 << 20);
+    const auto cancelled = [this, large] {
+        return large && cancelFlag.load();
+    };
     if (stageDone && opt.mode == TrainMode::Greedy) {
         const std::string stageName = RunFolder::stageCheckpointName(stage);
         if (auto r = writeFileAtomic(folder.file(stageName), bytes.str(), cancelled); !r) {

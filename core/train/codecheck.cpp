@@ -227,6 +227,10 @@ Result<void> checkClasses(const std::map<std::string, ClassDecl> &classes, const
         if (auto r = visit(cls); !r)
             return r.error();
 
+    // A state dict (core/train/weights: pickled tensors by name) holds no code and no objects:
+    // nothing of it is compiled.
+    if (classes.empty() && data.rootKind == ValueKind::Dict && data.objects.empty())
+        return {};
     if (data.rootKind != ValueKind::Object)
         return fail(invalid + "data.pkl holds " + kindName(data.rootKind)
                     + ", expected the network's module");

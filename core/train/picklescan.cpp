@@ -299,8 +299,11 @@ bool Scanner::reduce()
         // LibTorch's pickler tags a typed dict or list (a state dict: Dict[str, Tensor]) with
         // its type; the call gives back the value.
         if (a.size() != 2 || (a[0]->kind != Node::Kind::Dict && a[0]->kind != Node::Kind::List)
-            || a[1]->kind != Node::Kind::Str || a[1]->s.size() > 256)
-            return bad("restore_type_tag is not given a dictionary or list and its type");
+            || a[1]->kind != Node::Kind::Str
+            || (a[1]->s != "Dict[str, Tensor]" && a[1]->s != "List[Tensor]"))
+            return bad("restore_type_tag is not given a dictionary or list of tensors and its "
+                       "type (LibTorch parses that type: only Dict[str, Tensor] and List[Tensor] "
+                       "are let through)");
         return push(a[0]);
     }
     if (fn->s.rfind("torch.jit._pickle build_", 0) == 0) {

@@ -282,7 +282,16 @@ void Trainer::Impl::reportPictures(int stage)
 {
     if (!opt.pictures)
         return;
-    auto pics = computePictures(stage, headTestOutputs, true);
+    StagePictures pics;
+    try {
+        pics = computePictures(stage, headTestOutputs, true);
+    } catch (const detail::Stop &stop) {
+        // Pictures are a view of the run, not the run: one that cannot be drawn (a test image
+        // that no longer decodes) is reported and the training goes on.
+        log(LogLevel::Warning, "stage " + std::to_string(stage + 1)
+                                   + ": its pictures were not computed: " + stop.message);
+        return;
+    }
     // Errors of earlier stages that this stage's head gets right.
     const auto &out = headTestOutputs[stage];
     for (auto &earlier : hardErrors) {

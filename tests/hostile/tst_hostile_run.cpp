@@ -108,6 +108,12 @@ private Q_SLOTS:
         QTemporaryDir dir;
         TrainOptions o;
         o.spec = test::tinySpec(1);
+        // Stage 1's checkpoint above one 8 MiB chunk (a 512-wide head with two hidden 3x3
+        // convolutions: 2.4 M weights and their momentum): a write large enough to give way to a
+        // stop; smaller ones are written whole.
+        o.spec.stages[0].head.k = 3;
+        o.spec.stages[0].head.width = 512;
+        o.spec.recipe.dataset.trainLimit = 128;
         o.threads = 1;
         o.runDir = dir.path().toStdString();
         CancelAfterStageFile log;

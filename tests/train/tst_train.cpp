@@ -251,13 +251,21 @@ void TestTrain::frozenStagesStayBitIdentical()
     o.spec = spec;
     o.runDir = dir.path().toStdString();
     o.threads = 2;
-    test::EventLog rec;
+    // Stopped once stage 1's file is written: the rolling checkpoint after it gives way (a stop
+    // is honoured inside checkpoint writes too), stage 2 not begun.
+    struct StopAfterStage1File : test::EventLog
+    {
+        Trainer *trainer = nullptr;
+        void checkpointSaved(const CheckpointSaved &c) override
+        {
+            test::EventLog::checkpointSaved(c);
+            if (c.stageEnd && c.stage == 1)
+                trainer->cancel();
+        }
+    } rec;
     std::unique_ptr<Trainer> trainer;
-    rec.onEpoch = [&](const EpochMetrics &m) {
-        if (m.stage == 1 && m.epoch == 2)
-            trainer->cancel(); // stops at the next batch check: stage 1 done, stage 2 not begun
-    };
     trainer = std::make_unique<Trainer>(o, &rec);
+    rec.trainer = trainer.get();
     auto first = trainer->run();
     QVERIFY(first.ok());
     QCOMPARE(int(first->status), int(RunStatus::Cancelled));
