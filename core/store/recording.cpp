@@ -144,17 +144,13 @@ Result<void> RunStore::beginResume(std::int64_t id, int stage, int epoch, bool s
         exec("UPDATE stages SET epochs_done = min(epochs_done, ?3), finished = CASE WHEN "
              "epochs_done > ?3 THEN NULL ELSE finished END WHERE run = ?1 AND stage = ?2",
              true);
-        {
-            SQLite::Statement st(*m->db, "DELETE FROM probes WHERE run = ?1 AND (after_stage > ?2 "
-                                         "OR (after_stage = ?2 AND NOT ?3))");
-            st.bind(1, static_cast<std::int64_t>(id));
-            st.bind(2, stage);
-            st.bind(3, stageDone ? 1 : 0);
-            st.exec();
-        }
-        {
-            SQLite::Statement st(*m->db, "DELETE FROM pictures WHERE run = ?1 AND (stage > ?2 "
-                                         "OR (stage = ?2 AND NOT ?3))");
+        // Probes and pictures taken after a later stage, and after this one unless it is done
+        // (a run resumed after a finished stage keeps what that stage recorded).
+        for (const char *sql : {"DELETE FROM probes WHERE run = ?1 AND (after_stage > ?2 OR "
+                                "(after_stage = ?2 AND NOT ?3))",
+                                "DELETE FROM pictures WHERE run = ?1 AND (stage > ?2 OR "
+                                "(stage = ?2 AND NOT ?3))"}) {
+            SQLite::Statement st(*m->db, sql);
             st.bind(1, static_cast<std::int64_t>(id));
             st.bind(2, stage);
             st.bind(3, stageDone ? 1 : 0);
