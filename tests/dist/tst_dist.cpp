@@ -1,8 +1,8 @@
 // Multi-process runs on c10d (Gloo on loopback, 2 processes x 1 thread): the data-parallel step
 // is the big-batch step, a 2-process run reaches a 1-process run's accuracy and is one run in
 // the store, a killed rank interrupts the run resumably, and torchrun starts it as PyTorch does.
-#include "core/dist/dist_p.h"
 #include "core/data/loader_p.h"
+#include "core/dist/dist_p.h"
 #include "core/dist/launch.h"
 #include "core/model/model_p.h"
 #include "core/run/runfolder.h"
@@ -291,9 +291,20 @@ private Q_SLOTS:
         // torchrun 1.13 spells its options with underscores (2.x takes both); under Python 3.11
         // its default --redirects/--tee "0" fail to parse (Std.NONE is not iterated), so the
         // test names them.
-        QStringList args{"--redirects", "1", "--tee", "1", "--log_dir", dir.path() + "/logs",
-                         "--no_python", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
-                         "--master_port", QString::number(*port), QStringLiteral(LW_CLI_PATH)};
+        QStringList args{"--redirects",
+                         "1",
+                         "--tee",
+                         "1",
+                         "--log_dir",
+                         dir.path() + "/logs",
+                         "--no_python",
+                         "--nproc_per_node",
+                         "2",
+                         "--master_addr",
+                         "127.0.0.1",
+                         "--master_port",
+                         QString::number(*port),
+                         QStringLiteral(LW_CLI_PATH)};
         args += trainArgs(spec, store, 1);
         p.start(torchrun, args);
         QVERIFY(p.waitForFinished(300000));

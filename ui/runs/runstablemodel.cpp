@@ -66,8 +66,7 @@ bool sameRow(const RunRow &a, const RunRow &b)
            && a.bestTestAcc == b.bestTestAcc && a.finalTestTop5 == b.finalTestTop5
            && a.ensembleAcc == b.ensembleAcc && a.colour == b.colour
            && a.wallSeconds == b.wallSeconds && a.params == b.params && a.macs == b.macs
-           && a.stages == b.stages && a.stagesDone == b.stagesDone
-           && a.paused == b.paused;
+           && a.stages == b.stages && a.stagesDone == b.stagesDone && a.paused == b.paused;
 }
 
 RunsTableModel::RunsTableModel(QObject *parent)
