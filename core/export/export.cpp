@@ -102,7 +102,17 @@ std::optional<ExportHeads> parseExportHeads(std::string_view name)
     return std::nullopt;
 }
 
-Result<ExportChoices> exportChoices(const RunStore &store, std::int64_t id)
+namespace {
+
+/// A stored run as export reads it: its row, its spec and the point its run folder is at.
+struct StoredRun
+{
+    RunDetail detail;
+    Spec spec;
+    RunPoint at;
+};
+
+Result<StoredRun> readStoredRun(const RunStore &store, std::int64_t id, const RunFolder &folder)
 {
     auto detail = store.getRun(id);
     if (!detail)
@@ -110,10 +120,20 @@ Result<ExportChoices> exportChoices(const RunStore &store, std::int64_t id)
     auto spec = parseSpec(detail->specJson);
     if (!spec)
         return fail(runName(id) + ": its stored spec is invalid: " + spec.message());
-    auto at = readRunPoint(RunFolder(store.runDir(id)), id);
+    auto at = readRunPoint(folder, id);
     if (!at)
         return at.error();
-    return choicesOf(detail->run.mode, int(spec->stages.size()), *at);
+    return StoredRun{std::move(*detail), std::move(*spec), std::move(*at)};
+}
+
+} // namespace
+
+Result<ExportChoices> exportChoices(const RunStore &store, std::int64_t id)
+{
+    auto run = readStoredRun(store, id, RunFolder(store.runDir(id)));
+    if (!run)
+        return run.error();
+    return choicesOf(run->detail.run.mode, int(run->spec.stages.size()), run->at);
 }
 
 namespace exporting {
@@ -121,16 +141,13 @@ namespace exporting {
 Result<TrainedNetwork> loadTrainedNetwork(const RunStore &store, std::int64_t id, int stage,
                                           ExportHeads heads)
 {
-    auto detail = store.getRun(id);
-    if (!detail)
-        return detail.error();
-    auto spec = parseSpec(detail->specJson);
-    if (!spec)
-        return fail(runName(id) + ": its stored spec is invalid: " + spec.message());
     const RunFolder folder(store.runDir(id));
-    auto at = readRunPoint(folder, id);
-    if (!at)
-        return at.error();
+    auto run = readStoredRun(store, id, folder);
+    if (!run)
+        return run.error();
+    const RunDetail *detail = &run->detail;
+    const Spec *spec = &run->spec;
+    const RunPoint *at = &run->at;
     const TrainMode mode = detail->run.mode;
     const int stages = int(spec->stages.size());
     const auto choices = choicesOf(mode, stages, *at);
