@@ -332,7 +332,9 @@ Result<ArchiveInfo> checkArchive(std::string_view bytes, const std::string &name
         if (rec.compare(0, prefix.size(), prefix) != 0)
             return fail(name + " is not a valid checkpoint: record " + rec + " is outside "
                         + prefix);
-        const std::string at = name + ": " + rec, local = rec.substr(prefix.size());
+        // Messages from the readers below name the record; the file's name is put in front once.
+        const std::string &at = rec;
+        const std::string local = rec.substr(prefix.size());
         const bool storage = local.compare(0, 5, "data/") == 0;
         const bool code = local.compare(0, 5, "code/") == 0;
         const bool debug = code && ends(local, ".py.debug_pkl");
@@ -360,7 +362,8 @@ Result<ArchiveInfo> checkArchive(std::string_view bytes, const std::string &name
             return fail(name + " is not a valid checkpoint: " + content.message());
         if (ends(local, "_pkl") || ends(local, ".pkl")) {
             if (content->size() > (64u << 20))
-                return fail(at + " is " + formatBytes(std::int64_t(content->size()))
+                return fail(name + " is not a valid checkpoint: " + at + " is "
+                            + formatBytes(std::int64_t(content->size()))
                             + ", more than the 64 MiB a pickle may be");
             const bool tensors = local == "data.pkl";
             auto scan = detail::scanPickle(*content, at, tensors);

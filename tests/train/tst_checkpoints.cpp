@@ -291,6 +291,7 @@ void TestCheckpoints::hostileCheckpoints()
         const QByteArray why = (QString(command) + ": " + r.err).toUtf8();
         QVERIFY2(r.exitCode == 2, why.constData());
         QVERIFY2(r.err.contains(m_ckpt), why.constData());
+        QVERIFY2(r.err.count(m_ckpt) == 1, why.constData()); // the file is named once
         QVERIFY2(r.err.contains(expected), why.constData());
         QVERIFY2(!r.err.contains("state.json"), why.constData());
     }
