@@ -66,6 +66,24 @@ Result<RawImage> decodeJpeg(const std::uint8_t *data, std::size_t size, int targ
         return fail(name + ": JPEG declares " + declared + " pixels, more than the "
                     + std::to_string(kMaxImagePixels) + "-pixel limit");
     }
+    // A complete Huffman-coded JPEG spends at least one bit on every 8x8 block of each of its
+    // components (the block's DC code), so a file far smaller than its declared size is
+    // truncated or crafted; libjpeg would first allocate (and, when progressive, zero) buffers
+    // for the whole declared image. Arithmetic coding can go below a bit per block: for it one
+    // byte per 1024 blocks of its largest component.
+    std::int64_t blocks = 0;
+    for (int c = 0; c < cinfo.num_components; ++c)
+        blocks = std::max(blocks, std::int64_t(cinfo.comp_info[c].width_in_blocks)
+                                      * std::int64_t(cinfo.comp_info[c].height_in_blocks));
+    const std::int64_t minBytes = cinfo.arith_code ? blocks / 1024 : blocks / 8;
+    if (std::int64_t(size) < minBytes) {
+        const std::string declared
+            = std::to_string(cinfo.image_width) + "x" + std::to_string(cinfo.image_height);
+        jpeg_destroy_decompress(&cinfo);
+        return fail(name + ": JPEG of " + std::to_string(size) + " bytes declares " + declared
+                    + " pixels, which need at least " + std::to_string(minBytes)
+                    + " bytes of coded data (truncated or not a real image)");
+    }
     const bool isCmyk = cinfo.jpeg_color_space == JCS_CMYK || cinfo.jpeg_color_space == JCS_YCCK;
     const bool isGray = cinfo.jpeg_color_space == JCS_GRAYSCALE;
     cinfo.out_color_space = isCmyk ? JCS_CMYK : isGray ? JCS_GRAYSCALE : JCS_RGB;

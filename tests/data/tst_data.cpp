@@ -518,6 +518,23 @@ private Q_SLOTS:
                               "y.png");
         QVERIFY(!r.ok());
         QVERIFY(r.message().rfind("y.png: cannot decode PNG", 0) == 0);
+        // A few hundred bytes declaring 2048x65280 pixels (under the pixel limit): refused before
+        // libjpeg allocates the image (the fuzzer's timeout-f702... reproducer).
+        auto jpeg = data::encodeJpeg(makeImage(16, 16, 3, 1, false));
+        QVERIFY(jpeg.ok());
+        std::string bomb = *jpeg;
+        const auto sof = bomb.find("\xFF\xC0");
+        QVERIFY(sof != std::string::npos);
+        bomb[sof + 5] = '\x08'; // height 2048
+        bomb[sof + 6] = '\x00';
+        bomb[sof + 7] = '\xFF'; // width 65280
+        bomb[sof + 8] = '\x00';
+        r = data::decodeImage(reinterpret_cast<const std::uint8_t *>(bomb.data()), bomb.size(), 0,
+                              "bomb.jpg");
+        QVERIFY(!r.ok());
+        QVERIFY2(r.message().find("declares 65280x2048 pixels, which need at least 261120 bytes")
+                     != std::string::npos,
+                 r.message().c_str());
         const std::string text = "hello";
         r = data::decodeImage(reinterpret_cast<const std::uint8_t *>(text.data()), text.size(), 0,
                               "z.png");
