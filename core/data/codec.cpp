@@ -197,6 +197,17 @@ Result<RawImage> decodePng(const std::uint8_t *data, std::size_t size, const std
                     + " pixels is larger than the " + std::to_string(kMaxImagePixels)
                     + "-pixel limit");
     }
+    // Deflate packs at most 1032 bytes into one, so the image data of a complete PNG is at
+    // least its filtered rows / 1032: a smaller file is truncated or crafted, and is refused
+    // before the whole image is allocated.
+    const std::int64_t filtered = h * (1 + std::int64_t(png_get_rowbytes(png, info)));
+    if (std::int64_t(size) < filtered / 1032) {
+        png_destroy_read_struct(&png, &info, nullptr);
+        return fail(name + ": PNG of " + std::to_string(size) + " bytes declares "
+                    + std::to_string(w) + "x" + std::to_string(h) + " pixels, which need at least "
+                    + std::to_string(filtered / 1032)
+                    + " bytes of compressed data (truncated or not a real image)");
+    }
     const int colorType = png_get_color_type(png, info);
     const int bitDepth = png_get_bit_depth(png, info);
     if (colorType == PNG_COLOR_TYPE_PALETTE)

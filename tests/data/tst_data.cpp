@@ -535,6 +535,21 @@ private Q_SLOTS:
         QVERIFY2(r.message().find("declares 65280x2048 pixels, which need at least 261120 bytes")
                      != std::string::npos,
                  r.message().c_str());
+        // The same for a PNG: 16x16 pixels of data under a header declaring 8000x8000.
+        std::string pngBomb = *data::encodePng(makeImage(16, 16, 3, 1, false));
+        const auto ihdr = pngBomb.find("IHDR");
+        QVERIFY(ihdr != std::string::npos);
+        for (int i = 0; i < 8; ++i) // width and height, big-endian 8000 (0x1F40)
+            pngBomb[ihdr + 4 + i] = "\0\0\x1F\x40\0\0\x1F\x40"[i];
+        const uLong crc = crc32(0, reinterpret_cast<const Bytef *>(pngBomb.data() + ihdr), 17);
+        for (int i = 0; i < 4; ++i)
+            pngBomb[ihdr + 17 + i] = char((crc >> (24 - 8 * i)) & 0xFF);
+        r = data::decodeImage(reinterpret_cast<const std::uint8_t *>(pngBomb.data()),
+                              pngBomb.size(), 0, "bomb.png");
+        QVERIFY(!r.ok());
+        QVERIFY2(r.message().find("declares 8000x8000 pixels, which need at least 186054 bytes")
+                     != std::string::npos,
+                 r.message().c_str());
         const std::string text = "hello";
         r = data::decodeImage(reinterpret_cast<const std::uint8_t *>(text.data()), text.size(), 0,
                               "z.png");
