@@ -166,11 +166,36 @@ void pngErrorFn(png_structp png, png_const_charp message)
 
 void pngWarningFn(png_structp, png_const_charp) {}
 
+/// Every chunk up to IEND lies inside the file. libpng allocates (and zeroes) an ancillary
+/// chunk's declared length before reading it: an 86-byte file declaring a tEXt chunk of 855 MB
+/// took 900 MB and 6 s.
+Result<void> checkPngChunks(const std::uint8_t *data, std::size_t size, const std::string &name)
+{
+    std::size_t at = 8; // after the signature
+    while (at + 8 <= size) {
+        const std::uint32_t length = std::uint32_t(data[at]) << 24
+                                     | std::uint32_t(data[at + 1]) << 16
+                                     | std::uint32_t(data[at + 2]) << 8 | data[at + 3];
+        const std::string type(reinterpret_cast<const char *>(data + at + 4), 4);
+        if (length > size - at - 8 || size - at - 8 - length < 4)
+            return fail(name + ": cannot decode PNG: the chunk at byte " + std::to_string(at)
+                        + " declares " + std::to_string(length) + " bytes of data, the file has "
+                        + std::to_string(size - at - 8) + " left (truncated or damaged)");
+        if (type == "IEND")
+            return {};
+        at += std::size_t(length) + 12;
+    }
+    return fail(name + ": cannot decode PNG: it ends at byte " + std::to_string(size)
+                + " before its IEND chunk (truncated)");
+}
+
 /// Decodes a PNG; with `keepPixels` false it only checks that every row decodes, one row buffer
 /// at a time (validating a folder must not hold whole images).
 Result<RawImage> decodePng(const std::uint8_t *data, std::size_t size, const std::string &name,
                            bool keepPixels)
 {
+    if (auto chunks = checkPngChunks(data, size, name); !chunks)
+        return chunks.error();
     PngReader reader{data, size, 0, {}};
     RawImage out;
     std::vector<png_bytep> rows;

@@ -550,6 +550,15 @@ private Q_SLOTS:
         QVERIFY2(r.message().find("declares 8000x8000 pixels, which need at least 186054 bytes")
                      != std::string::npos,
                  r.message().c_str());
+        // A chunk longer than the rest of the file (libpng would allocate all of it first).
+        std::string longChunk = *data::encodePng(makeImage(8, 6, 3, 1, false));
+        longChunk.insert(ihdr + 21, std::string("\x33\0\0\0tEXtabc", 11));
+        r = data::decodeImage(reinterpret_cast<const std::uint8_t *>(longChunk.data()),
+                              longChunk.size(), 0, "text.png");
+        QVERIFY(!r.ok());
+        QVERIFY2(r.message().find("the chunk at byte 33 declares 855638016 bytes of data")
+                     != std::string::npos,
+                 r.message().c_str());
         const std::string text = "hello";
         r = data::decodeImage(reinterpret_cast<const std::uint8_t *>(text.data()), text.size(), 0,
                               "z.png");
