@@ -2,7 +2,9 @@
 
 // The Train view's Processes field (issue 16): how many processes on this machine train one run
 // (data-parallel on PyTorch's c10d, Gloo on the CPU). Kept beside the setup panel, which only
-// places it.
+// places it. Hook: DGL's stage-per-process placement (issue 16 item 4), once the engine has it,
+// is a second field here (shown for DGL with N > 1), passed with the processes to
+// TrainSession::start and on to DistLaunch.
 
 #include <QString>
 
