@@ -105,9 +105,9 @@ struct RunJob::Impl
     {
         {
             std::lock_guard lock(control);
-            trainer = std::make_unique<Trainer>(options, &fanOut);
             if (cancelRequested)
-                trainer->cancel();
+                return stoppedBeforeStart();
+            trainer = std::make_unique<Trainer>(options, &fanOut);
         }
         for (const auto &w : warnings)
             fanOut.log(LogLevel::Warning, w);
@@ -124,6 +124,24 @@ struct RunJob::Impl
             store.releaseRun(runId);
         (void)recorder.flush();
         return result;
+    }
+
+    /// cancel() came before training began (the trainer clears its flag as it starts): nothing
+    /// trains; a new run is cancelled, a resumed one stays as it was; the other ranks of a
+    /// multi-process run are told.
+    RunSummary stoppedBeforeStart()
+    {
+        const std::string why = "stopped before training began";
+        if (options.dist && options.dist->rank() == 0 && options.dist->world() > 1)
+            (void)publishDistAbort(*options.dist, why);
+        if (kind == JobKind::New)
+            (void)store.setStatus(runId, RunStatus::Cancelled, why);
+        else
+            store.releaseRun(runId);
+        RunSummary summary;
+        summary.status = RunStatus::Cancelled;
+        summary.message = why;
+        return summary;
     }
 
     /// The job is over: the trainer goes and, for rank 0 of a multi-process run, the last hold

@@ -52,7 +52,7 @@ enum class JobKind { New, Resume, Probe, Pictures };
 
 /// One run of the store, prepared (rows, folder, checks done) and ready to execute once.
 /// pause(), resumeTraining() and cancel() are thread-safe and take effect between batches (a cancel
-/// before execute() stops the run at its first batch).
+/// before training begins ends the job at once: a new run cancelled, a resumed one as it was).
 class RunJob
 {
 public:

@@ -224,6 +224,24 @@ private Q_SLOTS:
         shoot(QStringLiteral("guidist-runs"));
     }
 
+    void stopWhileTheRanksMeet()
+    {
+        // Stop before the worker has joined: the cancel waits for the job and ends it at its
+        // first batch; the worker, which met rank 0, ends with it.
+        prepare(4, 4096, 2);
+        QSignalSpy finished(m_view, &TrainView::runFinished);
+        QTest::mouseClick(m_view->startButton(), Qt::LeftButton);
+        QVERIFY(m_view->stopButton()->isEnabled());
+        QTest::mouseClick(m_view->stopButton(), Qt::LeftButton);
+        QVERIFY(finished.wait(60000));
+        QCOMPARE(int(finished.first().at(1).value<RunStatus>()), int(RunStatus::Cancelled));
+        auto d = m_window->store()->getRun(finished.first().at(0).toLongLong());
+        QVERIFY(d);
+        QCOMPARE(int(d->run.status), int(RunStatus::Cancelled));
+        QCOMPARE(d->run.stagesDone, 0);
+        QVERIFY(ourChildren().isEmpty());
+    }
+
     void stopEndsEveryRank()
     {
         prepare(4, 4096, 2);
