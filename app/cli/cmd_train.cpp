@@ -7,6 +7,7 @@
 #include "app/cli/flags.h"
 #include "app/cli/table.h"
 
+#include "core/dist/dist.h"
 #include "core/run/runservice.h"
 #include "core/store/runstore.h"
 
@@ -182,14 +183,14 @@ int train(const TrainArgs &a)
     }
     if (!a.initFrom.empty())
         request.initFrom = std::filesystem::absolute(a.initFrom).string();
-    auto dist = DistSession::begin(a.dist, a.device);
+    auto dist = DistSession::begin(distLaunch(a.dist), a.device);
     if (!dist)
         return report(dist.message());
     if ((*dist)->worker()) // ranks 1..N-1 train what rank 0 prepared and touch no store
-        return (*dist)->runWorker(request.exec);
+        return workerMain(**dist, request.exec);
     request.exec.dist = (*dist)->group();
     const int code = trainNew(a, request, **dist);
-    return (*dist)->finish(code, code == ExitOk);
+    return finishDist(**dist, code, code == ExitOk);
 }
 
 /// resume and probe of a stored run, by id, prepared by rank 0 (or the one process).
@@ -212,14 +213,31 @@ int storedJob(const RunArgs &a, JobKind kind, const ExecOptions &exec, DistSessi
 int stored(const RunArgs &a, JobKind kind)
 {
     ExecOptions exec = execOptions(a);
-    auto dist = DistSession::begin(kind == JobKind::Resume ? a.dist : DistArgs{}, a.device);
+    auto dist
+        = DistSession::begin(distLaunch(kind == JobKind::Resume ? a.dist : DistArgs{}), a.device);
     if (!dist)
         return report(dist.message());
     if ((*dist)->worker())
-        return (*dist)->runWorker(exec);
+        return workerMain(**dist, exec);
     exec.dist = (*dist)->group();
     const int code = storedJob(a, kind, exec, **dist);
-    return (*dist)->finish(code, code == ExitOk);
+    return finishDist(**dist, code, code == ExitOk);
+}
+
+/// `worker`: rank 1..N-1 of a run another process launched (the GUI), from the environment.
+int worker(const ExecArgs &a)
+{
+    auto env = distConfigFromEnv();
+    if (!env)
+        return report(env.message());
+    if (!*env || (*env)->rank == 0)
+        return report("worker: this process is not a rank 1..N-1 of a multi-process run: its "
+                      "launcher sets RANK (1 or more), WORLD_SIZE, MASTER_ADDR and MASTER_PORT "
+                      "(to train, use `train`; for several processes, `train --nproc N`)");
+    auto dist = DistSession::begin(distLaunch(a.dist), a.device);
+    if (!dist)
+        return report(dist.message());
+    return workerMain(**dist, execOptions(a));
 }
 
 void addExecOptions(CLI::App *cmd, ExecArgs &a)
@@ -312,6 +330,26 @@ void registerTrain(CLI::App &app, Context &ctx)
             throw CLI::RequiredError("--preset or --spec");
         ctx.exitCode = train(*args);
     });
+
+    auto workerArgs = std::make_shared<ExecArgs>();
+    auto *workerCmd = app.add_subcommand(
+        "worker", "Rank 1..N-1 of a multi-process run launched by another process (the GUI's "
+                  "Processes field starts these): joins it through RANK, WORLD_SIZE, MASTER_ADDR "
+                  "and MASTER_PORT and trains what rank 0 publishes, writing nothing");
+    workerCmd->add_option("--device", workerArgs->device, "auto | cpu | cuda | cuda:N")
+        ->capture_default_str();
+    workerCmd
+        ->add_option("--threads", workerArgs->threads, "CPU threads (default: cores / local ranks)")
+        ->check(threadCount());
+    workerCmd
+        ->add_option("--dist-timeout", workerArgs->dist.timeoutSeconds,
+                     "Seconds to wait for a rank that died or hangs (default 120)")
+        ->check(integerIn(1, 86400));
+    workerCmd
+        ->add_option("--backend", workerArgs->dist.backend,
+                     "gloo | nccl (default: from the device)")
+        ->check(CLI::IsMember({"gloo", "nccl"}));
+    workerCmd->callback([workerArgs, &ctx] { ctx.exitCode = worker(*workerArgs); });
 
     registerStored(app, ctx, "resume",
                    "Continue an interrupted or cancelled run from its last checkpoint",

@@ -10,6 +10,7 @@
 
 #include <exception>
 #include <filesystem>
+#include <mutex>
 
 namespace lw {
 
@@ -86,6 +87,10 @@ struct RunJob::Impl
     RunRecorder recorder;
     ObserverFanOut fanOut;
     std::unique_ptr<Trainer> trainer; ///< training jobs; probes run without one
+    /// Guards `trainer` (made and released on the executing thread) against pause() and
+    /// cancel() from others; a cancel before the trainer exists waits in cancelRequested.
+    std::mutex control;
+    bool cancelRequested = false;
     bool executed = false;
 
     Impl(RunStore &s, std::int64_t id)
@@ -98,7 +103,12 @@ struct RunJob::Impl
 
     Result<RunSummary> train()
     {
-        trainer = std::make_unique<Trainer>(options, &fanOut);
+        {
+            std::lock_guard lock(control);
+            if (cancelRequested)
+                return stoppedBeforeStart();
+            trainer = std::make_unique<Trainer>(options, &fanOut);
+        }
         for (const auto &w : warnings)
             fanOut.log(LogLevel::Warning, w);
         if (options.dist && options.dist->rank() == 0 && options.dist->world() > 1)
@@ -114,6 +124,35 @@ struct RunJob::Impl
             store.releaseRun(runId);
         (void)recorder.flush();
         return result;
+    }
+
+    /// cancel() came before training began (the trainer clears its flag as it starts): nothing
+    /// trains; a new run is cancelled, a resumed one stays as it was; the other ranks of a
+    /// multi-process run are told.
+    RunSummary stoppedBeforeStart()
+    {
+        const std::string why = "stopped before training began";
+        if (options.dist && options.dist->rank() == 0 && options.dist->world() > 1)
+            (void)publishDistAbort(*options.dist, why);
+        if (kind == JobKind::New)
+            (void)store.setStatus(runId, RunStatus::Cancelled, why);
+        else
+            store.releaseRun(runId);
+        RunSummary summary;
+        summary.status = RunStatus::Cancelled;
+        summary.message = why;
+        return summary;
+    }
+
+    /// The job is over: the trainer goes and, for rank 0 of a multi-process run, the last hold
+    /// on the process group with it, so that the other ranks see the run end.
+    void release()
+    {
+        {
+            std::lock_guard lock(control);
+            trainer.reset();
+        }
+        options.dist.reset();
     }
 
     Result<RunSummary> probe()
@@ -158,44 +197,74 @@ Result<RunSummary> RunJob::execute()
     if (d->executed)
         return fail(runName(d->runId) + ": this job has already run");
     d->executed = true;
-    try {
-        switch (d->kind) {
-        case JobKind::Probe: return d->probe();
-        case JobKind::Pictures: return d->pictures();
-        default: return d->train();
+    Result<RunSummary> result = [&]() -> Result<RunSummary> {
+        try {
+            switch (d->kind) {
+            case JobKind::Probe: return d->probe();
+            case JobKind::Pictures: return d->pictures();
+            default: return d->train();
+            }
+        } catch (const std::exception &e) {
+            const std::string message = std::string("training failed: ") + e.what();
+            if (d->kind == JobKind::New || d->kind == JobKind::Resume)
+                (void)d->store.setStatus(d->runId, RunStatus::Failed, message);
+            return fail(message);
         }
-    } catch (const std::exception &e) {
-        const std::string message = std::string("training failed: ") + e.what();
-        if (d->kind == JobKind::New || d->kind == JobKind::Resume)
-            (void)d->store.setStatus(d->runId, RunStatus::Failed, message);
-        return fail(message);
-    }
+    }();
+    d->release();
+    return result;
+}
+
+void RunJob::setDist(std::shared_ptr<DistGroup> group)
+{
+    d->options.dist = std::move(group);
+}
+
+void RunJob::abandon(const std::string &message)
+{
+    if (d->executed)
+        return;
+    d->executed = true;
+    if (d->kind == JobKind::New)
+        (void)d->store.setStatus(d->runId, RunStatus::Failed, message);
+    else if (d->kind == JobKind::Resume)
+        d->store.releaseRun(d->runId);
+    d->release();
 }
 
 void RunJob::pause()
 {
-    if (!d->trainer)
-        return;
-    d->trainer->pause();
+    {
+        std::lock_guard lock(d->control);
+        if (!d->trainer)
+            return;
+        d->trainer->pause();
+    }
     (void)d->store.setPaused(d->runId, true); // readers show it paused, not running
 }
 
 void RunJob::resumeTraining()
 {
-    if (!d->trainer)
-        return;
-    d->trainer->resumeTraining();
+    {
+        std::lock_guard lock(d->control);
+        if (!d->trainer)
+            return;
+        d->trainer->resumeTraining();
+    }
     (void)d->store.setPaused(d->runId, false);
 }
 
 void RunJob::cancel()
 {
+    std::lock_guard lock(d->control);
+    d->cancelRequested = true;
     if (d->trainer)
         d->trainer->cancel();
 }
 
 bool RunJob::paused() const
 {
+    std::lock_guard lock(d->control);
     return d->trainer && d->trainer->paused();
 }
 

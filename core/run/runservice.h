@@ -25,6 +25,7 @@
 
 namespace lw {
 
+class DistGroup;
 class RunStore;
 
 /// A new run: from scratch, or a branch of a stored run.
@@ -50,7 +51,8 @@ struct NewRunRequest
 enum class JobKind { New, Resume, Probe, Pictures };
 
 /// One run of the store, prepared (rows, folder, checks done) and ready to execute once.
-/// pause(), resumeTraining() and cancel() are thread-safe and take effect between batches.
+/// pause(), resumeTraining() and cancel() are thread-safe and take effect between batches (a cancel
+/// before training begins ends the job at once: a new run cancelled, a resumed one as it was).
 class RunJob
 {
 public:
@@ -67,6 +69,16 @@ public:
     /// a run that starts returns its summary (status Finished, Failed for a diverging loss,
     /// Cancelled).
     Result<RunSummary> execute();
+
+    /// Rank 0 of a multi-process run joined after the job was prepared (the GUI joins on its
+    /// worker thread, core/run/distsession.h): the group its training all-reduces over. Call
+    /// before execute(), on the thread that executes. execute() lets go of the group as it
+    /// returns, so the other ranks see the run end.
+    void setDist(std::shared_ptr<DistGroup> group);
+    /// The job will not execute (its ranks did not meet): a new run is marked failed with
+    /// `message`, a resumed one is released as it was (still resumable). Call instead of
+    /// execute().
+    void abandon(const std::string &message);
 
     void pause();
     void resumeTraining();

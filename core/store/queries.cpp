@@ -68,6 +68,8 @@ const char *orderColumn(RunOrder order)
         return "(SELECT group_concat(tag, ', ') FROM (SELECT tag FROM run_tags t WHERE t.run = "
                "r.id ORDER BY tag)) COLLATE NOCASE";
     case RunOrder::Notes: return "NULLIF(r.notes, '') COLLATE NOCASE";
+    case RunOrder::WorldSize: return "r.world_size";
+    case RunOrder::Backend: return "NULLIF(r.backend, '') COLLATE NOCASE";
     }
     return "r.started";
 }

@@ -197,7 +197,9 @@ enum class RunOrder {
     Macs,
     Stages, ///< finished, then planned
     Tags,
-    Notes
+    Notes,
+    WorldSize, ///< processes of a multi-process run
+    Backend    ///< its c10d backend (one-process runs last)
 };
 
 /// Filters of listRuns/countRuns; empty fields do not filter.

@@ -85,6 +85,10 @@ QMap<QString, QString> flattenRunConfig(const RunDetail &d)
     out.insert(QStringLiteral("dataset_fingerprint"),
                QString::fromStdString(d.run.datasetFingerprint));
     out.insert(QStringLiteral("device"), QString::fromStdString(d.run.device));
+    out.insert(QStringLiteral("processes"),
+               processesText(d.run.worldSize, d.run.backend, std::string()));
+    if (!d.run.hosts.empty())
+        out.insert(QStringLiteral("hosts"), QString::fromStdString(d.run.hosts));
     out.insert(QStringLiteral("torch_version"), QString::fromStdString(d.run.torchVersion));
     const bool haveRecipe = !QByteArray::fromStdString(d.recipeJson).trimmed().isEmpty();
     // The spec embeds its recipe: show it once, under "recipe.", from the recipe column when set.

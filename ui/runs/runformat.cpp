@@ -1,5 +1,7 @@
 #include "ui/runs/runformat.h"
 
+#include <QCoreApplication>
+
 #include <cmath>
 
 namespace lw {
@@ -36,6 +38,19 @@ const QVector<QColor> &okabeIto()
         QColor(0xF0, 0xE4, 0x42), // yellow
     };
     return palette;
+}
+
+QString processesText(int worldSize, const std::string &backend, const std::string &hosts)
+{
+    if (worldSize <= 1)
+        return QCoreApplication::translate("lw::RunsTableModel", "1 process");
+    QString text
+        = QStringLiteral("%1 \u00d7 %2").arg(worldSize).arg(QString::fromStdString(backend));
+    if (!hosts.empty())
+        text += QCoreApplication::translate("lw::RunsTableModel", " on %1")
+                    .arg(QString::fromStdString(hosts).replace(QLatin1Char(','),
+                                                               QStringLiteral(", ")));
+    return text;
 }
 
 } // namespace lw

@@ -8,6 +8,7 @@
 #include <QVector>
 
 #include <optional>
+#include <string>
 
 namespace lw {
 
@@ -15,6 +16,9 @@ namespace lw {
 QColor statusColor(RunStatus status);
 /// 0.8831 -> "88.31 %"; empty for no value or NaN.
 QString formatAccuracy(const std::optional<double> &fraction);
+/// How many processes trained a run, on which backend and machines: "2 × gloo on node1" (a
+/// multi-process run), "1 process".
+QString processesText(int worldSize, const std::string &backend, const std::string &hosts);
 /// The Okabe-Ito colour-blind-safe palette, ordered for white backgrounds (yellow last).
 const QVector<QColor> &okabeIto();
 

@@ -37,6 +37,8 @@ RunOrder storeOrder(int column)
     case RunsTableModel::Started: return RunOrder::Started;
     case RunsTableModel::Tags: return RunOrder::Tags;
     case RunsTableModel::Notes: return RunOrder::Notes;
+    case RunsTableModel::Processes: return RunOrder::WorldSize;
+    case RunsTableModel::Backend: return RunOrder::Backend;
     default: return RunOrder::Started;
     }
 }
@@ -66,7 +68,8 @@ bool sameRow(const RunRow &a, const RunRow &b)
            && a.bestTestAcc == b.bestTestAcc && a.finalTestTop5 == b.finalTestTop5
            && a.ensembleAcc == b.ensembleAcc && a.colour == b.colour
            && a.wallSeconds == b.wallSeconds && a.params == b.params && a.macs == b.macs
-           && a.stages == b.stages && a.stagesDone == b.stagesDone && a.paused == b.paused;
+           && a.stages == b.stages && a.stagesDone == b.stagesDone && a.paused == b.paused
+           && a.worldSize == b.worldSize && a.backend == b.backend && a.hosts == b.hosts;
 }
 
 RunsTableModel::RunsTableModel(QObject *parent)
@@ -293,7 +296,7 @@ QVariant RunsTableModel::headerData(int section, Qt::Orientation orientation, in
     static const char *const names[]
         = {"ID",     "Name",     "Mode",    "Status", "Spec",   "Dataset", "Test acc",
            "Top-5",  "Ensemble", "Best",    "Stages", "Params", "MACs",    "Wall time",
-           "Device", "Seed",     "Started", "Tags",   "Notes"};
+           "Device", "Seed",     "Started", "Tags",   "Notes",  "Procs",   "Backend"};
     static const char *const tips[]
         = {"Run id",
            "Run name",
@@ -313,7 +316,9 @@ QVariant RunsTableModel::headerData(int section, Qt::Orientation orientation, in
            "Random seed",
            "Start time (local)",
            "Tags",
-           "Notes"};
+           "Notes",
+           "Processes that trained the run together (data-parallel on c10d; 1: one process)",
+           "c10d backend of a multi-process run: gloo (CPU) or nccl (CUDA)"};
     if (role == Qt::DisplayRole)
         return tr(names[section]);
     if (role == Qt::ToolTipRole)
@@ -340,7 +345,8 @@ QVariant RunsTableModel::data(const QModelIndex &index, int role) const
         case Params:
         case Macs:
         case WallTime:
-        case Seed: return int(Qt::AlignRight | Qt::AlignVCenter);
+        case Seed:
+        case Processes: return int(Qt::AlignRight | Qt::AlignVCenter);
         default: return int(Qt::AlignLeft | Qt::AlignVCenter);
         }
     }
@@ -362,6 +368,8 @@ QVariant RunsTableModel::data(const QModelIndex &index, int role) const
             return QString::fromStdString(r.notes);
         if (col == Started)
             return QString::fromStdString(formatTimeUtc(r.started));
+        if ((col == Processes || col == Backend) && r.worldSize > 1)
+            return processesText(r.worldSize, r.backend, r.hosts);
         return {};
     }
     if (role == RawValueRole) {
@@ -375,6 +383,7 @@ QVariant RunsTableModel::data(const QModelIndex &index, int role) const
         case Macs: return qint64(r.macs);
         case WallTime: return r.wallSeconds;
         case Seed: return qint64(r.seed);
+        case Processes: return r.worldSize;
         case Started: return r.started;
         default: return data(index, Qt::DisplayRole);
         }
@@ -406,6 +415,8 @@ QVariant RunsTableModel::data(const QModelIndex &index, int role) const
         return QDateTime::fromMSecsSinceEpoch(qint64(r.started * 1000.0))
             .toString(QStringLiteral("yyyy-MM-dd HH:mm"));
     case Tags: return joinTags(r.tags);
+    case Processes: return r.worldSize;
+    case Backend: return QString::fromStdString(r.backend);
     case Notes: {
         const QString notes = QString::fromStdString(r.notes);
         const auto nl = notes.indexOf(QLatin1Char('\n'));

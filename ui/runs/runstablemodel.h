@@ -44,6 +44,8 @@ public:
         Started,
         Tags,
         Notes,
+        Processes, ///< world size of a multi-process run (shown after Device)
+        Backend,   ///< its c10d backend
         ColumnCount
     };
     /// Data roles beyond Qt's: the run id (qint64) and a sortable raw value of a cell.

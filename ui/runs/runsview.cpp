@@ -127,6 +127,14 @@ RunsView::RunsView(QWidget *parent)
                             fm.horizontalAdvance(QStringLiteral("greedy layerwise")) + 16);
     m_table->setColumnWidth(RunsTableModel::Status,
                             fm.horizontalAdvance(QStringLiteral("interrupted")) + 40);
+    // Processes and backend (appended to the model, so saved layouts keep their columns) show
+    // after Device.
+    for (int c : {RunsTableModel::Backend, RunsTableModel::Processes}) {
+        m_table->horizontalHeader()->moveSection(
+            m_table->horizontalHeader()->visualIndex(c),
+            m_table->horizontalHeader()->visualIndex(RunsTableModel::Device) + 1);
+        m_table->setColumnWidth(c, fm.horizontalAdvance(QStringLiteral("Backend")) + 24);
+    }
     connect(m_table->horizontalHeader(), &QHeaderView::customContextMenuRequested, this,
             &RunsView::showHeaderMenu);
     connect(m_table, &QTableView::customContextMenuRequested, this, &RunsView::showTableMenu);

@@ -472,12 +472,18 @@ void TrainDashboard::runStarted(const RunStarted &e)
     m_elapsedBase = e.elapsed;
     m_elapsedAtStart = e.elapsed;
     startClock();
-    m_runningState = tr("%1 on %2").arg(modeText(e.mode), q(e.device));
+    // A multi-process run: "cpu, 2 × gloo" (each process with its share of the threads).
+    const QString where
+        = e.worldSize > 1
+              ? tr("%1, %2 \u00d7 %3").arg(q(e.device)).arg(e.worldSize).arg(q(e.backend))
+              : q(e.device);
+    m_runningState = tr("%1 on %2").arg(modeText(e.mode), where);
     showState(m_runningState);
     appendLog(LogLevel::Info,
-              tr("%1 on %2 (%3 threads): %4, %5 train / %6 test images")
-                  .arg(modeText(e.mode), q(e.device))
+              tr("%1 on %2 (%3 threads%4): %5, %6 train / %7 test images")
+                  .arg(modeText(e.mode), where)
                   .arg(e.threads)
+                  .arg(e.worldSize > 1 ? tr(" per process") : QString())
                   .arg(q(e.dataset), groupedText(e.trainSize), groupedText(e.testSize)));
 }
 

@@ -1,8 +1,14 @@
 #include "ui/train/trainsession.h"
 
+#include "core/run/distsession.h"
 #include "core/store/runstore.h"
 
+#include <QCoreApplication>
+#include <QDir>
+#include <QFileInfo>
 #include <QThread>
+
+#include <algorithm>
 
 namespace lw {
 
@@ -30,6 +36,27 @@ void registerMetaTypes()
         return true;
     }();
     (void)once;
+}
+
+/// Executes `job` on this (worker) thread. Over several processes this process is rank 0: it
+/// starts the workers, meets them, trains and waits for them; `workers` gets how the ones that
+/// failed ended.
+Result<RunSummary> executeJob(RunJob &job, const DistLaunch &dist, const std::string &device,
+                              std::string &workers)
+{
+    if (dist.nproc <= 1)
+        return job.execute();
+    auto session = DistSession::begin(dist, device);
+    if (!session) {
+        const std::string why = "the " + std::to_string(dist.nproc)
+                                + " processes of the run did not start: " + session.message();
+        job.abandon(why);
+        return fail(why);
+    }
+    job.setDist((*session)->group());
+    Result<RunSummary> result = job.execute(); // lets go of the group: the workers see the end
+    workers = (*session)->finish(result && result->status == RunStatus::Finished);
+    return result;
 }
 
 } // namespace
@@ -65,8 +92,21 @@ TrainSession::TrainSession(RunStore *store, QObject *parent)
     : QObject(parent)
     , m_store(store)
     , m_events(std::make_unique<Events>(this))
+    , m_workerProgram(findWorkerProgram())
 {
     registerMetaTypes();
+}
+
+QString TrainSession::findWorkerProgram()
+{
+    const QDir here(QCoreApplication::applicationDirPath());
+    for (const QString &path : {here.filePath(QStringLiteral("layerwise-cli")),
+                                here.filePath(QStringLiteral("../cli/layerwise-cli"))}) {
+        const QFileInfo f(path);
+        if (f.isFile() && f.isExecutable())
+            return f.canonicalFilePath();
+    }
+    return {};
 }
 
 TrainSession::~TrainSession()
@@ -74,7 +114,7 @@ TrainSession::~TrainSession()
     stopAndWait();
 }
 
-bool TrainSession::ready()
+bool TrainSession::ready(int processes)
 {
     m_error.clear();
     if (isBusy()) {
@@ -87,24 +127,35 @@ bool TrainSession::ready()
         m_error = tr("No run store is open, so the run could not be recorded.");
         return false;
     }
+    if (processes > 1 && m_workerProgram.isEmpty()) {
+        m_error
+            = tr("A run over %1 processes starts processes 2..%1 as layerwise-cli, which is "
+                 "not beside this program (looked in %2 and %3): install layerwise-cli with "
+                 "the GUI, or train with 1 process.")
+                  .arg(processes)
+                  .arg(QDir::toNativeSeparators(QCoreApplication::applicationDirPath()),
+                       QDir::toNativeSeparators(QDir::cleanPath(
+                           QCoreApplication::applicationDirPath() + QStringLiteral("/../cli"))));
+        return false;
+    }
     return true;
 }
 
-bool TrainSession::start(const NewRunRequest &request)
+bool TrainSession::start(const NewRunRequest &request, int processes)
 {
-    if (!ready())
+    if (!ready(processes))
         return false;
-    if (!launch(RunService(*m_store).create(request)))
+    if (!launch(RunService(*m_store).create(request), request.exec, processes))
         return false;
     emit runCreated(m_runId, false);
     return true;
 }
 
-bool TrainSession::resumeRun(std::int64_t runId, const ExecOptions &exec)
+bool TrainSession::resumeRun(std::int64_t runId, const ExecOptions &exec, int processes)
 {
-    if (!ready())
+    if (!ready(processes))
         return false;
-    if (!launch(RunService(*m_store).resume(runId, exec)))
+    if (!launch(RunService(*m_store).resume(runId, exec), exec, processes))
         return false;
     emit runCreated(m_runId, true);
     return true;
@@ -114,10 +165,11 @@ bool TrainSession::probeRun(std::int64_t runId, const ExecOptions &exec)
 {
     if (!ready())
         return false;
-    return launch(RunService(*m_store).probe(runId, exec));
+    return launch(RunService(*m_store).probe(runId, exec), exec);
 }
 
-bool TrainSession::launch(Result<std::unique_ptr<RunJob>> prepared)
+bool TrainSession::launch(Result<std::unique_ptr<RunJob>> prepared, const ExecOptions &exec,
+                          int processes)
 {
     if (!prepared) {
         m_error = q(prepared.message());
@@ -135,23 +187,38 @@ bool TrainSession::launch(Result<std::unique_ptr<RunJob>> prepared)
     m_probes = m_job->probes();
     m_paused = false;
     m_stopping = false;
+    m_processes = std::max(1, processes);
     m_lastStatus = static_cast<int>(RunStatus::Running);
     m_lastMessage.clear();
 
+    // Ranks 1..N-1 run `layerwise-cli worker` on the same device and threads; what they train
+    // (spec, data, cache) comes from rank 0 through the rendezvous.
+    DistLaunch dist;
+    dist.nproc = m_processes;
+    dist.fromEnvironment = false;
+    dist.workerArgv = {m_workerProgram.toStdString(), "worker", "--device", exec.device};
+    if (exec.threads > 0)
+        dist.workerArgv.insert(dist.workerArgv.end(), {"--threads", std::to_string(exec.threads)});
+
     std::shared_ptr<RunJob> job = m_job;
-    m_thread = QThread::create([this, job] {
+    m_thread = QThread::create([this, job, dist, device = exec.device] {
         int status = static_cast<int>(RunStatus::Failed);
         QString message;
-        Result<RunSummary> result = job->execute();
+        std::string workers;
+        Result<RunSummary> result = executeJob(*job, dist, device, workers);
         if (result) {
             status = static_cast<int>(result->status);
             message = q(result->message);
         } else {
-            // Set-up failures (unreadable data, bad device, a missing checkpoint) end before any
-            // event: the service's message is the whole story.
+            // Set-up failures (unreadable data, bad device, a missing checkpoint, ranks that did
+            // not meet) end before any event: the message is the whole story.
             message = q(result.message());
             emit logMessage(LogLevel::Error, message);
         }
+        if (!workers.empty())
+            emit logMessage(status == static_cast<int>(RunStatus::Finished) ? LogLevel::Warning
+                                                                            : LogLevel::Info,
+                            tr("worker processes: %1").arg(q(workers)));
         const QString warning = q(job->storeError());
         QMetaObject::invokeMethod(
             this, [this, status, message, warning] { onJobDone(status, message, warning); },
@@ -166,7 +233,7 @@ bool TrainSession::launch(Result<std::unique_ptr<RunJob>> prepared)
 
 void TrainSession::pause()
 {
-    if (!m_job || !isRunning() || m_paused)
+    if (!m_job || !canPause() || m_paused)
         return;
     m_job->pause();
     m_paused = true;

@@ -33,6 +33,10 @@ class RunStore;
 /// job's one Qt observer (Events) emits each engine event as this session's signal on the
 /// worker thread, so Qt queues it to receivers on the GUI thread. No call blocks (stop() only
 /// asks; the job ends between batches and finished() follows).
+///
+/// A run over N > 1 processes (core/run/distsession.h): this process is rank 0 on the worker
+/// thread, which starts ranks 1..N-1 as `layerwise-cli worker` processes, meets them, executes
+/// the job and waits for them (stopping those that do not end within 20 s of a stop).
 class TrainSession : public QObject
 {
     Q_OBJECT
@@ -49,14 +53,18 @@ public:
     /// Records a new run (or a branch: request.parentRun) through RunService::create and trains
     /// it. False (and errorString(), the service's message as it is) when a job is going, the
     /// store is missing or the service refuses the run.
-    bool start(const NewRunRequest &request);
-    /// Continues stored run `runId` from its last checkpoint (RunService::resume).
-    bool resumeRun(std::int64_t runId, const ExecOptions &exec);
+    /// `processes` > 1: data-parallel over that many processes on this machine (it fails when
+    /// workerProgram() is empty).
+    bool start(const NewRunRequest &request, int processes = 1);
+    /// Continues stored run `runId` from its last checkpoint (RunService::resume), over
+    /// `processes` processes (any number: a run resumes with another world size).
+    bool resumeRun(std::int64_t runId, const ExecOptions &exec, int processes = 1);
     /// Linear-separability probes of every layer of stored run `runId` (RunService::probe),
     /// recorded in the store; the results come as probeFinished().
     bool probeRun(std::int64_t runId, const ExecOptions &exec);
 
-    /// Thread-safe requests to the job; they take effect between batches.
+    /// Thread-safe requests to the job; they take effect between batches. pause() does nothing
+    /// unless canPause().
     void pause();
     void resumeTraining();
     /// Stops the run between batches; it stays resumable from its last checkpoint.
@@ -70,6 +78,17 @@ public:
     bool isRunning() const { return isBusy() && m_kind != JobKind::Probe; }
     bool isProbing() const { return isBusy() && m_kind == JobKind::Probe; }
     bool isPaused() const { return m_paused; }
+    /// A training job that can pause: one process (the other ranks of a multi-process run
+    /// would time out in their all-reduce).
+    bool canPause() const { return isRunning() && m_processes == 1; }
+    /// Processes of the current (or last) job.
+    int processes() const { return m_processes; }
+    /// The layerwise-cli that runs ranks 1..N-1; empty when none was found.
+    QString workerProgram() const { return m_workerProgram; }
+    void setWorkerProgram(const QString &path) { m_workerProgram = path; }
+    /// layerwise-cli beside this executable (an installed bin/) or in the build tree's
+    /// app/cli/ beside app/gui/; empty when neither holds one.
+    static QString findWorkerProgram();
     bool isStopping() const { return m_stopping; }
     /// What the current (or last) job does.
     JobKind kind() const { return m_kind; }
@@ -106,8 +125,8 @@ Q_SIGNALS:
     void finished(qint64 runId, lw::RunStatus status, const QString &message);
 
 private:
-    bool ready();
-    bool launch(Result<std::unique_ptr<RunJob>> job);
+    bool ready(int processes = 1);
+    bool launch(Result<std::unique_ptr<RunJob>> job, const ExecOptions &exec, int processes = 1);
     void onJobDone(int status, const QString &message, const QString &storeWarning);
     void onThreadFinished();
 
@@ -128,6 +147,8 @@ private:
     QString m_error;
     bool m_paused = false;
     bool m_stopping = false;
+    int m_processes = 1;
+    QString m_workerProgram;
     int m_lastStatus = 0;
     QString m_lastMessage;
 };

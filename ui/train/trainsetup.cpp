@@ -5,6 +5,7 @@
 #include "ui/common/format.h"
 #include "ui/train/datacheck.h"
 #include "ui/train/lastfolders.h"
+#include "ui/train/processesfield.h"
 
 #include <QAction>
 #include <QCheckBox>
@@ -279,6 +280,12 @@ TrainSetup::TrainSetup(RunStore *store, LastFolders *folders, const TrainSetupAc
     m_threads->setRange(0, 1024);
     m_threads->setSpecialValueText(tr("all cores (%1)").arg(rt.cores));
     machineForm->addRow(tr("CPU threads"), m_threads);
+    m_processes = makeProcessesSpin(machineBox);
+    machineForm->addRow(tr("Processes"), m_processes);
+    connect(m_processes, &QSpinBox::valueChanged, this, [this](int n) {
+        showThreadsPerProcess(m_threads, n);
+        revalidate();
+    });
     formLayout->addWidget(machineBox);
 
     // Run.
@@ -544,6 +551,9 @@ void TrainSetup::revalidate()
     setFieldError(m_lrError, lrProblem);
     if (!lrProblem.isEmpty())
         problems << tr("the learning rate is invalid");
+    if (const QString p = processesProblem(m_processes->value(), spec.recipe.batchSize);
+        !p.isEmpty())
+        problems << p;
 
     const TrainMode mode = parseTrainMode(m_modeCombo->currentData().toString().toStdString())
                                .value_or(TrainMode::Greedy);

@@ -114,6 +114,8 @@ public:
     QCheckBox *probesCheck() const { return m_probes; }
     QComboBox *deviceCombo() const { return m_device; }
     QSpinBox *threadsSpin() const { return m_threads; }
+    /// Processes on this machine that train a new or resumed run (1..cores; processesfield.h).
+    QSpinBox *processesSpin() const { return m_processes; }
     QSpinBox *seedSpin() const { return m_seed; }
     QLineEdit *nameEdit() const { return m_name; }
     QLabel *lrError() const { return m_lrError; }
@@ -193,6 +195,7 @@ private:
     QCheckBox *m_probes = nullptr;
     QComboBox *m_device = nullptr;
     QSpinBox *m_threads = nullptr;
+    QSpinBox *m_processes = nullptr;
     QSpinBox *m_seed = nullptr;
     QLineEdit *m_name = nullptr;
     QLabel *m_startHint = nullptr;

@@ -191,7 +191,13 @@ void TrainView::updateActions()
     const bool busy = m_session->isBusy();
     const bool stopping = running && m_session->isStopping();
     m_actions.start->setEnabled(!busy && m_setup->startProblem().isEmpty());
-    m_actions.pause->setEnabled(running && !stopping);
+    m_actions.pause->setEnabled(running && !stopping && m_session->canPause());
+    m_actions.pause->setToolTip(running && !m_session->canPause()
+                                    ? tr("A run over %1 processes cannot pause (the other "
+                                         "processes would time out waiting): stop it and "
+                                         "resume it later")
+                                          .arg(m_session->processes())
+                                    : tr("Pause or continue between batches (F6)"));
     m_actions.pause->setText(isPaused() ? tr("&Continue") : tr("&Pause"));
     m_actions.pause->setIcon(QIcon::fromTheme(isPaused() ? QStringLiteral("media-playback-start")
                                                          : QStringLiteral("media-playback-pause")));
@@ -247,7 +253,7 @@ bool TrainView::startTraining()
         emit statusMessage(m_error);
         return false;
     }
-    if (!m_session->start(m_setup->newRunRequest())) {
+    if (!m_session->start(m_setup->newRunRequest(), m_setup->processesSpin()->value())) {
         m_error = m_session->errorString();
         m_dashboard->appendLog(LogLevel::Error, m_error);
         updateActions();
@@ -259,7 +265,7 @@ bool TrainView::startTraining()
 bool TrainView::resumeStoredRun(std::int64_t runId)
 {
     m_error.clear();
-    if (!m_session->resumeRun(runId, m_setup->execOptions())) {
+    if (!m_session->resumeRun(runId, m_setup->execOptions(), m_setup->processesSpin()->value())) {
         m_error = m_session->errorString();
         m_dashboard->appendLog(LogLevel::Error, m_error);
         updateActions();

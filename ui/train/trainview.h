@@ -124,6 +124,7 @@ public:
     QCheckBox *probesCheck() const { return m_setup->probesCheck(); }
     QComboBox *deviceCombo() const { return m_setup->deviceCombo(); }
     QSpinBox *threadsSpin() const { return m_setup->threadsSpin(); }
+    QSpinBox *processesSpin() const { return m_setup->processesSpin(); }
     QSpinBox *seedSpin() const { return m_setup->seedSpin(); }
     QLineEdit *nameEdit() const { return m_setup->nameEdit(); }
     QLabel *lrError() const { return m_setup->lrError(); }

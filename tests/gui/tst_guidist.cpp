@@ -1,0 +1,272 @@
+// The GUI launches and watches a multi-process run (issue 16, item 5): the Train view's
+// Processes field starts ranks 2..N as layerwise-cli workers, the run is one run in the store
+// (world size 2, gloo) that the Runs view shows and sorts, and Stop ends every rank: no worker
+// is left running. Gloo on loopback, 2 processes x 1 thread, a few seconds of training.
+
+#include "core/store/runstore.h"
+#include "tests/support/support.h"
+#include "ui/mainwindow.h"
+#include "ui/runs/runstablemodel.h"
+#include "ui/runs/runsview.h"
+#include "ui/train/trainsession.h"
+#include "ui/train/trainview.h"
+
+#include <QAction>
+#include <QComboBox>
+#include <QDir>
+#include <QScrollArea>
+#include <QSignalSpy>
+#include <QSpinBox>
+#include <QStandardPaths>
+#include <QTableView>
+#include <QTemporaryDir>
+#include <QToolButton>
+#include <QtTest>
+
+#include <cerrno>
+#include <csignal>
+#include <fstream>
+#include <memory>
+#include <unistd.h>
+
+using namespace lw;
+
+namespace {
+
+/// The child processes of this process, whichever of its threads started them (Linux /proc).
+QList<pid_t> ourChildren()
+{
+    QList<pid_t> out;
+    const QString self = QStringLiteral("/proc/%1/task").arg(::getpid());
+    for (const QString &tid : QDir(self).entryList(QDir::Dirs | QDir::NoDotAndDotDot)) {
+        std::ifstream in(
+            (self + QLatin1Char('/') + tid + QStringLiteral("/children")).toStdString());
+        pid_t c = 0;
+        while (in >> c)
+            out << c;
+    }
+    return out;
+}
+
+bool alive(pid_t pid)
+{
+    return ::kill(pid, 0) == 0 || errno != ESRCH;
+}
+
+} // namespace
+
+class TestGuiDist : public QObject
+{
+    Q_OBJECT
+
+private:
+    QTemporaryDir m_dir;
+    std::unique_ptr<MainWindow> m_window;
+    TrainView *m_view = nullptr;
+
+    /// The tiny spec with `trainImages` images in the Train view, greedy, 1 thread per process,
+    /// `processes` processes; Start enabled.
+    void prepare(int epochs, int trainImages, int processes)
+    {
+        Spec spec = test::tinySpec(epochs);
+        spec.recipe.dataset.trainLimit = trainImages;
+        m_view->setSpec(spec, QStringLiteral("tiny"));
+        m_view->modeCombo()->setCurrentIndex(m_view->modeCombo()->findData("greedy"));
+        m_view->threadsSpin()->setValue(1);
+        m_view->processesSpin()->setValue(processes);
+        m_view->session()->setWorkerProgram(QStringLiteral(LW_CLI_PATH));
+        QTRY_VERIFY_WITH_TIMEOUT(m_view->startButton()->isEnabled(), 20000);
+    }
+
+    /// Run `id`'s row in the Runs view, -1 when it is not there.
+    int runsViewRow(qint64 id)
+    {
+        RunsView *runs = m_window->runsView();
+        runs->refreshNow();
+        return runs->model()->rowOfRun(id);
+    }
+
+    /// The window at 1280x720 under the build folder's screenshots/ (for people to look at).
+    void shoot(const QString &name)
+    {
+        const QString dir = QStringLiteral(LW_TEST_BUILD_DIR "/screenshots");
+        QDir().mkpath(dir);
+        const QSize was = m_window->size();
+        m_window->resize(1280, 720);
+        QTest::qWait(50);
+        QCoreApplication::processEvents();
+        QVERIFY(m_window->grab().save(QStringLiteral("%1/%2-1280x720.png").arg(dir, name)));
+        m_window->resize(was);
+    }
+
+private Q_SLOTS:
+    void initTestCase()
+    {
+        QVERIFY(m_dir.isValid());
+        QStandardPaths::setTestModeEnabled(true);
+        QCoreApplication::setOrganizationName(QStringLiteral("LayerwiseTest"));
+        QCoreApplication::setApplicationName(QStringLiteral("tst_guidist"));
+        // A rank that fails is noticed within 30 s (the default is 120 s).
+        qputenv("LAYERWISE_DIST_TIMEOUT", "30");
+    }
+
+    void init()
+    {
+        MainWindowOptions options;
+        options.db = m_dir.filePath(QStringLiteral("%1.sqlite").arg(QTest::currentTestFunction()));
+        m_window = std::make_unique<MainWindow>(options);
+        m_window->resize(1400, 880);
+        m_window->show();
+        QVERIFY(QTest::qWaitForWindowExposed(m_window.get()));
+        QVERIFY2(m_window->store(), qPrintable(m_window->storeError()));
+        m_view = m_window->trainView();
+    }
+
+    void cleanup()
+    {
+        if (m_view && m_view->isRunning()) {
+            m_view->stopTraining();
+            QTRY_VERIFY_WITH_TIMEOUT(!m_view->isRunning(), 60000);
+        }
+        m_window.reset();
+        m_view = nullptr;
+        QVERIFY2(ourChildren().isEmpty(), "a worker process outlived its run");
+    }
+
+    void processesFieldOffersTheCores()
+    {
+        QSpinBox *spin = m_view->processesSpin();
+        QCOMPARE(spin->value(), 1);
+        QCOMPARE(spin->minimum(), 1);
+        QVERIFY(spin->maximum() >= 1);
+        QVERIFY(spin->toolTip().contains(QStringLiteral("batch / N")));
+        QVERIFY(spin->toolTip().contains(QStringLiteral("cores / N")));
+    }
+
+    void workerOutsideARunIsAClearError()
+    {
+        // `layerwise-cli worker` is what the GUI starts; alone it says what it needs.
+        const auto r = test::runCli(
+            {QStringLiteral("worker"), QStringLiteral("--threads"), QStringLiteral("1")}, {},
+            60000);
+        QCOMPARE(r.exitCode, 2);
+        QVERIFY2(r.err.contains(QStringLiteral("RANK")), qPrintable(r.err));
+    }
+
+    void missingWorkerProgramIsAClearError()
+    {
+        prepare(1, 256, 2);
+        m_view->session()->setWorkerProgram(QString());
+        QVERIFY(!m_view->startTraining());
+        QVERIFY2(m_view->errorString().contains(QStringLiteral("layerwise-cli")),
+                 qPrintable(m_view->errorString()));
+        auto runs = m_window->store()->listRuns({});
+        QVERIFY(runs);
+        QVERIFY(runs->empty()); // nothing was recorded
+    }
+
+    void twoProcessRunIsOneRunInTheStore()
+    {
+        prepare(1, 1024, 2);
+        QSignalSpy finished(m_view, &TrainView::runFinished);
+        QTest::mouseClick(m_view->startButton(), Qt::LeftButton);
+        QTRY_VERIFY_WITH_TIMEOUT(m_view->isRunning(), 5000);
+        QCOMPARE(m_view->session()->processes(), 2);
+        // A multi-process run cannot pause (the other rank would time out in its all-reduce).
+        QVERIFY(!m_view->pauseAction()->isEnabled());
+        QVERIFY(finished.wait(180000));
+        const qint64 id = finished.first().at(0).toLongLong();
+        QCOMPARE(int(finished.first().at(1).value<RunStatus>()), int(RunStatus::Finished));
+        auto d = m_window->store()->getRun(id);
+        QVERIFY2(d, d ? "" : d.message().c_str());
+        QCOMPARE(d->run.worldSize, 2);
+        QCOMPARE(d->run.backend, std::string("gloo"));
+        QVERIFY(!d->run.hosts.empty());
+        QCOMPARE(d->run.stagesDone, 3);
+        auto all = m_window->store()->listRuns({});
+        QCOMPARE(int(all->size()), 1); // the worker recorded nothing
+        // The setup panel scrolled to the Processes field.
+        auto *panel = m_view->findChild<QScrollArea *>(QStringLiteral("setupPanel"));
+        QVERIFY(panel);
+        m_window->resize(1280, 720);
+        QTest::qWait(50);
+        panel->ensureWidgetVisible(m_view->processesSpin());
+        shoot(QStringLiteral("guidist-train"));
+        QVERIFY(ourChildren().isEmpty());
+
+        // The Runs view: "2" under Procs, "gloo" under Backend, the hosts in the tooltip.
+        const int row = runsViewRow(id);
+        QVERIFY(row >= 0);
+        RunsTableModel *model = m_window->runsView()->model();
+        QCOMPARE(model->index(row, RunsTableModel::Processes).data().toString(),
+                 QStringLiteral("2"));
+        QCOMPARE(model->index(row, RunsTableModel::Backend).data().toString(),
+                 QStringLiteral("gloo"));
+        QVERIFY(
+            model->index(row, RunsTableModel::Processes)
+                .data(Qt::ToolTipRole)
+                .toString()
+                .contains(QString::fromStdString(d->run.hosts.substr(0, d->run.hosts.find(',')))));
+        // Sorted in SQL like every column: a one-process run sorts below it, descending.
+        prepare(1, 256, 1);
+        QSignalSpy finished1(m_view, &TrainView::runFinished);
+        QTest::mouseClick(m_view->startButton(), Qt::LeftButton);
+        QVERIFY(finished1.wait(120000));
+        const qint64 single = finished1.first().at(0).toLongLong();
+        QTableView *table = m_window->runsView()->table();
+        table->sortByColumn(RunsTableModel::Processes, Qt::DescendingOrder);
+        QCOMPARE(model->runAt(0).id, id);
+        table->sortByColumn(RunsTableModel::Processes, Qt::AscendingOrder);
+        QCOMPARE(model->runAt(0).id, single);
+        QCOMPARE(model->index(0, RunsTableModel::Processes).data().toString(), QStringLiteral("1"));
+        m_window->showPlace(MainWindow::Place::Runs);
+        table->scrollTo(model->index(0, RunsTableModel::Backend));
+        shoot(QStringLiteral("guidist-runs"));
+    }
+
+    void stopWhileTheRanksMeet()
+    {
+        // Stop before the worker has joined: the cancel waits for the job and ends it at its
+        // first batch; the worker, which met rank 0, ends with it.
+        prepare(4, 4096, 2);
+        QSignalSpy finished(m_view, &TrainView::runFinished);
+        QTest::mouseClick(m_view->startButton(), Qt::LeftButton);
+        QVERIFY(m_view->stopButton()->isEnabled());
+        QTest::mouseClick(m_view->stopButton(), Qt::LeftButton);
+        QVERIFY(finished.wait(60000));
+        QCOMPARE(int(finished.first().at(1).value<RunStatus>()), int(RunStatus::Cancelled));
+        auto d = m_window->store()->getRun(finished.first().at(0).toLongLong());
+        QVERIFY(d);
+        QCOMPARE(int(d->run.status), int(RunStatus::Cancelled));
+        QCOMPARE(d->run.stagesDone, 0);
+        QVERIFY(ourChildren().isEmpty());
+    }
+
+    void stopEndsEveryRank()
+    {
+        prepare(4, 4096, 2);
+        QSignalSpy finished(m_view, &TrainView::runFinished);
+        QSignalSpy batches(m_view->session(), &TrainSession::batchProgress);
+        QTest::mouseClick(m_view->startButton(), Qt::LeftButton);
+        QVERIFY(batches.wait(120000)); // the ranks met and train
+        const QList<pid_t> workers = ourChildren();
+        QCOMPARE(workers.size(), 1);
+        QVERIFY(m_view->stopButton()->isEnabled());
+        QTest::mouseClick(m_view->stopButton(), Qt::LeftButton);
+        QVERIFY(finished.wait(60000));
+        const qint64 id = finished.first().at(0).toLongLong();
+        QCOMPARE(int(finished.first().at(1).value<RunStatus>()), int(RunStatus::Cancelled));
+        auto d = m_window->store()->getRun(id);
+        QVERIFY(d);
+        QCOMPARE(int(d->run.status), int(RunStatus::Cancelled)); // stopped, resumable
+        QCOMPARE(d->run.worldSize, 2);
+        QVERIFY(d->run.stagesDone < 3);
+        // No worker is left: none of our children, and the one that ran is gone.
+        QVERIFY(ourChildren().isEmpty());
+        QVERIFY2(!alive(workers.first()), "the worker rank still runs after Stop");
+    }
+};
+
+QTEST_MAIN(TestGuiDist)
+
+#include "tst_guidist.moc"
