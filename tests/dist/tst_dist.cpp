@@ -20,6 +20,7 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QProcess>
+#include <QRegularExpression>
 #include <QTest>
 #include <QThread>
 
@@ -190,6 +191,17 @@ std::optional<model::Network> checkpointOf(RunStore &store, std::int64_t id)
     return net;
 }
 
+/// The RANK in the environment of process `pid` (Linux /proc), -1 when it has none.
+int rankOf(pid_t pid)
+{
+    std::ifstream in("/proc/" + std::to_string(pid) + "/environ", std::ios::binary);
+    std::string entry;
+    while (std::getline(in, entry, '\0'))
+        if (entry.rfind("RANK=", 0) == 0)
+            return std::atoi(entry.c_str() + 5);
+    return -1;
+}
+
 /// The child processes of `pid` (Linux /proc).
 std::vector<pid_t> childrenOf(qint64 pid)
 {
@@ -294,8 +306,24 @@ private Q_SLOTS:
                 QString("1 process %1, 2 processes %2").arg(*a.finalTestAcc).arg(*b.finalTestAcc)));
     }
 
+    void killedRankInterruptsAndResumeFinishes_data()
+    {
+        QTest::addColumn<int>("nproc");
+        QTest::addColumn<QStringList>("extra");
+        QTest::newRow("greedy, data parallel over 2 processes") << 2 << QStringList{};
+        QTest::newRow("DGL pipeline over 3 processes")
+            << 3 << QStringList{"--mode", "dgl", "--placement", "pipeline"};
+    }
+
     void killedRankInterruptsAndResumeFinishes()
     {
+        // The last rank is killed after rank 0's first checkpoint: the run ends interrupted,
+        // naming it, and one process resumes it to the end from rank 0's checkpoint (for the
+        // pipeline: the stages rank 0 gathered).
+        QFETCH(int, nproc);
+        QFETCH(QStringList, extra);
+        const int victim = nproc - 1;
+        const QRegularExpression named(QString("ranks? ([0-9]+, )*%1\\b").arg(victim));
         test::TempStore store;
         QVERIFY(store.ok());
         QTemporaryDir dir;
@@ -305,9 +333,9 @@ private Q_SLOTS:
         auto env = QProcessEnvironment::systemEnvironment();
         env.insert("LAYERWISE_DIST_TIMEOUT", "30");
         p.setProcessEnvironment(env);
-        p.start(QStringLiteral(LW_CLI_PATH), trainArgs(spec, store, 2));
+        p.start(QStringLiteral(LW_CLI_PATH), trainArgs(spec, store, nproc) + extra);
         QVERIFY(p.waitForStarted());
-        // Wait for rank 0's first checkpoint, then kill rank 1 (the launcher's child).
+        // Wait for rank 0's first checkpoint, then kill the last rank (a child of the launcher).
         QElapsedTimer t;
         t.start();
         const QString runs = store.dir() + "/runs";
@@ -319,17 +347,21 @@ private Q_SLOTS:
         }
         QVERIFY2(checkpointed, qPrintable(p.readAllStandardError()));
         const auto kids = childrenOf(p.processId());
-        QCOMPARE(kids.size(), std::size_t(1));
-        QCOMPARE(::kill(kids[0], SIGKILL), 0);
+        QCOMPARE(kids.size(), std::size_t(nproc - 1));
+        pid_t target = -1;
+        for (pid_t kid : kids)
+            if (rankOf(kid) == victim)
+                target = kid;
+        QVERIFY(target > 0);
+        QCOMPARE(::kill(target, SIGKILL), 0);
         QVERIFY(p.waitForFinished(90000));
         const QString err = QString::fromUtf8(p.readAllStandardError());
         QCOMPARE(p.exitCode(), 1);
-        QVERIFY2(err.contains("rank 1"), qPrintable(err));
+        QVERIFY2(err.contains(named), qPrintable(err));
         auto rows = runsOf(store);
         QCOMPARE(rows.size(), std::size_t(1));
         QCOMPARE(rows[0].status, RunStatus::Interrupted);
-        QVERIFY2(QString::fromStdString(rows[0].message).contains("rank 1"),
-                 rows[0].message.c_str());
+        QVERIFY2(QString::fromStdString(rows[0].message).contains(named), rows[0].message.c_str());
         QVERIFY(rows[0].stagesDone < 3);
         store.close();
         // Resume with another world size: one process finishes the run.
