@@ -327,6 +327,59 @@ def pictures_table(out, lines):
     return worst
 
 
+def comm_shares(out, case, variant):
+    """Median share of time each rank spent communicating, from the engine's last log line
+    ("communication (...): ... rank 0 12.3% (1.20 of 9.75 s), rank 1 ...")."""
+    shares = {}
+    for path in sorted(glob.glob(os.path.join(out, case, variant + ".*.err"))):
+        with open(path, errors="replace") as f:
+            text = f.read()
+        for rank, share in re.findall(r"rank (\d+) ([\d.]+)% \(", text):
+            shares.setdefault(int(rank), []).append(float(share) / 100.0)
+    return {rank: med(values) for rank, values in sorted(shares.items())}
+
+
+def dist_table(out, lines):
+    pairs = [("greedy: 2 processes x 1 thread vs 1 process x 2 threads", "greedy-2proc",
+              "greedy-1proc"),
+             ("DGL: pipeline (stage j on process j, 1 thread each) vs 1 process x 2 threads",
+              "dgl-pipeline", "dgl-1proc")]
+    body = []
+    for name, a, b in pairs:
+        pair = paired(out, "dist", a, b)
+        if not pair:
+            continue
+        ra, rb, wa, wb = pair
+        sa, sb = per_stage(ra), per_stage(rb)
+        ips = []
+        for j in range(min(len(sa), len(sb))):
+            ips.append("stage {}: {} / {} = {}".format(
+                j + 1, fmt(sa[j]["ips"], "{:.0f}"), fmt(sb[j]["ips"], "{:.0f}"),
+                fmt(ratio(sa[j]["ips"], sb[j]["ips"]), "{:.2f}")))
+        shares = comm_shares(out, "dist", a)
+        body.append("| {} | {} | {} s / {} s = {} | {} / {} | {} |".format(
+            name, "; ".join(ips), fmt(wa, "{:.0f}"), fmt(wb, "{:.0f}"),
+            fmt(ratio(wb, wa), "{:.2f}"),
+            pct(med([r.get("final_test_acc") for r in ra])),
+            pct(med([r.get("final_test_acc") for r in rb])),
+            ", ".join("rank {} {}".format(k, pct(v)) for k, v in shares.items()) or "n/a"))
+    if not body:
+        return
+    lines.append("## 6. One run over several processes (issue 16)\n")
+    lines.append("fmnist-k1's stages 1 and 2 (bench/specs/fmnist-k1-2stages.json), 2 epochs per "
+                 "stage on 12,800 images (100 steps of batch 128 an epoch); the multi-process "
+                 "variants on c10d's Gloo over loopback. images/s is a stage's training "
+                 "throughput as the run records it (DGL: every stage sees every image, the "
+                 "pipeline's rate is its slowest stage's); speed-up = 1-process wall / "
+                 "multi-process wall; communication = each rank's time waiting in all-reduce, "
+                 "send and receive over its active time.\n")
+    lines.append("| comparison | images/s multi / single = ratio | wall multi / single = speed-up "
+                 "| final acc multi / single | communication share |")
+    lines.append("|---|---|---:|---:|---|")
+    lines.extend(body)
+    lines.append("")
+
+
 def main():
     if len(sys.argv) != 2:
         print(__doc__.strip(), file=sys.stderr)
@@ -345,6 +398,7 @@ def main():
     e2e_table(out, lines)
     depth = levers_table(out, lines)
     pictures = pictures_table(out, lines)
+    dist_table(out, lines)
     for name in ("bench_data.txt", "bench_store.txt"):
         path = os.path.join(out, name)
         if os.path.exists(path):

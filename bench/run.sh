@@ -11,11 +11,13 @@
 #   BENCH_REPS=N             repetitions of the short measurements (default 2; medians)
 #   BENCH_FULL_REPS=N        repetitions of the full runs (default 1)
 #   BENCH_OUT=DIR            where the raw results go (default BUILD/bench-results/DATE)
-#   BENCH_ONLY="a b"         run only these sections: stage levers pytorch e2e pictures data store
+#   BENCH_ONLY="a b"         run only these sections: stage levers pytorch e2e pictures dist data
+#                            store
 #   BENCH_BF16=auto|on|off   also run both programs with bf16 autocast (--precision bf16) in
 #                            section 3; auto (default): when the CPU has bf16 instructions (AMX,
 #                            AVX512-BF16), without which bf16 only runs slower
 #   PYTHON=/usr/bin/python3  the Python with torch for the PyTorch reference
+#   BENCH_BUILD=0            use the programs already in BUILD (default 1: build them first)
 #
 # Side by side means: the A and B variants of a comparison run alternately (A B A B ...), on the
 # same data subset, seed, threads (all cores), allocator (tcmalloc, LD_PRELOADed for Python) and
@@ -28,7 +30,7 @@ build=$(cd "${1:-$root/build}" && pwd)
 scale=${BENCH_SCALE:-full}
 reps=${BENCH_REPS:-2}
 full_reps=${BENCH_FULL_REPS:-1}
-only=" ${BENCH_ONLY:-stage levers pytorch e2e pictures data store} "
+only=" ${BENCH_ONLY:-stage levers pytorch e2e pictures dist data store} "
 python=${PYTHON:-/usr/bin/python3}
 out=${BENCH_OUT:-$build/bench-results/$(date +%Y%m%d-%H%M%S)}
 mkdir -p "$out"
@@ -49,8 +51,10 @@ auto) if grep -qwE 'amx_bf16|avx512_bf16' /proc/cpuinfo; then precisions+=(bf16)
 esac
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
-cmake --build "$build" -j"$threads" --target layerwise-cli bench_stage bench_stage_glibc \
-    bench_data bench_store >/dev/null
+if [[ ${BENCH_BUILD:-1} != 0 ]]; then
+    cmake --build "$build" -j"$threads" --target layerwise-cli bench_stage bench_stage_glibc \
+        bench_data bench_store >/dev/null
+fi
 
 have_torch_python=0
 if "$python" -c 'import torch' 2>/dev/null; then
@@ -65,13 +69,15 @@ cifar_limits=(--train-limit 2000 --test-limit 500)
 uniform_limits=()
 stage_args=(--steps 10)
 store_args=()
+dist_limits=(--train-limit 12800 --test-limit 2000)
 case $scale in
 full) fm_subset=(); fm_epochs=() ;;
 quick) fm_subset=(--train-limit 10000 --test-limit 2000); fm_epochs=(--epochs-per-stage 2) ;;
 smoke) # only checks that every part of the pipeline runs (seconds per run; figures meaningless)
     fm_subset=(--train-limit 1000 --test-limit 500); fm_epochs=(--epochs-per-stage 1)
     short=("${fm_subset[@]}"); cifar_limits=(--train-limit 256 --test-limit 128)
-    uniform_limits=("${fm_subset[@]}"); stage_args=(--steps 2); store_args=(--runs 200) ;;
+    uniform_limits=("${fm_subset[@]}"); stage_args=(--steps 2); store_args=(--runs 200)
+    dist_limits=("${fm_subset[@]}") ;;
 *) echo "BENCH_SCALE must be full, quick or smoke" >&2; exit 2 ;;
 esac
 cifar=(--preset cifar10-k2 --dataset synthetic "${cifar_limits[@]}" --epochs-per-stage 1)
@@ -193,6 +199,22 @@ if want pictures; then
     for r in $(seq "$full_reps"); do
         run pictures layerwise -- "${lw[@]}" --preset fmnist-k1 "${fm_subset[@]}" "${fm_epochs[@]}" \
             --name bench-pictures
+    done
+fi
+
+# 6. One run over several processes (issue 16), on fmnist-k1's stages 1 and 2 (12,800 images: 100
+# steps of batch 128 an epoch, 2 epochs a stage): greedy in 1 process x all threads against 2
+# processes x 1 thread (data parallel), and DGL in 1 process x all threads against the DGL
+# pipeline (stage j on process j, 1 thread each). report.py reads images/s from the runs and each
+# rank's share of time spent communicating from the log line the engine prints at the end.
+if want dist; then
+    dist_run=("${lw[@]}" --spec "$here/specs/fmnist-k1-2stages.json" "${dist_limits[@]}")
+    for r in $(seq "$reps"); do
+        run dist greedy-1proc -- "${dist_run[@]}" --threads "$threads"
+        run dist greedy-2proc -- "${dist_run[@]}" --nproc 2 --threads 1
+        run dist dgl-1proc -- "${dist_run[@]}" --mode dgl --threads "$threads"
+        run dist dgl-pipeline -- "${dist_run[@]}" --mode dgl --placement pipeline --nproc 2 \
+            --threads 1
     done
 fi
 

@@ -26,6 +26,7 @@ struct ExecArgs
     int threads = 0;
     bool jsonOut = false;
     DistArgs dist; ///< train and resume: one run over several processes
+    std::string placement = "data";
 };
 
 struct TrainArgs : ExecArgs
@@ -101,6 +102,7 @@ ExecOptions execOptions(const ExecArgs &a)
     ExecOptions exec;
     exec.device = a.device;
     exec.threads = a.threads;
+    exec.placement = *parsePlacement(a.placement); // CLI11 checked the choice
     return exec;
 }
 
@@ -154,6 +156,14 @@ int trainNew(const TrainArgs &a, const NewRunRequest &request, DistSession &dist
     return execute(**job, a);
 }
 
+/// The world size a run will have: torchrun's WORLD_SIZE, else --nproc.
+int worldSizeOf(const DistArgs &dist)
+{
+    if (auto env = distConfigFromEnv(); env && *env)
+        return (*env)->world;
+    return dist.nproc;
+}
+
 int train(const TrainArgs &a)
 {
     Result<Spec> loaded = a.preset.empty() ? loadSpecFile(a.specFile) : loadPreset(a.preset);
@@ -183,6 +193,11 @@ int train(const TrainArgs &a)
     }
     if (!a.initFrom.empty())
         request.initFrom = std::filesystem::absolute(a.initFrom).string();
+    // The processes a pipeline needs are known before any starts: say so before launching.
+    if (auto fits
+        = checkPlacement(request.spec, request.mode, request.exec.placement, worldSizeOf(a.dist));
+        !fits)
+        return report("--placement " + a.placement + ": " + fits.message());
     auto dist = DistSession::begin(distLaunch(a.dist), a.device);
     if (!dist)
         return report(dist.message());
@@ -240,6 +255,15 @@ int worker(const ExecArgs &a)
     return workerMain(**dist, execOptions(a));
 }
 
+void addPlacementOption(CLI::App *cmd, ExecArgs &a)
+{
+    cmd->add_option("--placement", a.placement,
+                    "data | pipeline: how a multi-process run shares its work; pipeline (with "
+                    "--mode dgl) puts stage j on process j, one process per stage")
+        ->check(CLI::IsMember({"data", "pipeline"}))
+        ->capture_default_str();
+}
+
 void addExecOptions(CLI::App *cmd, ExecArgs &a)
 {
     cmd->add_option("--device", a.device, "auto | cpu | cuda | cuda:N")->capture_default_str();
@@ -256,8 +280,10 @@ void registerStored(CLI::App &app, Context &ctx, const char *name, const char *h
     auto *cmd = app.add_subcommand(name, help);
     cmd->add_option("id", args->id, "Run id")->required()->check(integerIn(1));
     addExecOptions(cmd, *args);
-    if (kind == JobKind::Resume)
+    if (kind == JobKind::Resume) {
         addDistOptions(cmd, args->dist);
+        addPlacementOption(cmd, *args);
+    }
     cmd->add_flag("--json", args->jsonOut, jsonHelp);
     cmd->callback([args, kind, &ctx] { ctx.exitCode = stored(*args, kind); });
 }
@@ -307,6 +333,7 @@ void registerTrain(CLI::App &app, Context &ctx)
                   "Linear-separability probe of each layer after its stage");
     addExecOptions(cmd, *args);
     addDistOptions(cmd, args->dist);
+    addPlacementOption(cmd, *args);
     cmd->add_option("--seed", args->seed, "Seed (default: the recipe's)")->check(integerIn(0));
     cmd->add_option("--name", args->name, "Run name");
     auto *branchFrom

@@ -124,6 +124,7 @@ struct DistGroup::Impl
     std::condition_variable beatCv;
     bool stopBeat = false;
     std::thread beat;
+    std::atomic<std::int64_t> commNanos{0}; // time spent in wait()
 
     ~Impl()
     {
@@ -166,6 +167,18 @@ struct DistGroup::Impl
 
     void wait(const c10::intrusive_ptr<c10d::Work> &work, DistGroup &group, const char *what)
     {
+        const auto start = std::chrono::steady_clock::now();
+        struct Count
+        {
+            std::atomic<std::int64_t> &total;
+            std::chrono::steady_clock::time_point start;
+            ~Count()
+            {
+                total += std::chrono::duration_cast<std::chrono::nanoseconds>(
+                             std::chrono::steady_clock::now() - start)
+                             .count();
+            }
+        } count{commNanos, start};
         try {
             work->wait();
         } catch (const std::exception &e) {
@@ -291,6 +304,11 @@ Result<std::string> DistGroup::await(const std::string &key)
     }
 }
 
+double DistGroup::commSeconds() const
+{
+    return double(d->commNanos.load()) * 1e-9;
+}
+
 std::string DistGroup::silentRanks()
 {
     // Heartbeats advance every 0.3 s; a rank whose count stands still for 2 s is gone or hangs.
@@ -409,6 +427,25 @@ void recv(DistGroup &group, torch::Tensor &t, int src, int tag)
 {
     std::vector<torch::Tensor> v{t};
     group.impl().wait(group.impl().comm->recv(v, src, tag), group, "receive");
+}
+
+void PendingSend::wait()
+{
+    if (auto w = std::move(m_wait)) {
+        m_wait = nullptr;
+        w();
+    }
+}
+
+PendingSend sendAsync(DistGroup &group, torch::Tensor t, int dst, int tag)
+{
+    std::vector<torch::Tensor> v{t.contiguous()};
+    auto work = group.impl().comm->send(v, dst, tag);
+    PendingSend p;
+    p.m_wait = [&group, work, keep = v.front()] {
+        group.impl().wait(work, group, "send");
+    };
+    return p;
 }
 
 } // namespace detail

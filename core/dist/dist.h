@@ -75,6 +75,11 @@ public:
     /// still answer. Takes a few seconds (it watches the other ranks' heartbeats).
     std::string silentRanks();
 
+    /// Seconds this process has spent waiting for collectives and point-to-point operations to
+    /// complete (transfer plus waiting for slower ranks); for the share of a run spent
+    /// communicating.
+    double commSeconds() const;
+
     struct Impl;
     Impl &impl() { return *d; }
 

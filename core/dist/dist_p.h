@@ -8,6 +8,7 @@
 
 #include <torch/torch.h>
 
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -34,5 +35,25 @@ void broadcastModule(DistGroup &group, torch::nn::Module &module, bool buffersOn
 /// Point-to-point: sends `t` to rank `dst` / receives into `t` from rank `src`.
 void send(DistGroup &group, torch::Tensor &t, int dst, int tag);
 void recv(DistGroup &group, torch::Tensor &t, int src, int tag);
+
+/// A send in flight (sendAsync): it holds its tensor until wait() returns. Gloo completes a send
+/// once the receiver has posted the matching receive, so a sender that waits only before its
+/// next send runs a step ahead of its receiver (the overlap of a pipeline).
+class PendingSend
+{
+public:
+    PendingSend() = default;
+    /// Blocks until the send completed; throws DistFailure as the collectives do. No-op when
+    /// nothing is in flight.
+    void wait();
+
+private:
+    friend PendingSend sendAsync(DistGroup &group, torch::Tensor t, int dst, int tag);
+    std::function<void()> m_wait;
+};
+
+/// Starts sending `t` (contiguous) to rank `dst`; the caller waits on the result before it
+/// sends on the same tag again.
+PendingSend sendAsync(DistGroup &group, torch::Tensor t, int dst, int tag);
 
 } // namespace lw::detail

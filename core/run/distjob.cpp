@@ -24,7 +24,8 @@ Result<void> publishDistJob(DistGroup &group, const TrainOptions &options, bool 
            {"locked_stages", options.lockedStages},
            {"probes", options.probes},
            {"cache", int(options.cache)},
-           {"cache_budget", options.cacheBudgetBytes}};
+           {"cache_budget", options.cacheBudgetBytes},
+           {"placement", toString(options.placement)}};
     return group.publish(kJobKey, j.dump());
 }
 
@@ -62,6 +63,10 @@ Result<RunSummary> runDistWorker(const ExecOptions &exec, TrainObserver *observe
         o.probes = j.at("probes").get<bool>();
         o.cache = static_cast<FeatureCache>(j.at("cache").get<int>());
         o.cacheBudgetBytes = j.at("cache_budget").get<std::int64_t>();
+        auto placement = parsePlacement(j.value("placement", std::string("data")));
+        if (!placement)
+            return fail("rank 0 sent an unknown placement: " + placement.message());
+        o.placement = *placement;
     } catch (const std::exception &e) {
         return fail(std::string("rank 0 sent a damaged job description: ") + e.what());
     }

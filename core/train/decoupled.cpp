@@ -82,7 +82,7 @@ void Trainer::Impl::runDecoupled(int startEpoch, bool resuming, const std::strin
             }
         }
         const double epochTrainSeconds = activeSince(epochStart);
-        if (distributed()) { // the epoch's totals over every rank's shard
+        if (dataParallel()) { // the epoch's totals over every rank's shard
             std::vector<double> v(lossSum.begin(), lossSum.end());
             v.insert(v.end(), correct.begin(), correct.end());
             v.push_back(double(seen));

@@ -23,10 +23,10 @@ double Trainer::Impl::trainStep(StageOptimizer &sopt, torch::nn::Module &params,
     auto loss = torch::nn::functional::cross_entropy(logits.to(torch::kFloat32), y);
     double value = loss.item<double>();
     finite = std::isfinite(value);
-    if (!finite && !distributed())
+    if (!finite && !dataParallel())
         return value;
     const bool scaled = amp && ampType == at::kHalf;
-    if (distributed()) {
+    if (dataParallel()) {
         // Every rank steps on the gradient of the global batch: its mean over the ranks' equal
         // shares, all-reduced with the ranks' losses, so all see the same divergence verdict.
         (scaled ? loss * lossScale : loss).backward();
@@ -38,7 +38,7 @@ double Trainer::Impl::trainStep(StageOptimizer &sopt, torch::nn::Module &params,
             return value;
     }
     if (scaled) {
-        if (!distributed())
+        if (!dataParallel())
             (loss * lossScale).backward();
         bool overflow = false;
         {
@@ -62,7 +62,7 @@ double Trainer::Impl::trainStep(StageOptimizer &sopt, torch::nn::Module &params,
             }
         }
     } else {
-        if (!distributed())
+        if (!dataParallel())
             loss.backward();
         sgd.step();
     }
@@ -99,7 +99,7 @@ Trainer::Impl::trainEpoch(int stage, int epoch, int batches, Clock::time_point e
         }
     }
     t.trainSeconds = activeSince(epochStart);
-    if (distributed()) {
+    if (dataParallel()) {
         auto sums = torch::tensor({t.lossSum, double(t.correct), double(t.seen)}, torch::kFloat64)
                         .to(device);
         detail::allreduceSum(*opt.dist, sums);

@@ -7,14 +7,9 @@
 
 namespace lw {
 
-namespace {
-
-/// The logits of the samples evaluated (`indices` into the test set), each at its sample's row
-/// of an n-row tensor; the rows of samples left out (an image that no longer decodes, dropped
-/// from its batch by the loader) are NaN, so no logit is ever compared with another's label.
-torch::Tensor testRows(std::int64_t n, std::int64_t classes,
-                       const std::vector<torch::Tensor> &logits,
-                       const std::vector<torch::Tensor> &indices)
+torch::Tensor detail::testRows(std::int64_t n, std::int64_t classes,
+                               const std::vector<torch::Tensor> &logits,
+                               const std::vector<torch::Tensor> &indices)
 {
     auto full = torch::full({n, classes}, std::numeric_limits<float>::quiet_NaN(),
                             torch::TensorOptions().dtype(torch::kFloat32));
@@ -22,6 +17,8 @@ torch::Tensor testRows(std::int64_t n, std::int64_t classes,
         full.index_copy_(0, torch::cat(indices).to(torch::kCPU), torch::cat(logits));
     return full;
 }
+
+namespace {
 
 /// Correct rows among the rows that hold outputs (not NaN), and how many hold outputs.
 std::pair<std::int64_t, std::int64_t> correctOfValid(const torch::Tensor &outputs,
@@ -36,7 +33,7 @@ std::pair<std::int64_t, std::int64_t> correctOfValid(const torch::Tensor &output
 
 Trainer::Impl::EvalResult Trainer::Impl::evaluateStage(int stage)
 {
-    if (distributed()) // BN statistics are per rank while training; rank 0's are evaluated
+    if (dataParallel()) // BN statistics are per rank while training; rank 0's are evaluated
         detail::broadcastModule(*opt.dist, *net, /*buffersOnly=*/true);
     c10::InferenceMode guard;
     net->blocks[stage]->eval();
@@ -56,8 +53,8 @@ Trainer::Impl::EvalResult Trainer::Impl::evaluateStage(int stage)
         logits.push_back(out.to(torch::kCPU));
         indices.push_back(idx);
     }
-    auto full = testRows(testLabels.size(0), spec.input.classes, logits, indices);
-    if (distributed())
+    auto full = detail::testRows(testLabels.size(0), spec.input.classes, logits, indices);
+    if (dataParallel())
         gatherEval(full, lossSum);
     return finishEval(stage, full, lossSum);
 }
@@ -124,7 +121,7 @@ Trainer::Impl::EvalResult Trainer::Impl::finishEval(int stage, const torch::Tens
 std::pair<std::vector<torch::Tensor>, std::vector<double>> Trainer::Impl::evaluateHeads(int upTo,
                                                                                         bool all)
 {
-    if (distributed())
+    if (dataParallel())
         detail::broadcastModule(*opt.dist, *net, /*buffersOnly=*/true);
     c10::InferenceMode guard;
     net->eval();
@@ -155,8 +152,8 @@ std::pair<std::vector<torch::Tensor>, std::vector<double>> Trainer::Impl::evalua
     std::vector<torch::Tensor> logits(n);
     for (int j = 0; j < n; ++j)
         if (all || j == upTo) {
-            logits[j] = testRows(testLabels.size(0), spec.input.classes, outs[j], indices);
-            if (distributed())
+            logits[j] = detail::testRows(testLabels.size(0), spec.input.classes, outs[j], indices);
+            if (dataParallel())
                 gatherEval(logits[j], losses[j]);
         }
     return {logits, losses};
@@ -179,7 +176,7 @@ void Trainer::Impl::probeLayer(int stage, int afterStage)
     const auto t0 = activeNow();
     detail::PooledFeatures train, test;
     // A multi-process run's cache holds a rank's shard; its probes read the whole split.
-    if (useCache && cacheStage == stage + 1 && !distributed()) {
+    if (useCache && cacheStage == stage + 1 && !dataParallel()) {
         train = detail::poolFeatures(trainCache->tensor(), trainLabels, 1024);
         test = detail::poolFeatures(testCache->tensor(), testLabels, 1024);
     } else {

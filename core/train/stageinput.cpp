@@ -66,8 +66,8 @@ void Trainer::Impl::buildCache(int stage)
     const std::int64_t perSample
         = std::int64_t(in.c) * in.h * in.w * std::int64_t(c10::elementSize(dtype));
     // A multi-process run caches this rank's rows only.
-    const std::int64_t trainRows = distributed() ? trainShard.size(0) : trainLabels.size(0);
-    const std::int64_t testRows = distributed() ? testShard.size(0) : testLabels.size(0);
+    const std::int64_t trainRows = dataParallel() ? trainShard.size(0) : trainLabels.size(0);
+    const std::int64_t testRows = dataParallel() ? testShard.size(0) : testLabels.size(0);
     const std::int64_t testBytes = perSample * testRows;
     auto tc = detail::FeatureCache::create(
         testRows, shape, std::min<std::int64_t>(budget, testBytes), spillDir(), dtype);
@@ -139,7 +139,7 @@ void Trainer::Impl::fillCache(detail::FeatureCache &dst, detail::FeatureCache *p
     while (loader->next(b)) {
         checkControls();
         auto x = prefix(toDevice(b.images), stage).to(torch::kCPU);
-        auto idx = distributed() ? torch::arange(row, row + x.size(0), torch::kInt64) : b.indices;
+        auto idx = dataParallel() ? torch::arange(row, row + x.size(0), torch::kInt64) : b.indices;
         row += x.size(0);
         out.index_copy_(0, idx, x.to(out.scalar_type()).contiguous());
     }
@@ -163,7 +163,7 @@ Trainer::Impl::StageInput::StageInput(Impl &impl, int stage, bool train, int bat
     if (!m_cache)
         m_loader = impl.makeLoader(train, train, batch, /*shard=*/true);
     m_labels = train ? impl.trainLabels : impl.testLabels;
-    if (impl.distributed()) { // the cache holds this rank's rows of the split
+    if (impl.dataParallel()) { // the cache holds this rank's rows of the split
         m_rows = train ? impl.trainShard : impl.testShard;
         m_labels = m_labels.index_select(0, m_rows);
     }

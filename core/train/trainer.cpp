@@ -7,6 +7,7 @@
 #include "core/util/format.h"
 
 #include <algorithm>
+#include <cstdio>
 
 #include <nlohmann/json.hpp>
 
@@ -130,7 +131,9 @@ Result<void> Trainer::Impl::setUp()
 
     trainLabels = labelsOf(*dataset->train());
     testLabels = labelsOf(*dataset->test());
-    if (distributed()) {
+    if (auto r = checkPlacement(spec, opt.mode, opt.placement, world()); !r)
+        return r;
+    if (dataParallel()) {
         if (spec.recipe.batchSize % world() != 0)
             return fail("recipe.batch_size " + std::to_string(spec.recipe.batchSize)
                         + " is not divisible by the world size " + std::to_string(world())
@@ -218,7 +221,7 @@ std::unique_ptr<data::Loader> Trainer::Impl::makeLoader(bool train, bool shuffle
     lo.pinMemory = cuda;
     lo.seed = spec.recipe.seed;
     lo.transform = transformOptions(train && spec.recipe.augment.enabled);
-    if (shard && distributed()) {
+    if (shard && dataParallel()) {
         lo.shardRank = rank();
         lo.shardCount = world();
         lo.padShards = train;
@@ -358,13 +361,17 @@ Result<RunSummary> Trainer::Impl::execute(bool resuming)
                 probeMissing(0, net->stages(), startStage, startEpoch);
             break;
         case TrainMode::Decoupled:
-            if (!stageDone)
+            if (!stageDone && pipeline())
+                runPipeline(startEpoch, resuming, ckpt);
+            else if (!stageDone)
                 runDecoupled(startEpoch, resuming, ckpt);
             else
                 probeMissing(0, net->stages(), startStage, startEpoch);
             break;
         }
         summary.status = RunStatus::Finished;
+        if (dataParallel())
+            reportCommunication();
     } catch (const Stop &stop) {
         summary.status = stop.status;
         summary.message = stop.message;
@@ -383,6 +390,28 @@ Result<RunSummary> Trainer::Impl::execute(bool resuming)
         log(LogLevel::Error, summary.message);
     obs->runEnded({summary.status, summary.message, summary.seconds, summary.finalTestAcc});
     return summary;
+}
+
+void Trainer::Impl::reportCommunication()
+{
+    // Slot r holds rank r's seconds waiting for communication and its active seconds.
+    auto t = torch::zeros({2 * world()}, torch::kFloat64);
+    t[2 * rank()] = opt.dist->commSeconds();
+    t[2 * rank() + 1] = activeSince(sessionStart);
+    t = t.to(device);
+    detail::allreduceSum(*opt.dist, t);
+    t = t.to(torch::kCPU);
+    std::ostringstream ss;
+    ss << "communication (" << (pipeline() ? "pipeline" : "data-parallel")
+       << "): share of each rank's time spent waiting for all-reduce, send and receive:";
+    for (int r = 0; r < world(); ++r) {
+        const double comm = t[2 * r].item<double>(), active = t[2 * r + 1].item<double>();
+        char buf[96];
+        std::snprintf(buf, sizeof buf, "%s rank %d %.1f%% (%.2f of %.2f s)", r ? "," : "", r,
+                      100.0 * comm / std::max(active, 1e-9), comm, active);
+        ss << buf;
+    }
+    log(LogLevel::Info, ss.str());
 }
 
 void Trainer::Impl::probeMissing(int firstLayer, int endLayer, int afterStage, int epoch)
@@ -427,6 +456,38 @@ void Trainer::Impl::loadInitialWeights()
                             + std::to_string(*stages) + "'s head scores " + formatPercent(eval.acc)
                             + " on the test split, the ensemble "
                             + formatPercent(eval.ensembleAcc));
+}
+
+const char *toString(Placement placement)
+{
+    return placement == Placement::Pipeline ? "pipeline" : "data";
+}
+
+Result<Placement> parsePlacement(const std::string &text)
+{
+    if (text == "data")
+        return Placement::Data;
+    if (text == "pipeline")
+        return Placement::Pipeline;
+    return fail("placement '" + text + "': expected data or pipeline");
+}
+
+Result<void> checkPlacement(const Spec &spec, TrainMode mode, Placement placement, int world)
+{
+    if (placement != Placement::Pipeline)
+        return {};
+    if (mode != TrainMode::Decoupled)
+        return fail(std::string("placement pipeline (stage j on process j) needs a decoupled "
+                                "run (mode dgl), not mode ")
+                    + toString(mode));
+    const int stages = static_cast<int>(spec.stages.size());
+    if (world != stages)
+        return fail("placement pipeline puts stage j on process j: the spec has "
+                    + std::to_string(stages) + " stages but the run has " + std::to_string(world)
+                    + (world == 1 ? " process" : " processes") + "; start it with "
+                    + std::to_string(stages) + " processes (--nproc " + std::to_string(stages)
+                    + ")");
+    return {};
 }
 
 Trainer::Trainer(TrainOptions options, TrainObserver *observer)

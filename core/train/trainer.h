@@ -21,6 +21,20 @@ struct TrainerTestAccess; // tests/fuzz: reads run states and checkpoints throug
 
 enum class FeatureCache { Auto, On, Off };
 
+/// How a multi-process run shares its work. Data: every rank trains every stage on its shard of
+/// each batch (gradients all-reduced). Pipeline: decoupled runs only, stage j on rank j (world
+/// size = stages), each rank training its stage on the whole batch and sending its block's
+/// detached output to the next rank.
+enum class Placement { Data, Pipeline };
+
+/// "data" | "pipeline".
+const char *toString(Placement placement);
+/// Parses "data" / "pipeline"; an Error names the accepted values.
+Result<Placement> parsePlacement(const std::string &text);
+/// Whether `placement` fits a run of `spec` in `mode` over `world` processes; an Error says what
+/// to change (pipeline: --mode dgl and one process per stage).
+Result<void> checkPlacement(const Spec &spec, TrainMode mode, Placement placement, int world);
+
 /// Where and how a run executes; not part of the run's recipe (a resumed run may change them).
 struct ExecOptions
 {
@@ -34,6 +48,9 @@ struct ExecOptions
     /// Each rank trains on its shard with batch / world size and all-reduces the gradients;
     /// only rank 0 writes checkpoints (its observers record the run).
     std::shared_ptr<DistGroup> dist;
+    /// How a multi-process run shares its work (a one-process run ignores Data; Pipeline needs
+    /// dist with one rank per stage). Not part of the recipe: a resume may choose another.
+    Placement placement = Placement::Data;
 };
 
 /// What one Trainer runs, and where and how (a RunService fills it from a stored run).

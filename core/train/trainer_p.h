@@ -37,6 +37,13 @@ inline double secondsSince(Clock::time_point t)
     return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
+/// The logits of the samples evaluated (`indices` into the test set), each at its sample's row
+/// of an n-row tensor; the rows of samples left out (an image that no longer decodes, dropped
+/// from its batch by the loader) are NaN, so no logit is ever compared with another's label.
+torch::Tensor testRows(std::int64_t n, std::int64_t classes,
+                       const std::vector<torch::Tensor> &logits,
+                       const std::vector<torch::Tensor> &indices);
+
 /// Observer that ignores everything (when the caller passes none).
 class NullObserver : public TrainObserver
 {};
@@ -122,12 +129,20 @@ struct Trainer::Impl
     Impl(TrainOptions o, TrainObserver *observer);
 
     bool distributed() const { return opt.dist && opt.dist->world() > 1; }
+    /// Stage j on rank j (decoupled runs): each rank trains one stage on whole batches.
+    bool pipeline() const { return distributed() && opt.placement == Placement::Pipeline; }
+    /// Every rank trains on its shard of each batch, gradients and counts all-reduced.
+    bool dataParallel() const { return distributed() && !pipeline(); }
     int rank() const { return opt.dist ? opt.dist->rank() : 0; }
     int world() const { return opt.dist ? opt.dist->world() : 1; }
     /// Rank 0 (or the one process) writes checkpoints and the run state.
     bool writer() const { return rank() == 0; }
-    /// The batch this rank trains on: the recipe's (global) batch / world size.
-    int localBatch() const { return spec.recipe.batchSize / world(); }
+    /// The batch this rank trains on: the recipe's (global) batch / world size (a pipeline's
+    /// ranks each train on the whole batch).
+    int localBatch() const { return spec.recipe.batchSize / (dataParallel() ? world() : 1); }
+    /// Rank 0 logs the share of its active time each rank spent waiting for communication (a
+    /// collective: every rank calls it at the same point of a finished run).
+    void reportCommunication();
     /// Sums a split's per-rank test outputs (rows this rank did not evaluate are zero) and
     /// their summed losses over the ranks.
     void gatherEval(torch::Tensor &logits, double &lossSum);
@@ -314,6 +329,17 @@ struct Trainer::Impl
     void runGreedy(int startStage, int startEpoch, bool resuming, const std::string &ckpt);
     void runEndToEnd(int startEpoch, bool resuming, const std::string &ckpt);
     void runDecoupled(int startEpoch, bool resuming, const std::string &ckpt);
+    /// Decoupled with the pipeline placement (pipeline.cpp): this rank trains stage rank().
+    void runPipeline(int startEpoch, bool resuming, const std::string &ckpt);
+    /// Where a pipeline's messages live: the CPU for Gloo, the rank's GPU for NCCL.
+    torch::Device commDevice() const;
+    /// The test split through the pipeline, each rank evaluating its stage's head. Rank 0 gets
+    /// every head's logits (CPU, NaN rows left out) and summed losses; the others get nothing.
+    std::pair<std::vector<torch::Tensor>, std::vector<double>> evaluatePipeline();
+    /// Rank 0 receives every other rank's stage (block, head and optimizer state) into its own
+    /// network and optimizers, so its checkpoint holds the whole run.
+    void gatherPipelineStages(const std::vector<std::shared_ptr<detail::ParamGroupImpl>> &groups,
+                              const std::vector<StageOptimizer *> &optimizers);
 
     int e2eEpochs() const { return endToEndEpochs(spec); }
 };

@@ -1,12 +1,15 @@
-// Multi-process runs on c10d (Gloo on loopback, 2 processes x 1 thread): the data-parallel step
-// is the big-batch step, a 2-process run reaches a 1-process run's accuracy and is one run in
-// the store, a killed rank interrupts the run resumably, and torchrun starts it as PyTorch does.
+// Multi-process runs on c10d (Gloo on loopback, 1 thread per process): the data-parallel step
+// is the big-batch step, a 2-process run reaches a 1-process run's accuracy on a Fashion-MNIST
+// subset and is one run in the store, a killed rank interrupts the run resumably, torchrun
+// starts it as PyTorch does, and a DGL pipeline (stage j on process j) over 3 processes trains
+// every stage as one process does.
 #include "core/data/loader_p.h"
 #include "core/dist/dist_p.h"
 #include "core/dist/launch.h"
 #include "core/model/model_p.h"
 #include "core/run/runfolder.h"
 #include "core/train/engine_p.h"
+#include "core/train/weights_p.h"
 #include "tests/support/seed_p.h"
 #include "tests/support/support.h"
 
@@ -14,12 +17,16 @@
 #include <QDir>
 #include <QElapsedTimer>
 #include <QFile>
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QProcess>
+#include <QRegularExpression>
 #include <QTest>
 #include <QThread>
 
 #include <csignal>
 #include <fstream>
+#include <optional>
 #include <unistd.h>
 
 using namespace lw;
@@ -103,6 +110,46 @@ QString writeSpec(const QString &dir, int epochs, int trainImages)
     return path;
 }
 
+const char *const kFashionMnist = "/usr/share/datasets/fashion-mnist";
+
+/// Two stages without BatchNorm (the CIFAR k=1 model's choice) on a fixed 2048/1000 subset of
+/// Fashion-MNIST, 2 epochs per stage, batch 64: accuracies well below 100 %, and a data-parallel
+/// step is exactly the big-batch step (no per-rank BN statistics), so one and two processes
+/// must land on the same accuracy.
+QString writeFashionSpec(const QString &dir)
+{
+    Spec s;
+    s.name = "fmnist-subset";
+    s.input = {1, 28, 28, 10, Downsample::None};
+    for (int j = 0; j < 2; ++j) {
+        StageSpec st;
+        st.width = 16 << j;
+        st.downsample = j == 0 ? Downsample::None : Downsample::MaxPool;
+        st.bn = false;
+        st.bias = true;
+        st.head.k = 1;
+        st.head.bn = false;
+        st.head.pool = HeadPool::Adaptive;
+        s.stages.push_back(st);
+    }
+    auto &r = s.recipe;
+    r.dataset.name = "fashion-mnist";
+    r.dataset.path = kFashionMnist;
+    r.dataset.trainLimit = 2048;
+    r.dataset.testLimit = 1000;
+    r.epochsPerStage = 2;
+    r.batchSize = 64;
+    r.testBatchSize = 256;
+    r.lr = {0.05, 5.0, 0, {}, true};
+    r.augment.enabled = false;
+    r.normalize.mean = {0.286};
+    r.normalize.std = {0.353};
+    r.seed = 5;
+    const QString path = dir + "/fmnist-subset.json";
+    std::ofstream(path.toStdString()) << serializeSpec(s);
+    return path;
+}
+
 QStringList trainArgs(const QString &spec, const test::TempStore &store, int nproc)
 {
     return {"train",
@@ -125,6 +172,34 @@ std::vector<RunRow> runsOf(test::TempStore &store)
         return {};
     auto runs = store->listRuns({});
     return runs ? *runs : std::vector<RunRow>{};
+}
+
+/// The network of stored run `id`'s last checkpoint (the one its state.json names).
+std::optional<model::Network> checkpointOf(RunStore &store, std::int64_t id)
+{
+    const QString dir = QString::fromStdString(store.runDir(id));
+    QFile f(dir + "/state.json");
+    if (!f.open(QIODevice::ReadOnly))
+        return std::nullopt;
+    const auto state = QJsonDocument::fromJson(f.readAll()).object();
+    model::Network net(test::tinySpec());
+    const auto path = (dir + "/" + state.value("checkpoint").toString()).toStdString();
+    if (auto r = lw::detail::loadCheckpointFile(path, *net, -1, torch::kCPU); !r) {
+        qWarning("%s", r.message().c_str());
+        return std::nullopt;
+    }
+    return net;
+}
+
+/// The RANK in the environment of process `pid` (Linux /proc), -1 when it has none.
+int rankOf(pid_t pid)
+{
+    std::ifstream in("/proc/" + std::to_string(pid) + "/environ", std::ios::binary);
+    std::string entry;
+    while (std::getline(in, entry, '\0'))
+        if (entry.rfind("RANK=", 0) == 0)
+            return std::atoi(entry.c_str() + 5);
+    return -1;
 }
 
 /// The child processes of `pid` (Linux /proc).
@@ -196,10 +271,15 @@ private Q_SLOTS:
 
     void twoProcessesReachOneProcessAccuracy()
     {
+        // A greedy run with --nproc 2 lands within 0.5 point of --nproc 1 on a fixed subset of
+        // real data where neither reaches 100 %.
+        if (!QFile::exists(QString(kFashionMnist) + "/train-images-idx3-ubyte.gz"))
+            QSKIP("Fashion-MNIST is not installed at /usr/share/datasets/fashion-mnist (Debian "
+                  "package dataset-fashion-mnist)");
         test::TempStore store;
         QVERIFY(store.ok());
         QTemporaryDir dir;
-        const QString spec = writeSpec(dir.path(), 2, 1024);
+        const QString spec = writeFashionSpec(dir.path());
         store.close();
         auto one = test::runCli(trainArgs(spec, store, 1), {}, 300000);
         QVERIFY2(one.exitCode == 0, qPrintable(one.err));
@@ -214,19 +294,36 @@ private Q_SLOTS:
         QCOMPARE(b.backend, std::string("gloo"));
         QVERIFY(!b.hosts.empty());
         QCOMPARE(b.status, RunStatus::Finished);
-        QCOMPARE(b.stagesDone, 3);
+        QCOMPARE(b.stagesDone, 2);
         QVERIFY(a.finalTestAcc && b.finalTestAcc);
         qInfo("final test accuracy: 1 process %.4f, 2 processes %.4f", *a.finalTestAcc,
               *b.finalTestAcc);
-        QVERIFY(*a.finalTestAcc > 0.5); // both learned
+        QVERIFY(*a.finalTestAcc > 0.5);  // learned (chance is 0.1) ...
+        QVERIFY(*a.finalTestAcc < 0.95); // ... and not saturated: the comparison says something
         QVERIFY2(
             std::abs(*a.finalTestAcc - *b.finalTestAcc) <= 0.005,
             qPrintable(
                 QString("1 process %1, 2 processes %2").arg(*a.finalTestAcc).arg(*b.finalTestAcc)));
     }
 
+    void killedRankInterruptsAndResumeFinishes_data()
+    {
+        QTest::addColumn<int>("nproc");
+        QTest::addColumn<QStringList>("extra");
+        QTest::newRow("greedy, data parallel over 2 processes") << 2 << QStringList{};
+        QTest::newRow("DGL pipeline over 3 processes")
+            << 3 << QStringList{"--mode", "dgl", "--placement", "pipeline"};
+    }
+
     void killedRankInterruptsAndResumeFinishes()
     {
+        // The last rank is killed after rank 0's first checkpoint: the run ends interrupted,
+        // naming it, and one process resumes it to the end from rank 0's checkpoint (for the
+        // pipeline: the stages rank 0 gathered).
+        QFETCH(int, nproc);
+        QFETCH(QStringList, extra);
+        const int victim = nproc - 1;
+        const QRegularExpression named(QString("ranks? ([0-9]+, )*%1\\b").arg(victim));
         test::TempStore store;
         QVERIFY(store.ok());
         QTemporaryDir dir;
@@ -236,9 +333,9 @@ private Q_SLOTS:
         auto env = QProcessEnvironment::systemEnvironment();
         env.insert("LAYERWISE_DIST_TIMEOUT", "30");
         p.setProcessEnvironment(env);
-        p.start(QStringLiteral(LW_CLI_PATH), trainArgs(spec, store, 2));
+        p.start(QStringLiteral(LW_CLI_PATH), trainArgs(spec, store, nproc) + extra);
         QVERIFY(p.waitForStarted());
-        // Wait for rank 0's first checkpoint, then kill rank 1 (the launcher's child).
+        // Wait for rank 0's first checkpoint, then kill the last rank (a child of the launcher).
         QElapsedTimer t;
         t.start();
         const QString runs = store.dir() + "/runs";
@@ -250,17 +347,21 @@ private Q_SLOTS:
         }
         QVERIFY2(checkpointed, qPrintable(p.readAllStandardError()));
         const auto kids = childrenOf(p.processId());
-        QCOMPARE(kids.size(), std::size_t(1));
-        QCOMPARE(::kill(kids[0], SIGKILL), 0);
+        QCOMPARE(kids.size(), std::size_t(nproc - 1));
+        pid_t target = -1;
+        for (pid_t kid : kids)
+            if (rankOf(kid) == victim)
+                target = kid;
+        QVERIFY(target > 0);
+        QCOMPARE(::kill(target, SIGKILL), 0);
         QVERIFY(p.waitForFinished(90000));
         const QString err = QString::fromUtf8(p.readAllStandardError());
         QCOMPARE(p.exitCode(), 1);
-        QVERIFY2(err.contains("rank 1"), qPrintable(err));
+        QVERIFY2(err.contains(named), qPrintable(err));
         auto rows = runsOf(store);
         QCOMPARE(rows.size(), std::size_t(1));
         QCOMPARE(rows[0].status, RunStatus::Interrupted);
-        QVERIFY2(QString::fromStdString(rows[0].message).contains("rank 1"),
-                 rows[0].message.c_str());
+        QVERIFY2(QString::fromStdString(rows[0].message).contains(named), rows[0].message.c_str());
         QVERIFY(rows[0].stagesDone < 3);
         store.close();
         // Resume with another world size: one process finishes the run.
@@ -273,6 +374,97 @@ private Q_SLOTS:
         QCOMPARE(rows[0].status, RunStatus::Finished);
         QCOMPARE(rows[0].stagesDone, 3);
         QVERIFY(*rows[0].finalTestAcc > 0.5);
+    }
+
+    void pipelineRefusesAWorldSizeOtherThanTheStages()
+    {
+        test::TempStore store;
+        QVERIFY(store.ok());
+        QTemporaryDir dir;
+        const QString spec = writeSpec(dir.path(), 1, 512);
+        store.close();
+        auto args = trainArgs(spec, store, 2);
+        args << "--mode"
+             << "dgl"
+             << "--placement"
+             << "pipeline";
+        auto r = test::runCli(args, {}, 60000);
+        QCOMPARE(r.exitCode, 2);
+        QVERIFY2(r.err.contains("3 stages") && r.err.contains("--nproc 3"), qPrintable(r.err));
+        args = trainArgs(spec, store, 3);
+        args << "--placement"
+             << "pipeline"; // greedy
+        r = test::runCli(args, {}, 60000);
+        QCOMPARE(r.exitCode, 2);
+        QVERIFY2(r.err.contains("mode dgl"), qPrintable(r.err));
+        QCOMPARE(runsOf(store).size(), std::size_t(0)); // refused before any run was recorded
+    }
+
+    void dglPipelineOverThreeProcessesTrainsAllStages()
+    {
+        // Stage j on process j: each stage trains on what the one below sends it, as in one
+        // process; rank 0 records one run of world size 3 with every stage's metrics.
+        test::TempStore store;
+        QVERIFY(store.ok());
+        QTemporaryDir dir;
+        const QString spec = writeSpec(dir.path(), 2, 1024);
+        store.close();
+        auto args = trainArgs(spec, store, 3);
+        args << "--mode"
+             << "dgl"
+             << "--placement"
+             << "pipeline";
+        auto piped = test::runCli(args, {"LAYERWISE_DIST_TIMEOUT=60"}, 300000);
+        QVERIFY2(piped.exitCode == 0, qPrintable(piped.err));
+        args = trainArgs(spec, store, 1);
+        args << "--mode"
+             << "dgl";
+        auto single = test::runCli(args, {}, 300000);
+        QVERIFY2(single.exitCode == 0, qPrintable(single.err));
+        const auto runs = runsOf(store);
+        QCOMPARE(runs.size(), std::size_t(2));
+        const RunRow &p = runs[0].worldSize == 3 ? runs[0] : runs[1];
+        const RunRow &o = runs[0].worldSize == 3 ? runs[1] : runs[0];
+        QCOMPARE(p.worldSize, 3);
+        QCOMPARE(p.backend, std::string("gloo"));
+        QCOMPARE(p.status, RunStatus::Finished);
+        QCOMPARE(p.stagesDone, 3);
+        auto pd = store->getRun(p.id);
+        auto od = store->getRun(o.id);
+        QVERIFY(pd && od);
+        QCOMPARE(pd->stages.size(), std::size_t(3));
+        QCOMPARE(od->stages.size(), std::size_t(3));
+        for (int j = 0; j < 3; ++j) {
+            const auto &ps = pd->stages[std::size_t(j)];
+            const auto &os = od->stages[std::size_t(j)];
+            QVERIFY(ps.testAcc && os.testAcc);
+            qInfo("stage %d: test accuracy pipeline %.4f, one process %.4f", j + 1, *ps.testAcc,
+                  *os.testAcc);
+            QVERIFY2(*ps.testAcc > 0.6,
+                     qPrintable(QString("stage %1: %2 (chance 0.25)").arg(j + 1).arg(*ps.testAcc)));
+            // The same computation as one process, stage by stage.
+            QVERIFY(std::abs(*ps.testAcc - *os.testAcc) <= 0.01);
+        }
+        // Rank 0 gathered every stage into its checkpoint: the weights are the one-process
+        // run's (rank 0 itself never trained stages 2 and 3).
+        auto pNet = checkpointOf(*store, p.id);
+        auto oNet = checkpointOf(*store, o.id);
+        QVERIFY(pNet && oNet);
+        test::seedAll(3);
+        torch::manual_seed(3);
+        model::Network init(test::tinySpec());
+        const auto pp = (*pNet)->named_parameters(), op = (*oNet)->named_parameters(),
+                   ip = init->named_parameters();
+        double maxDiff = 0, moved = 0;
+        for (const auto &kv : pp) {
+            maxDiff = std::max(maxDiff, (kv.value() - op[kv.key()]).abs().max().item<double>());
+            if (kv.key().rfind("block2", 0) == 0 || kv.key().rfind("head2", 0) == 0)
+                moved = std::max(moved, (kv.value() - ip[kv.key()]).abs().max().item<double>());
+        }
+        qInfo("pipeline vs one process: max weight difference %.3g; stage 3 moved %.3g", maxDiff,
+              moved);
+        QVERIFY2(moved > 1e-2, "stage 3 in rank 0's checkpoint is still its initial weights");
+        QVERIFY2(maxDiff < 1e-4, qPrintable(QString("max |w_pipeline - w_one| = %1").arg(maxDiff)));
     }
 
     void torchrunStartsOneRun()
