@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <tuple>
 
 namespace lw {
 
@@ -107,7 +108,18 @@ void pca(const torch::Tensor &features, Projection &p)
     if (n < 2 || x.size(1) < 2)
         return;
     auto cov = x.t().mm(x).to(torch::kFloat64) / double(n - 1);
-    auto [values, vectors] = torch::linalg::eigh(cov, "L"); // ascending
+    torch::Tensor values, vectors;
+    {
+        // On one thread: at D <= a few thousand, LAPACK's threads mostly wait on each other
+        // (measured 4 to 8 times slower with 2 threads on a busy 2-core machine).
+        struct OneThread
+        {
+            int threads = at::get_num_threads();
+            OneThread() { at::set_num_threads(1); }
+            ~OneThread() { at::set_num_threads(threads); }
+        } oneThread;
+        std::tie(values, vectors) = torch::linalg::eigh(cov, "L"); // ascending
+    }
     const auto d = values.size(0);
     const double total = values.clamp_min(0).sum().item<double>();
     auto axes = vectors.index_select(1, torch::tensor({d - 1, d - 2}, torch::kInt64));
