@@ -1,12 +1,15 @@
 // layerwise-cli inspect: a stored run's pictures (confusions, projection, filters, feature maps,
 // hard errors) as PNG, CSV and JSON files. Pictures missing from the store (a run recorded before
 // Layerwise drew them) are computed from the run's checkpoint through core's RunService first.
+// With --image N: test image N through every stage (its feature maps and each head's prediction),
+// computed from the checkpoint.
 
 #include "app/cli/commands.h"
 #include "app/cli/flags.h"
 #include "app/cli/table.h"
 
 #include "core/inspect/report.h"
+#include "core/run/runfolder.h"
 #include "core/run/runservice.h"
 #include "core/store/runstore.h"
 #include "core/util/format.h"
@@ -24,7 +27,8 @@ namespace {
 struct InspectArgs
 {
     std::int64_t id = 0;
-    int stage = 0; ///< 1-based; 0: every stage
+    int stage = 0;           ///< 1-based; 0: every stage
+    std::int64_t image = -1; ///< a test image to show through the stages; -1: none
     std::string out, db, device = "auto";
     int threads = 0;
     bool compute = false;
@@ -37,11 +41,68 @@ int report(const std::string &message, int code = ExitBadInput)
     return code;
 }
 
+/// --image N: test image N through the run's trained stages (all, or --stage).
+int inspectImage(RunStore &store, const InspectArgs &a)
+{
+    const std::string run = "run " + std::to_string(a.id);
+    if (auto detail = store.getRun(a.id); !detail)
+        return report(detail.message());
+    if (RunFolder folder(store.runDir(a.id)); !folder.hasState())
+        return report(run + " has no checkpoint to show test images with (" + folder.statePath()
+                      + ")");
+    ExecOptions exec;
+    exec.device = a.device;
+    exec.threads = a.threads;
+    auto images = RunService(store).images(a.id, exec);
+    if (!images)
+        return report(images.message(), ExitFailure);
+    const auto n = (*images)->testImages();
+    if (a.image >= n)
+        return report("--image " + std::to_string(a.image) + ": " + run + "'s test set has "
+                      + std::to_string(n) + " images, numbered 0.." + std::to_string(n - 1));
+    const int stages = (*images)->stages();
+    if (a.stage > stages)
+        return report("--stage " + std::to_string(a.stage) + ": " + run + " has trained stages 1.."
+                      + std::to_string(stages));
+    auto img = (*images)->image(a.image);
+    if (!img)
+        return report(run + ": " + img.message(), ExitFailure);
+    if (a.stage > 0) {
+        auto one = img->stages[std::size_t(a.stage - 1)];
+        img->stages = {one};
+    }
+    auto written = writeImageThroughStages(*img, a.out);
+    if (!written)
+        return report(written.message(), ExitFailure);
+    if (a.jsonOut) {
+        nlohmann::json out{
+            {"run", a.id}, {"image", nlohmann::json::parse(imageJson(*img))}, {"files", *written}};
+        std::printf("%s\n", out.dump(2).c_str());
+        return ExitOk;
+    }
+    std::printf("test image %lld, true class %s\n", static_cast<long long>(img->sample),
+                printable(className(img->classNames, img->trueClass)).c_str());
+    Table table({"stage", "predicted", "confidence", "channels shown"});
+    table.alignRight(2);
+    table.alignRight(3);
+    for (const auto &st : img->stages)
+        table.addRow({std::to_string(st.stage + 1),
+                      st.predicted >= 0 ? printable(className(img->classNames, st.predicted))
+                                        : std::string("- (no trained head)"),
+                      st.predicted >= 0 ? formatPercent(st.confidence) : std::string("-"),
+                      std::to_string(st.channels.size())});
+    std::printf("%s%zu files written to %s\n", table.render().c_str(), written->size(),
+                printable(a.out).c_str());
+    return ExitOk;
+}
+
 int inspect(const InspectArgs &a)
 {
     auto store = RunStore::open(RunStore::resolvePath(a.db));
     if (!store)
         return report(store.message());
+    if (a.image >= 0)
+        return inspectImage(**store, a);
     auto stages = (*store)->pictureStages(a.id);
     if (!stages)
         return report(stages.message());
@@ -104,12 +165,19 @@ void registerInspect(CLI::App &app, Context &ctx)
 {
     auto args = std::make_shared<InspectArgs>();
     auto *cmd = app.add_subcommand(
-        "inspect", "What each stage of a stored run learned, in pictures: confusion matrices, a "
-                   "PCA of its features, filters, feature maps and hardest errors as PNG, CSV and "
-                   "JSON (computed from the checkpoint when the store has none)");
+        "inspect",
+        "What each stage of a stored run learned, in pictures: confusion matrices, a "
+        "PCA of its features, filters, feature maps and hardest errors as PNG, CSV and "
+        "JSON (computed from the checkpoint when the store has none); with --image N, test "
+        "image N's feature maps at every stage");
     cmd->add_option("id", args->id, "Run id")->required()->check(integerIn(1));
     cmd->add_option("--stage", args->stage, "Only this stage (1..N; default: every stage)")
         ->check(integerIn(1, SpecLimits::maxStages));
+    cmd->add_option("--image", args->image,
+                    "Test image N (0-based index in the run's test set, as the hard errors name "
+                    "them) through every stage: its feature maps and each head's prediction, "
+                    "computed from the checkpoint")
+        ->check(integerIn(0));
     cmd->add_option("--out", args->out, "Folder the files go to (created)")->required();
     cmd->add_flag("--compute", args->compute,
                   "Compute the pictures again from the run's checkpoint and store them");

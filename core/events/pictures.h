@@ -123,6 +123,28 @@ struct StagePictures
     double seconds = 0;              ///< time the computation took
 };
 
+/// One test image the user picked, through every trained stage of a stored run: the image, and
+/// per stage the most active channels of its block's output and what the stage's head predicts.
+struct ImageThroughStages
+{
+    /// One stage's view of the image.
+    struct Stage
+    {
+        int stage = 0;
+        std::vector<int> channels; ///< the channels shown, most active first
+        ImageTiles maps;           ///< one tile per channel, each scaled to its own range
+        int predicted = -1;        ///< the stage head's class; -1: no trained head (end-to-end)
+        double confidence = std::numeric_limits<double>::quiet_NaN(); ///< softmax of `predicted`
+    };
+
+    std::int64_t sample = 0;     ///< index in the run's test split
+    std::int64_t testImages = 0; ///< size of the run's test split
+    int trueClass = 0;
+    std::vector<std::string> classNames;
+    ImageTiles image; ///< the test image, one tile
+    std::vector<Stage> stages;
+};
+
 /// Name of class `c` ("class 3" when the names are unknown).
 std::string className(const std::vector<std::string> &names, int c);
 

@@ -176,6 +176,33 @@ RgbImage renderFeatureMaps(const FeatureMaps &maps, int scale)
     return img;
 }
 
+RgbImage renderImageThroughStages(const ImageThroughStages &img, int scale)
+{
+    scale = std::max(scale, 1);
+    const int gap = 2, bigGap = 8;
+    const int ih = img.image.height * scale, iw = img.image.width * scale;
+    int width = 0;
+    std::vector<int> mapScale;
+    for (const auto &st : img.stages) {
+        const int ms = st.maps.height > 0 ? std::max(1, ih / st.maps.height) : 1;
+        mapScale.push_back(ms);
+        width = std::max(width, iw + bigGap + st.maps.count * (st.maps.width * ms + gap));
+    }
+    const int n = static_cast<int>(img.stages.size());
+    RgbImage out(2 * kPictureMargin + std::max(width, iw),
+                 2 * kPictureMargin + n * ih + std::max(n - 1, 0) * gap);
+    for (int r = 0; r < n; ++r) {
+        const auto &st = img.stages[std::size_t(r)];
+        const int y = kPictureMargin + r * (ih + gap), ms = mapScale[std::size_t(r)];
+        if (!img.image.empty())
+            blit(out, img.image, 0, kPictureMargin, y, scale);
+        for (int k = 0; k < st.maps.count; ++k)
+            blit(out, st.maps, k, kPictureMargin + iw + bigGap + k * (st.maps.width * ms + gap), y,
+                 ms);
+    }
+    return out;
+}
+
 RgbImage renderHardErrors(const HardErrors &errors, int scale)
 {
     scale = std::max(scale, 1);

@@ -47,6 +47,15 @@ RgbImage renderFeatureMaps(const FeatureMaps &maps, int scale);
 /// it).
 RgbImage renderHardErrors(const HardErrors &errors, int scale);
 
+/// A picked test image through the stages: one row per stage of `img` (in its order): the image
+/// at `scale`, then that stage's maps, each scaled by an integer to at most the image's height.
+RgbImage renderImageThroughStages(const ImageThroughStages &img, int scale);
+/// Integer scale that draws tiles of side `side` about 64 pixels high (at least 1).
+inline int scaleTo64(int side)
+{
+    return side > 0 && side < 64 ? 64 / side : 1;
+}
+
 /// PNG bytes of `image` (8-bit RGB).
 Result<std::string> encodePng(const RgbImage &image);
 /// Writes `image` to `path` as PNG (atomically). Errors name the file.

@@ -60,13 +60,18 @@ json confusionSummary(const ConfusionMatrix &m)
 std::string confusionCsv(const ConfusionMatrix &m, const std::vector<std::string> &classNames)
 {
     std::string out = "true";
-    for (int p = 0; p < m.classes; ++p)
-        out += "," + field(className(classNames, p));
+    // Appended piece by piece: GCC 12 warns falsely (-Wrestrict) on "," + std::string&&.
+    for (int p = 0; p < m.classes; ++p) {
+        out += ',';
+        out += field(className(classNames, p));
+    }
     out += "\n";
     for (int t = 0; t < m.classes; ++t) {
         out += field(className(classNames, t));
-        for (int p = 0; p < m.classes; ++p)
-            out += "," + std::to_string(m.at(t, p));
+        for (int p = 0; p < m.classes; ++p) {
+            out += ',';
+            out += std::to_string(m.at(t, p));
+        }
         out += "\n";
     }
     return out;
@@ -181,6 +186,57 @@ Result<std::vector<std::string>> writePictures(const StagePictures &p, const std
     for (auto &s : steps)
         if (!s)
             return s.error();
+    return written;
+}
+
+std::string imageJson(const ImageThroughStages &img)
+{
+    json stages = json::array();
+    for (const auto &st : img.stages)
+        stages.push_back(
+            {{"stage", st.stage},
+             {"predicted", st.predicted},
+             {"predicted_class",
+              st.predicted >= 0 ? json(className(img.classNames, st.predicted)) : json(nullptr)},
+             {"confidence", nanToNull(st.confidence)},
+             {"channels", st.channels}});
+    json j = {
+        {"sample", img.sample},          {"test_images", img.testImages},
+        {"true", img.trueClass},         {"true_class", className(img.classNames, img.trueClass)},
+        {"class_names", img.classNames}, {"stages", stages}};
+    return j.dump(2) + "\n";
+}
+
+Result<std::vector<std::string>> writeImageThroughStages(const ImageThroughStages &img,
+                                                         const std::string &dir)
+{
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec)
+        return fail("cannot create the folder '" + dir + "': " + ec.message());
+    std::vector<std::string> written;
+    const std::string base
+        = (std::filesystem::path(dir) / ("image" + std::to_string(img.sample))).string();
+    auto png = [&](const std::string &path, const RgbImage &picture) -> Result<void> {
+        if (auto r = writePng(path, picture); !r)
+            return r;
+        written.push_back(path);
+        return {};
+    };
+    const int scale = scaleTo64(img.image.height);
+    if (auto r = png(base + ".png", renderTiles(img.image, 1, scale)); !r)
+        return r.error();
+    for (const auto &st : img.stages)
+        if (!st.maps.empty())
+            if (auto r = png(base + "-stage" + std::to_string(st.stage) + ".png",
+                             renderTiles(st.maps, st.maps.count, scaleTo64(st.maps.height)));
+                !r)
+                return r.error();
+    if (auto r = png(base + "-stages.png", renderImageThroughStages(img, scale)); !r)
+        return r.error();
+    if (auto r = writeFileAtomic(base + ".json", imageJson(img)); !r)
+        return r.error();
+    written.push_back(base + ".json");
     return written;
 }
 

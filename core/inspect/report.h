@@ -28,4 +28,14 @@ std::string picturesJson(const StagePictures &p);
 /// files written (full paths); errors name the file.
 Result<std::vector<std::string>> writePictures(const StagePictures &p, const std::string &dir);
 
+/// A picked test image through the stages: its sample, true class and per stage the head's
+/// prediction, confidence and the channels shown (stages 0-based; predicted -1: no trained head).
+std::string imageJson(const ImageThroughStages &img);
+/// Writes image<N>.png (the test image at scaleTo64), image<N>-stage<k>.png (stage k's maps in
+/// one row at scaleTo64 of their side, k 0-based), image<N>-stages.png
+/// (renderImageThroughStages at scaleTo64) and image<N>.json into folder `dir` (created), N the
+/// sample. Returns the files written (full paths); errors name the file.
+Result<std::vector<std::string>> writeImageThroughStages(const ImageThroughStages &img,
+                                                         const std::string &dir);
+
 } // namespace lw

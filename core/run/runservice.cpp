@@ -452,6 +452,25 @@ Result<std::unique_ptr<RunJob>> RunService::pictures(std::int64_t id, const Exec
     return storedRunJob(id, JobKind::Pictures, exec);
 }
 
+Result<std::unique_ptr<RunImages>> RunService::images(std::int64_t id, const ExecOptions &exec)
+{
+    auto detail = m_store.getRun(id);
+    if (!detail)
+        return detail.error();
+    auto spec = parseSpec(detail->specJson);
+    if (!spec)
+        return fail(runName(id) + ": its stored spec is invalid: " + spec.message());
+    RunFolder folder(m_store.runDir(id));
+    if (!folder.hasState())
+        return fail(runName(id) + " has no checkpoint to look at images with (" + folder.statePath()
+                    + ")");
+    configureRuntime(exec.threads);
+    auto images = RunImages::open(folder.path(), *spec, detail->run.mode, exec.device);
+    if (!images)
+        return fail(runName(id) + ": " + images.message());
+    return images;
+}
+
 Result<std::unique_ptr<RunJob>> RunService::storedRunJob(std::int64_t id, JobKind kind,
                                                          const ExecOptions &exec)
 {

@@ -136,6 +136,11 @@ public:
     /// has no checkpoint.
     Result<std::unique_ptr<RunJob>> pictures(std::int64_t id, const ExecOptions &exec);
 
+    /// Stored run `id`'s network loaded from its checkpoint, to show single test images through
+    /// every trained stage (RunImages::image). Blocks while the data and the checkpoint load: call
+    /// it off the GUI thread. Fails when the run is not in the store or has no checkpoint.
+    Result<std::unique_ptr<RunImages>> images(std::int64_t id, const ExecOptions &exec);
+
     /// Why stored run `id` cannot be resumed, or empty when it can (for enabling actions).
     std::string resumeProblem(std::int64_t id) const;
 

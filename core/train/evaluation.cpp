@@ -42,10 +42,26 @@ Trainer::Impl::EvalResult Trainer::Impl::evaluateStage(int stage)
     input.start(0);
     torch::Tensor x, y, idx;
     std::vector<torch::Tensor> logits, indices;
+    // The pictures' projection reuses this pass: the pooled block outputs of its test images.
+    const bool capture = opt.pictures && !distributed();
+    const auto slots = capture ? pictureSlots() : torch::Tensor();
+    std::vector<torch::Tensor> pooled, pooledSlots;
     double lossSum = 0;
     while (input.next(x, y, &idx)) {
         detail::AutocastScope ac(amp, ampType, cuda);
-        auto out = net->heads[stage]->forward(net->blocks[stage]->forward(x)).to(torch::kFloat32);
+        auto f = net->blocks[stage]->forward(x);
+        auto out = net->heads[stage]->forward(f).to(torch::kFloat32);
+        if (capture) {
+            auto s = slots.index_select(0, idx.to(torch::kCPU));
+            auto keep = s.ge(0).nonzero().squeeze(1);
+            if (keep.numel() > 0) {
+                pooled.push_back(
+                    torch::adaptive_avg_pool2d(f.index_select(0, keep.to(f.device())), {2, 2})
+                        .flatten(1)
+                        .to(torch::kCPU, torch::kFloat32));
+                pooledSlots.push_back(s.index_select(0, keep));
+            }
+        }
         lossSum
             += torch::nn::functional::cross_entropy(
                    out, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
@@ -54,6 +70,12 @@ Trainer::Impl::EvalResult Trainer::Impl::evaluateStage(int stage)
         indices.push_back(idx);
     }
     auto full = detail::testRows(testLabels.size(0), spec.input.classes, logits, indices);
+    if (capture) {
+        evalPooledStage = pooled.empty() ? -1 : stage;
+        if (!pooled.empty())
+            evalPooled = detail::testRows(slots.ge(0).sum().item<std::int64_t>(),
+                                          pooled.front().size(1), pooled, pooledSlots);
+    }
     if (dataParallel())
         gatherEval(full, lossSum);
     return finishEval(stage, full, lossSum);

@@ -1,13 +1,15 @@
 // What a stage learned, in pictures (core/events/pictures.h), from the heads' test outputs the
-// evaluation already holds and one forward pass over a seeded subset of the test images:
-// confusion matrices, a PCA of the probes' pooled features, first-layer filters, feature maps
-// and the most confident errors.
+// evaluation already holds and the block's outputs on a seeded subset of the test images (read
+// from the feature cache during a greedy run, else one forward pass): confusion matrices, a PCA
+// of the probes' pooled features, first-layer filters, feature maps and the most confident
+// errors; and one test image through every stage of a stored run (RunImages).
 #include "core/model/model_p.h"
 #include "core/train/probe_p.h"
 #include "core/train/trainer_p.h"
 
 #include <algorithm>
 #include <cmath>
+#include <tuple>
 
 namespace lw {
 
@@ -16,19 +18,31 @@ namespace {
 constexpr std::int64_t kProjectionPoints = 2000;
 constexpr int kHardErrors = 16;
 constexpr int kMapsPerSample = 8;
+constexpr int kImageMaps = 16; ///< channels per stage for one picked test image
 constexpr int kMaxFilters = 64;
 constexpr int kMaxThumbSide = 64;
 constexpr int kMaxMapSide = 32;
 
-ConfusionMatrix confusionOf(const torch::Tensor &predicted, const torch::Tensor &labels,
-                            int classes)
+/// Rows of `outputs` that hold a prediction: the evaluation leaves a test image that could not
+/// be decoded out with a NaN row (core/train/evaluation.cpp).
+torch::Tensor validRows(const torch::Tensor &outputs)
+{
+    return outputs.isnan().any(1).logical_not();
+}
+
+/// Counts (true class, argmax) over the rows that hold a prediction, so the matrix sums to the
+/// images evaluated and its diagonal is the evaluation's accuracy.
+ConfusionMatrix confusionOf(const torch::Tensor &outputs, const torch::Tensor &labels, int classes)
 {
     ConfusionMatrix m;
     m.classes = classes;
-    auto counts = torch::bincount(labels.to(torch::kInt64) * classes + predicted, {},
-                                  std::int64_t(classes) * classes)
-                      .to(torch::kInt64)
-                      .contiguous();
+    const auto keep = validRows(outputs).nonzero().squeeze(1);
+    const auto predicted = outputs.index_select(0, keep).argmax(1);
+    auto counts
+        = torch::bincount(labels.index_select(0, keep).to(torch::kInt64) * classes + predicted, {},
+                          std::int64_t(classes) * classes)
+              .to(torch::kInt64)
+              .contiguous();
     m.counts.assign(counts.data_ptr<std::int64_t>(),
                     counts.data_ptr<std::int64_t>() + counts.numel());
     return m;
@@ -86,13 +100,26 @@ ImageTiles imageTiles(const std::vector<torch::Tensor> &images)
 /// loading is positive (the same features give the same picture).
 void pca(const torch::Tensor &features, Projection &p)
 {
-    auto x = features.to(torch::kFloat64);
-    x = x - x.mean(0, true);
+    // The n x D product in float32 (half the time of float64, and n x D x D is most of the
+    // cost); the small D x D decomposition in float64.
+    auto x = features.to(torch::kFloat32);
+    x = x - x.to(torch::kFloat64).mean(0, true).to(torch::kFloat32);
     const auto n = x.size(0);
     if (n < 2 || x.size(1) < 2)
         return;
-    auto cov = x.t().mm(x) / double(n - 1);
-    auto [values, vectors] = torch::linalg::eigh(cov, "L"); // ascending
+    auto cov = x.t().mm(x).to(torch::kFloat64) / double(n - 1);
+    torch::Tensor values, vectors;
+    {
+        // On one thread: at D <= a few thousand, LAPACK's threads mostly wait on each other
+        // (measured 4 to 8 times slower with 2 threads on a busy 2-core machine).
+        struct OneThread
+        {
+            int threads = at::get_num_threads();
+            OneThread() { at::set_num_threads(1); }
+            ~OneThread() { at::set_num_threads(threads); }
+        } oneThread;
+        std::tie(values, vectors) = torch::linalg::eigh(cov, "L"); // ascending
+    }
     const auto d = values.size(0);
     const double total = values.clamp_min(0).sum().item<double>();
     auto axes = vectors.index_select(1, torch::tensor({d - 1, d - 2}, torch::kInt64));
@@ -103,7 +130,7 @@ void pca(const torch::Tensor &features, Projection &p)
         const double v = values[d - 1 - k].item<double>();
         p.explainedVariance[k] = total > 0 ? std::max(v, 0.0) / total : 0.0;
     }
-    auto pts = x.mm(axes).to(torch::kFloat32).contiguous();
+    auto pts = x.mm(axes.to(torch::kFloat32)).contiguous();
     const float *data = pts.data_ptr<float>();
     p.x.resize(std::size_t(n));
     p.y.resize(std::size_t(n));
@@ -111,6 +138,23 @@ void pca(const torch::Tensor &features, Projection &p)
         p.x[std::size_t(i)] = data[2 * i];
         p.y[std::size_t(i)] = data[2 * i + 1];
     }
+}
+
+/// The `per` most active channels (by mean) of one image's block output `f` (C x H x W):
+/// their indices and the maps as per x 1 x H' x W' floats, pooled to at most kMaxMapSide.
+std::pair<std::vector<int>, torch::Tensor> topChannels(const torch::Tensor &f, int per)
+{
+    c10::InferenceMode guard;
+    auto x = f.to(torch::kCPU, torch::kFloat32);
+    const auto k = std::min<std::int64_t>(per, x.size(0));
+    auto top = std::get<1>(x.mean({1, 2}).topk(k)).contiguous();
+    std::vector<int> channels(top.data_ptr<std::int64_t>(), top.data_ptr<std::int64_t>() + k);
+    auto maps = x.index_select(0, top).unsqueeze(1);
+    if (std::max(maps.size(2), maps.size(3)) > kMaxMapSide)
+        maps
+            = torch::adaptive_avg_pool2d(maps, {std::min<std::int64_t>(maps.size(2), kMaxMapSide),
+                                                std::min<std::int64_t>(maps.size(3), kMaxMapSide)});
+    return {channels, maps};
 }
 
 } // namespace
@@ -137,6 +181,70 @@ FilterGrid Trainer::Impl::firstLayerFilters()
     return scaledTiles(w);
 }
 
+const std::vector<std::int64_t> &Trainer::Impl::pictureSubset()
+{
+    const auto n = testLabels.size(0);
+    if (pictureRows.empty() && n > 0) {
+        const auto perm = data::epochPermutation(n, spec.recipe.seed, 0);
+        pictureRows.assign(perm.begin(),
+                           perm.begin() + std::min<std::int64_t>(n, kProjectionPoints));
+    }
+    return pictureRows;
+}
+
+const torch::Tensor &Trainer::Impl::pictureSlots()
+{
+    if (!pictureSlotOf.defined()) {
+        const auto &rows = pictureSubset();
+        pictureSlotOf = torch::full({testLabels.size(0)}, -1, torch::kInt64);
+        if (!rows.empty())
+            pictureSlotOf.index_copy_(
+                0, torch::tensor(rows, torch::kInt64),
+                torch::arange(static_cast<std::int64_t>(rows.size()), torch::kInt64));
+    }
+    return pictureSlotOf;
+}
+
+torch::Tensor Trainer::Impl::testFeatures(int stage, std::vector<std::int64_t> &rows)
+{
+    // The folded copy is made (once) outside inference mode: its weights are ordinary tensors.
+    model::StageBlock block{nullptr};
+    if (useCache && cacheStage == stage)
+        block = frozenBlock(stage);
+    c10::InferenceMode guard;
+    detail::AutocastScope ac(amp, ampType, cuda);
+    // A greedy run's cache holds every test image's inputs of block `cacheStage` (one process):
+    // block `stage`'s outputs themselves right after the next stage's cache was built, or its
+    // inputs at the last stage. Either way no image is decoded and the prefix does not run.
+    if (useCache && !distributed() && testCache
+        && (cacheStage == stage + 1 || cacheStage == stage)) {
+        auto x = toDevice(testCache->tensor().index_select(0, torch::tensor(rows, torch::kInt64)));
+        if (cacheStage == stage)
+            x = block->forward(x);
+        return x.to(torch::kFloat32);
+    }
+    const auto topts = transformOptions(false);
+    std::vector<torch::Tensor> batch;
+    std::vector<std::int64_t> kept;
+    for (auto i : rows) {
+        torch::Tensor img;
+        try {
+            img = testImage(i);
+        } catch (const detail::Stop &) {
+            continue; // left out, as the evaluation leaves it out
+        }
+        batch.push_back(data::transformImage(img, topts, spec.recipe.seed, 0, i));
+        kept.push_back(i);
+    }
+    rows = kept;
+    if (batch.empty())
+        return {};
+    net->blocks[stage]->eval();
+    return net->blocks[stage]
+        ->forward(prefix(toDevice(torch::stack(batch)), stage))
+        .to(torch::kFloat32);
+}
+
 StagePictures Trainer::Impl::computePictures(int stage, const std::vector<torch::Tensor> &outputs,
                                              bool ensembleOfHeads)
 {
@@ -145,26 +253,27 @@ StagePictures Trainer::Impl::computePictures(int stage, const std::vector<torch:
     pics.stage = stage;
     pics.classNames = dataset->info().classNames;
     const int classes = spec.input.classes;
-    const auto labels = testLabels;
+    const auto labels = testLabels.contiguous();
+    const std::int64_t *label = labels.data_ptr<std::int64_t>();
     const bool softmax = spec.recipe.ensemble == EnsembleMode::Softmax;
     const int stages = static_cast<int>(outputs.size());
 
     // Confusion matrices and hard errors: from the heads' test outputs, no new forward pass.
     if (stage < stages && outputs[stage].defined()) {
         const auto &out = outputs[stage];
-        pics.head = confusionOf(out.argmax(1), labels, classes);
+        pics.head = confusionOf(out, labels, classes);
         if (ensembleOfHeads) {
             auto w = detail::ensembleWeights(stage + 1);
             auto ens = out * w[stage];
             for (int i = 0; i < stage; ++i)
                 ens = ens + outputs[i] * w[i];
-            pics.ensemble = confusionOf(ens.argmax(1), labels, classes);
+            pics.ensemble = confusionOf(ens, labels, classes);
         } else {
             pics.ensemble = pics.head;
         }
         auto probs = softmax ? out : torch::softmax(out, 1);
         auto [conf, pred] = probs.max(1);
-        auto wrong = pred.ne(labels);
+        auto wrong = pred.ne(labels).logical_and(validRows(out));
         auto score = torch::where(wrong, conf.to(torch::kFloat64),
                                   torch::full_like(conf, -1.0, torch::kFloat64));
         const auto k = std::min<std::int64_t>(kHardErrors, wrong.sum().item<std::int64_t>());
@@ -175,7 +284,7 @@ StagePictures Trainer::Impl::computePictures(int stage, const std::vector<torch:
                 const auto i = top[r].item<std::int64_t>();
                 HardError e;
                 e.sample = i;
-                e.trueClass = static_cast<int>(labels[i].item<std::int64_t>());
+                e.trueClass = static_cast<int>(label[i]);
                 e.predicted = static_cast<int>(pred[i].item<std::int64_t>());
                 e.confidence = conf[i].item<double>();
                 for (int j = stage + 1; j < stages && e.fixedAtStage < 0; ++j)
@@ -189,45 +298,75 @@ StagePictures Trainer::Impl::computePictures(int stage, const std::vector<torch:
         }
     }
 
-    // Projection and feature maps: block `stage`'s outputs on a seeded subset of the test images.
-    const auto n = labels.size(0);
-    const auto perm = data::epochPermutation(n, spec.recipe.seed, 0);
-    const auto m = std::min<std::int64_t>(n, kProjectionPoints);
-    std::vector<std::int64_t> subset(perm.begin(), perm.begin() + m);
-    const auto topts = transformOptions(false);
+    // Projection and feature maps: block `stage`'s outputs on a seeded subset of the test
+    // images, pooled 2x2 for the PCA (kept by the stage's last evaluation when it ran in this
+    // process, else one pass); the first image of each class in the subset shows its maps.
+    const auto &all = pictureSubset();
+    const auto m = static_cast<std::int64_t>(all.size());
+    const bool fromEval
+        = evalPooledStage == stage && evalPooled.defined() && evalPooled.size(0) == m;
     std::vector<torch::Tensor> pooled;
-    std::vector<torch::Tensor> mapInputs;
+    std::vector<std::int64_t> subset;
+    std::vector<torch::Tensor> mapFeatures, mapInputs;
     std::vector<std::int64_t> mapSamples;
     std::vector<bool> classSeen(std::size_t(std::max(classes, 0)), false);
-    {
-        c10::InferenceMode guard;
-        net->blocks[stage]->eval();
-        for (std::int64_t s = 0; s < m; s += 256) {
-            std::vector<torch::Tensor> batch;
-            for (std::int64_t r = s; r < std::min(m, s + 256); ++r) {
-                const auto i = subset[std::size_t(r)];
-                auto img = testImage(i);
-                const auto label = labels[i].item<std::int64_t>();
-                if (label >= 0 && label < classes && !classSeen[std::size_t(label)]) {
-                    classSeen[std::size_t(label)] = true;
-                    mapSamples.push_back(i);
-                    mapInputs.push_back(img);
-                }
-                batch.push_back(data::transformImage(img, topts, spec.recipe.seed, 0, i));
+    for (std::int64_t s = 0; s < m; s += 256) {
+        const auto e = std::min(m, s + 256);
+        std::vector<std::int64_t> rows(all.begin() + s, all.begin() + e);
+        torch::Tensor f;
+        if (fromEval) {
+            // Rows the evaluation left out (an image that no longer decodes) are NaN.
+            auto chunk = evalPooled.slice(0, s, e);
+            auto valid = validRows(chunk).contiguous();
+            const bool *ok = valid.data_ptr<bool>();
+            std::vector<std::int64_t> kept;
+            for (std::size_t r = 0; r < rows.size(); ++r)
+                if (ok[r])
+                    kept.push_back(rows[r]);
+            if (std::int64_t(kept.size()) < chunk.size(0))
+                chunk = chunk.index_select(0, valid.nonzero().squeeze(1));
+            rows = kept;
+            if (!rows.empty())
+                pooled.push_back(chunk);
+        } else {
+            f = testFeatures(stage, rows);
+            if (!rows.empty()) {
+                c10::InferenceMode guard;
+                pooled.push_back(torch::adaptive_avg_pool2d(f, {2, 2}).flatten(1).to(torch::kCPU));
             }
-            auto x = toDevice(torch::stack(batch));
-            detail::AutocastScope ac(amp, ampType, cuda);
-            auto f = net->blocks[stage]->forward(prefix(x, stage));
-            pooled.push_back(torch::adaptive_avg_pool2d(f.to(torch::kFloat32), {2, 2})
-                                 .flatten(1)
-                                 .to(torch::kCPU));
         }
+        subset.insert(subset.end(), rows.begin(), rows.end());
+        for (std::size_t r = 0; r < rows.size(); ++r) {
+            const auto c = label[rows[r]];
+            if (c < 0 || c >= classes || classSeen[std::size_t(c)])
+                continue;
+            torch::Tensor img;
+            try {
+                img = testImage(rows[r]);
+            } catch (const detail::Stop &) {
+                continue; // another image of its class
+            }
+            classSeen[std::size_t(c)] = true;
+            mapSamples.push_back(rows[r]);
+            mapInputs.push_back(img);
+            if (f.defined())
+                mapFeatures.push_back(f[std::int64_t(r)].to(torch::kCPU).clone());
+        }
+    }
+    if (fromEval && !mapSamples.empty()) {
+        // A small pass for the few images whose whole maps are shown.
+        auto rows = mapSamples;
+        auto f = testFeatures(stage, rows).to(torch::kCPU);
+        if (rows.size() != mapSamples.size()) // decoded a moment ago; changed since?
+            throw detail::Stop{RunStatus::Failed, "pictures: a test image stopped decoding"};
+        for (std::int64_t r = 0; r < f.size(0); ++r)
+            mapFeatures.push_back(f[r]);
     }
     auto &p = pics.projection;
     p.seed = spec.recipe.seed;
     p.samples = subset;
-    auto subLabels = labels.index_select(0, torch::tensor(subset, torch::kInt64)).contiguous();
-    p.labels.assign(subLabels.data_ptr<std::int64_t>(), subLabels.data_ptr<std::int64_t>() + m);
+    for (auto i : subset)
+        p.labels.push_back(static_cast<int>(label[i]));
     if (!pooled.empty())
         pca(torch::cat(pooled), p);
     for (const auto &probe : summary.probes)
@@ -239,38 +378,16 @@ StagePictures Trainer::Impl::computePictures(int stage, const std::vector<torch:
         auto &fm = pics.maps;
         fm.samples = mapSamples;
         for (auto i : mapSamples)
-            fm.labels.push_back(static_cast<int>(labels[i].item<std::int64_t>()));
+            fm.labels.push_back(static_cast<int>(label[i]));
         fm.inputs = imageTiles(mapInputs);
-        std::vector<torch::Tensor> batch;
-        for (std::size_t r = 0; r < mapSamples.size(); ++r)
-            batch.push_back(
-                data::transformImage(mapInputs[r], topts, spec.recipe.seed, 0, mapSamples[r]));
-        torch::Tensor f;
-        {
-            c10::InferenceMode guard;
-            detail::AutocastScope ac(amp, ampType, cuda);
-            f = net->blocks[stage]
-                    ->forward(prefix(toDevice(torch::stack(batch)), stage))
-                    .to(torch::kCPU, torch::kFloat32)
-                    .contiguous();
-        }
-        const auto per = std::min<std::int64_t>(kMapsPerSample, f.size(1));
-        fm.perSample = static_cast<int>(per);
-        auto top = std::get<1>(f.mean({2, 3}).topk(per, 1)); // N x per channel indices
         std::vector<torch::Tensor> maps;
-        for (std::int64_t r = 0; r < f.size(0); ++r) {
-            std::vector<int> chans;
-            for (std::int64_t q = 0; q < per; ++q)
-                chans.push_back(static_cast<int>(top[r][q].item<std::int64_t>()));
+        for (const auto &f : mapFeatures) {
+            auto [chans, tiles] = topChannels(f, kMapsPerSample);
+            fm.perSample = static_cast<int>(chans.size());
             fm.channels.push_back(chans);
-            maps.push_back(f[r].index_select(0, top[r]).unsqueeze(1)); // per x 1 x H x W
+            maps.push_back(tiles);
         }
-        auto all = torch::cat(maps);
-        if (std::max(all.size(2), all.size(3)) > kMaxMapSide)
-            all = torch::adaptive_avg_pool2d(all,
-                                             {std::min<std::int64_t>(all.size(2), kMaxMapSide),
-                                              std::min<std::int64_t>(all.size(3), kMaxMapSide)});
-        fm.maps = scaledTiles(all);
+        fm.maps = scaledTiles(torch::cat(maps));
     }
     if (stage == 0)
         pics.filters = firstLayerFilters();
@@ -339,6 +456,86 @@ Result<std::vector<StagePictures>> picturesOfRun(const std::string &runDir, cons
     if (!r)
         return r.error();
     return pictures;
+}
+
+} // namespace lw
+
+namespace lw {
+
+ImageThroughStages Trainer::Impl::imageThroughStages(std::int64_t sample, int stages)
+{
+    ImageThroughStages out;
+    out.sample = sample;
+    out.testImages = testLabels.size(0);
+    out.trueClass = static_cast<int>(testLabels[sample].item<std::int64_t>());
+    out.classNames = dataset->info().classNames;
+    const auto img = testImage(sample);
+    out.image = imageTiles({img});
+    c10::InferenceMode guard;
+    net->eval();
+    detail::AutocastScope ac(amp, ampType, cuda);
+    auto x = net->stem->forward(
+        toDevice(data::transformImage(img, transformOptions(false), spec.recipe.seed, 0, sample)
+                     .unsqueeze(0)));
+    for (int j = 0; j < stages; ++j) {
+        x = net->blocks[j]->forward(x);
+        ImageThroughStages::Stage st;
+        st.stage = j;
+        auto [chans, maps] = topChannels(x[0], kImageMaps);
+        st.channels = chans;
+        st.maps = scaledTiles(maps);
+        // An end-to-end run trains its last head only: the inner ones predict nothing.
+        if (opt.mode != TrainMode::EndToEnd || j == net->stages() - 1) {
+            auto probs = torch::softmax(net->heads[j]->forward(x).to(torch::kFloat32), 1)[0];
+            auto [conf, pred] = probs.max(0);
+            st.predicted = static_cast<int>(pred.item<std::int64_t>());
+            st.confidence = conf.item<double>();
+        }
+        out.stages.push_back(std::move(st));
+    }
+    return out;
+}
+
+RunImages::RunImages() = default;
+RunImages::~RunImages() = default;
+
+Result<std::unique_ptr<RunImages>> RunImages::open(const std::string &runDir, const Spec &spec,
+                                                   TrainMode mode, const std::string &device)
+{
+    std::unique_ptr<RunImages> images(new RunImages);
+    auto impl = Trainer::Impl::openStoredRun(runDir, spec, mode, device, nullptr,
+                                             "show a test image", images->m_stages);
+    if (!impl)
+        return impl.error();
+    images->d = std::move(*impl);
+    return Result<std::unique_ptr<RunImages>>(std::move(images));
+}
+
+std::int64_t RunImages::testImages() const
+{
+    return d->testLabels.size(0);
+}
+
+int RunImages::stages() const
+{
+    return m_stages;
+}
+
+Result<ImageThroughStages> RunImages::image(std::int64_t sample)
+{
+    const auto n = testImages();
+    if (sample < 0 || sample >= n)
+        return fail("test image " + std::to_string(sample) + ": the run's test set has "
+                    + std::to_string(n) + " images, numbered 0.." + std::to_string(n - 1));
+    try {
+        return d->imageThroughStages(sample, m_stages);
+    } catch (const detail::Stop &stop) {
+        return fail(stop.message);
+    } catch (const c10::Error &e) {
+        return fail("test image " + std::to_string(sample) + ": " + e.what_without_backtrace());
+    } catch (const std::exception &e) {
+        return fail("test image " + std::to_string(sample) + ": " + e.what());
+    }
 }
 
 } // namespace lw

@@ -542,10 +542,10 @@ bool Trainer::paused() const
     return d->pauseFlag.load();
 }
 
-Result<void> Trainer::Impl::onStoredRun(const std::string &runDir, const Spec &spec, TrainMode mode,
-                                        const std::string &device, TrainObserver *observer,
-                                        const std::string &what,
-                                        const std::function<void(Impl &, int)> &job)
+Result<std::unique_ptr<Trainer::Impl>>
+Trainer::Impl::openStoredRun(const std::string &runDir, const Spec &spec, TrainMode mode,
+                             const std::string &device, TrainObserver *observer,
+                             const std::string &what, int &stages)
 {
     try {
         TrainOptions options;
@@ -554,12 +554,12 @@ Result<void> Trainer::Impl::onStoredRun(const std::string &runDir, const Spec &s
         options.device = device;
         options.runDir = runDir;
         options.cache = FeatureCache::Off;
-        Impl impl(options, observer);
-        impl.sessionStart = detail::Clock::now();
-        impl.spec = spec;
-        if (auto r = impl.setUp(); !r)
+        auto impl = std::make_unique<Impl>(options, observer);
+        impl->sessionStart = detail::Clock::now();
+        impl->spec = spec;
+        if (auto r = impl->setUp(); !r)
             return r.error();
-        auto state = impl.readState();
+        auto state = impl->readState();
         if (!state)
             return state.error();
         std::string ckpt;
@@ -568,13 +568,34 @@ Result<void> Trainer::Impl::onStoredRun(const std::string &runDir, const Spec &s
             ckpt = state->at("checkpoint").get<std::string>();
             trained = static_cast<int>(state->at("stages").size());
         } catch (const std::exception &e) {
-            return fail(impl.folder.statePath() + " is damaged: " + e.what());
+            return fail(impl->folder.statePath() + " is damaged: " + e.what());
         }
         if (trained == 0)
             return fail("run folder '" + runDir + "' has no finished stage to " + what);
-        if (auto r = impl.loadNetwork(impl.folder, ckpt); !r)
+        if (auto r = impl->loadNetwork(impl->folder, ckpt); !r)
             return r.error();
-        job(impl, mode == TrainMode::Greedy ? trained : impl.net->stages());
+        stages = mode == TrainMode::Greedy ? trained : impl->net->stages();
+        return Result<std::unique_ptr<Impl>>(std::move(impl));
+    } catch (const Stop &stop) {
+        return fail(stop.message);
+    } catch (const c10::Error &e) {
+        return fail(what + " failed: " + e.what_without_backtrace());
+    } catch (const std::exception &e) {
+        return fail(what + " failed: " + e.what());
+    }
+}
+
+Result<void> Trainer::Impl::onStoredRun(const std::string &runDir, const Spec &spec, TrainMode mode,
+                                        const std::string &device, TrainObserver *observer,
+                                        const std::string &what,
+                                        const std::function<void(Impl &, int)> &job)
+{
+    int stages = 0;
+    auto impl = openStoredRun(runDir, spec, mode, device, observer, what, stages);
+    if (!impl)
+        return impl.error();
+    try {
+        job(**impl, stages);
         return {};
     } catch (const Stop &stop) {
         return fail(stop.message);

@@ -111,6 +111,7 @@ private:
     friend Result<std::vector<StagePictures>> picturesOfRun(const std::string &, const Spec &,
                                                             TrainMode, const std::string &,
                                                             TrainObserver *);
+    friend class RunImages;
 };
 
 /// Probes every layer of a trained run from its checkpoints in `runDir` (on demand, for a stored
@@ -124,5 +125,34 @@ Result<std::vector<ProbeResult>> probeRun(const std::string &runDir, const Spec 
 Result<std::vector<StagePictures>> picturesOfRun(const std::string &runDir, const Spec &spec,
                                                  TrainMode mode, const std::string &device,
                                                  TrainObserver *observer);
+
+/// A stored run's trained network, loaded once from the checkpoint its state names, for looking
+/// at single test images: each one's feature maps at every trained stage and each stage head's
+/// prediction. One thread at a time; it may be used from another thread than the one that
+/// opened it.
+class RunImages
+{
+public:
+    /// Sets up the run's data and device and loads its checkpoint (what probeRun does). Fails
+    /// without throwing when the data cannot be read or the run has no finished stage.
+    static Result<std::unique_ptr<RunImages>> open(const std::string &runDir, const Spec &spec,
+                                                   TrainMode mode, const std::string &device);
+    ~RunImages();
+    RunImages(const RunImages &) = delete;
+    RunImages &operator=(const RunImages &) = delete;
+
+    /// Images in the run's test split (samples are 0..testImages()-1).
+    std::int64_t testImages() const;
+    /// Stages with trained weights (greedy: the finished ones; else all).
+    int stages() const;
+    /// Test image `sample` through every trained stage. Fails naming the valid range when
+    /// `sample` is outside the test split, or naming the file when its image no longer decodes.
+    Result<ImageThroughStages> image(std::int64_t sample);
+
+private:
+    RunImages();
+    std::unique_ptr<Trainer::Impl> d;
+    int m_stages = 0;
+};
 
 } // namespace lw

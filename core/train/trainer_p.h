@@ -271,6 +271,23 @@ struct Trainer::Impl
     /// Test image `sample` as uint8 C x H x W; throws Stop when it cannot be decoded.
     torch::Tensor testImage(std::int64_t sample);
     FilterGrid firstLayerFilters();
+    /// Block `stage`'s outputs (float32, on the device) for test samples `rows`: from the
+    /// feature cache when it holds them or the block's inputs, else the images through the
+    /// prefix. Samples whose image no longer decodes are dropped from `rows`.
+    torch::Tensor testFeatures(int stage, std::vector<std::int64_t> &rows);
+    /// The test images a stage's projection shows: the first (at most 2,000) of the seeded
+    /// permutation of the test split, and per test image its place among them (-1: none).
+    const std::vector<std::int64_t> &pictureSubset();
+    const torch::Tensor &pictureSlots();
+    std::vector<std::int64_t> pictureRows;
+    torch::Tensor pictureSlotOf;
+    /// Pooled 2x2 block outputs of the picture subset from the last evaluateStage (rows in
+    /// pictureSubset's order, NaN: left out), so the pictures need no second pass; stage -1:
+    /// none (a stored run, a multi-process run).
+    torch::Tensor evalPooled;
+    int evalPooledStage = -1;
+    /// Test image `sample` through blocks and heads 0..stages-1 (RunImages::image).
+    ImageThroughStages imageThroughStages(std::int64_t sample, int stages);
     /// Pictures of stage `stage` from the test outputs of heads 0..N-1 (logits, or softmax in a
     /// softmax ensemble; undefined for an untrained head) and block `stage`'s features.
     /// `ensembleOfHeads`: the ensemble confusion weighs heads 0..stage, else it is the head's.
@@ -286,6 +303,12 @@ struct Trainer::Impl
     /// Sets up an engine on stored run `runDir`, loads the checkpoint its state names and calls
     /// `job` with it and the stages to look at (greedy: the finished ones; else all). `what`
     /// ("probe", "pictures") names the job in errors; nothing throws out.
+    /// The engine set up on stored run `runDir` with its checkpoint loaded (no feature cache);
+    /// `stages` gets the stages to look at (greedy: the finished ones; else all).
+    static Result<std::unique_ptr<Impl>> openStoredRun(const std::string &runDir, const Spec &spec,
+                                                       TrainMode mode, const std::string &device,
+                                                       TrainObserver *observer,
+                                                       const std::string &what, int &stages);
     static Result<void> onStoredRun(const std::string &runDir, const Spec &spec, TrainMode mode,
                                     const std::string &device, TrainObserver *observer,
                                     const std::string &what,

@@ -68,6 +68,8 @@ private Q_SLOTS:
     void pngsDecodeWithExpectedSizes();
     void oldStoreOpensWithoutPicturesAndComputesThem();
     void damagedPicturesAreAnError();
+    void imageThroughStagesMatchesTheHeads();
+    void cliWritesAPickedImage();
 };
 
 void TestInspect::confusionMatchesStoredAccuracy()
@@ -267,6 +269,101 @@ void TestInspect::damagedPicturesAreAnError()
                  && p.message().find("stage 2") != std::string::npos,
              p.message().c_str());
     QVERIFY(store->pictures(id, 0)); // the other stages still read
+}
+
+void TestInspect::imageThroughStagesMatchesTheHeads()
+{
+    test::TempStore store;
+    QVERIFY(store.ok());
+    const auto id = trainTiny(*store, TrainMode::Greedy);
+    QVERIFY(id > 0);
+    ExecOptions exec;
+    exec.device = "cpu";
+    exec.threads = 2;
+    auto images = RunService(*store).images(id, exec);
+    QVERIFY2(images, images ? "" : images.message().c_str());
+    QCOMPARE((*images)->testImages(), std::int64_t(256));
+    QCOMPARE((*images)->stages(), 3);
+    // A stage's hard error, seen through the stages from the checkpoint: the same prediction
+    // and confidence as the evaluation gave, and the same fix.
+    auto p = store->pictures(id, 0);
+    QVERIFY(p && !p->hardErrors.errors.empty());
+    const auto &e = p->hardErrors.errors.front();
+    auto img = (*images)->image(e.sample);
+    QVERIFY2(img, img ? "" : img.message().c_str());
+    QCOMPARE(img->sample, e.sample);
+    QCOMPARE(img->trueClass, e.trueClass);
+    QCOMPARE(img->image.count, 1);
+    QCOMPARE(img->image.height, 8);
+    QCOMPARE(int(img->stages.size()), 3);
+    QCOMPARE(img->stages[0].predicted, e.predicted);
+    QVERIFY(std::abs(img->stages[0].confidence - e.confidence) < 1e-4);
+    for (int s = 1; s < 3; ++s)
+        if (e.fixedAtStage == s)
+            QCOMPARE(img->stages[std::size_t(s)].predicted, e.trueClass);
+    // Stage widths 8, 16, 32 at 8x8, 4x4, 2x2: up to 16 channels each, most active first.
+    const int side[3] = {8, 4, 2}, count[3] = {8, 16, 16};
+    for (int s = 0; s < 3; ++s) {
+        const auto &st = img->stages[std::size_t(s)];
+        QCOMPARE(st.stage, s);
+        QCOMPARE(st.maps.count, count[s]);
+        QCOMPARE(st.maps.height, side[s]);
+        QCOMPARE(int(st.channels.size()), count[s]);
+    }
+    // Outside the test set: refused, naming the range.
+    auto bad = (*images)->image(256);
+    QVERIFY(!bad);
+    QVERIFY2(bad.message().find("0..255") != std::string::npos, bad.message().c_str());
+}
+
+void TestInspect::cliWritesAPickedImage()
+{
+    test::TempStore store;
+    QVERIFY(store.ok());
+    const auto id = trainTiny(*store, TrainMode::Greedy);
+    QVERIFY(id > 0);
+    store.close();
+    QTemporaryDir out;
+    const QString db = QString::fromStdString(store.path());
+    const auto cli = test::runCli({"inspect", QString::number(id), "--image", "5", "--out",
+                                   out.path(), "--db", db, "--device", "cpu", "--threads", "2"});
+    QVERIFY2(cli.exitCode == 0, qPrintable(cli.err));
+    QVERIFY2(cli.out.contains("test image 5, true class"), qPrintable(cli.out));
+    const QDir dir(out.path());
+    const int m = 2 * kPictureMargin;
+    // The 8x8 image at scale 8; each stage's maps in one row, scaled to about 64 pixels.
+    QCOMPARE(pngSize(dir.filePath("image5.png")), std::make_pair(64 + m, 64 + m));
+    QCOMPARE(pngSize(dir.filePath("image5-stage0.png")),
+             std::make_pair(8 * 64 + 7 * 2 + m, 64 + m));
+    QCOMPARE(pngSize(dir.filePath("image5-stage1.png")),
+             std::make_pair(16 * 64 + 15 * 2 + m, 64 + m));
+    QCOMPARE(pngSize(dir.filePath("image5-stage2.png")),
+             std::make_pair(16 * 64 + 15 * 2 + m, 64 + m));
+    // All stages: a row each, the image then its maps at the image's height.
+    QCOMPARE(pngSize(dir.filePath("image5-stages.png")),
+             std::make_pair(64 + 8 + 16 * (64 + 2) + m, 3 * 64 + 2 * 2 + m));
+    QFile json(dir.filePath("image5.json"));
+    QVERIFY(json.open(QIODevice::ReadOnly));
+    const QByteArray text = json.readAll();
+    QVERIFY(text.contains("\"sample\": 5"));
+    QVERIFY(text.contains("\"predicted_class\""));
+
+    // --stage: that stage only.
+    QTemporaryDir one;
+    const auto st = test::runCli({"inspect", QString::number(id), "--image", "5", "--stage", "2",
+                                  "--out", one.path(), "--db", db, "--device", "cpu"});
+    QVERIFY2(st.exitCode == 0, qPrintable(st.err));
+    QVERIFY(QFile::exists(QDir(one.path()).filePath("image5-stage1.png")));
+    QVERIFY(!QFile::exists(QDir(one.path()).filePath("image5-stage0.png")));
+
+    // Outside the test set: exit 2, naming the range; nothing written.
+    QTemporaryDir none;
+    const auto bad = test::runCli({"inspect", QString::number(id), "--image", "256", "--out",
+                                   none.path(), "--db", db, "--device", "cpu"});
+    QCOMPARE(bad.exitCode, 2);
+    QVERIFY2(bad.err.contains("--image 256") && bad.err.contains("256 images, numbered 0..255"),
+             qPrintable(bad.err));
+    QVERIFY(QDir(none.path()).isEmpty());
 }
 
 QTEST_GUILESS_MAIN(TestInspect)

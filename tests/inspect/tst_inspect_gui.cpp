@@ -19,6 +19,7 @@
 #include <QLabel>
 #include <QPushButton>
 #include <QSignalSpy>
+#include <QSpinBox>
 #include <QStackedWidget>
 #include <QTemporaryDir>
 #include <QTest>
@@ -47,6 +48,7 @@ private Q_SLOTS:
     void oldRunOffersToComputePictures();
     void twoRunsSideBySide();
     void liveInTheTrainSession();
+    void picksATestImage();
 };
 
 void TestInspectGui::oldRunOffersToComputePictures()
@@ -77,6 +79,14 @@ void TestInspectGui::oldRunOffersToComputePictures()
     QVERIFY(!panel.computeButton()->isVisibleTo(&panel));
     QCOMPARE(panel.stage(), 2); // the last stage first
     QVERIFY(hasColorMap(panel.plots()->confusionPlot()));
+    // Drawn in its own gradient and range, shares of a row from 0 to 1 (regression: the colour
+    // scale, attached last, replaced them with its default blues and range).
+    auto *map = qobject_cast<QCPColorMap *>(panel.plots()->confusionPlot()->plottable(0));
+    QVERIFY(map && map->colorScale());
+    QCOMPARE(map->dataRange().lower, 0.0);
+    QCOMPARE(map->dataRange().upper, 1.0);
+    QCOMPARE(map->colorScale()->dataRange().upper, 1.0);
+    QCOMPARE(map->gradient().color(0.0, QCPRange(0, 1)), QColor(68, 1, 84).rgb()); // viridis
     QCOMPARE(panel.plots()->projectionPlot()->graphCount(), 4); // one graph per class
     QCOMPARE(panel.plots()->projectionPlot()->graph(0)->name(), QStringLiteral("class 0"));
 
@@ -153,6 +163,61 @@ void TestInspectGui::liveInTheTrainSession()
     QCOMPARE(panel.stages(), (QList<int>{0, 1, 2}));
     QCOMPARE(panel.stage(), 2);
     QVERIFY(hasColorMap(panel.plots()->confusionPlot()));
+}
+
+void TestInspectGui::picksATestImage()
+{
+    test::TempStore store;
+    QVERIFY(store.ok());
+    const auto id = trainTiny(*store, TrainMode::Greedy);
+    QVERIFY(id > 0);
+    PicturesPanel panel(store.get());
+    panel.resize(1000, 650);
+    panel.show();
+    panel.showRun(id);
+    auto *plots = panel.plots();
+    QVERIFY(!plots->imageMaps());
+    QVERIFY(panel.imageSpin()->isEnabled());
+    QVERIFY(panel.imageSpin()->maximum() >= 200); // the test images the pictures name
+
+    // By number: the spin box and its button; computed off the GUI thread.
+    QSignalSpy shown(&panel, &PicturesPanel::imageShown);
+    panel.imageSpin()->setValue(3);
+    QTest::mouseClick(panel.imageButton(), Qt::LeftButton);
+    QVERIFY(shown.count() == 1 || shown.wait(120000));
+    QCOMPARE(shown.last().at(0).toLongLong(), qint64(3));
+    QCOMPARE(shown.last().at(1).toString(), QString());
+    QVERIFY(plots->imageMaps());
+    QCOMPARE(plots->imageMaps()->sample, qint64(3));
+    QCOMPARE(int(plots->imageMaps()->stages.size()), 3);
+    QCOMPARE(plots->mapsPlot()->itemCount(), 1); // the picture of the image through the stages
+    QVERIFY(!panel.imageThumb()->pixmap().isNull());
+    QCOMPARE(panel.imageSpin()->maximum(), 255); // the run's test set, once its network loaded
+    plots->setCurrentWidget(plots->mapsTab());
+    QCOMPARE(plots->currentPlot(), plots->mapsPlot());
+    QVERIFY(plots->currentCsv().contains("\"sample\": 3"));
+
+    // By clicking the first hard error of the stage shown.
+    plots->setCurrentWidget(plots->errorsPlot());
+    QApplication::processEvents();
+    plots->errorsPlot()->replot();
+    const auto &errors = plots->pictures().hardErrors.errors;
+    QVERIFY(!errors.empty());
+    const QPoint first = plots->errorsPlot()->axisRect()->rect().topLeft() + QPoint(5, 5);
+    QTest::mouseClick(plots->errorsPlot(), Qt::LeftButton, {}, first);
+    QVERIFY(shown.count() == 2 || shown.wait(120000));
+    QCOMPARE(shown.last().at(0).toLongLong(), errors.front().sample);
+    QCOMPARE(plots->imageMaps()->sample, errors.front().sample);
+    QCOMPARE(plots->currentWidget(), plots->mapsTab());
+
+    // Back to one image per class; and a number outside the test set says so.
+    panel.showImagesPerClass();
+    QVERIFY(!plots->imageMaps());
+    QVERIFY(panel.showImage(100000));
+    QVERIFY(shown.count() == 3 || shown.wait(120000));
+    QVERIFY2(shown.last().at(1).toString().contains("0..255"),
+             qPrintable(shown.last().at(1).toString()));
+    QVERIFY(!plots->imageMaps());
 }
 
 QTEST_MAIN(TestInspectGui)

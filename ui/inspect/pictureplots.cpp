@@ -6,7 +6,10 @@
 
 #include <qcustomplot.h>
 
+#include <QHBoxLayout>
+#include <QMouseEvent>
 #include <QPainter>
+#include <QVBoxLayout>
 
 #include <algorithm>
 #include <cmath>
@@ -79,13 +82,15 @@ void drawMatrix(QCustomPlot *plot, int n, const std::vector<std::string> &names,
     for (int t = 0; t < n; ++t)
         for (int p = 0; p < n; ++p)
             map->data()->setCell(p, t, value(t, p));
-    map->setGradient(gradient);
-    map->setDataRange(range);
-    map->setInterpolate(false);
+    // The scale first: a colour map takes its scale's gradient and range when it is attached
+    // (regression: attached last, the matrix was drawn in the scale's default blues, 0..6).
     auto *scale = new QCPColorScale(plot);
     scale->setLabel(scaleLabel);
     plot->plotLayout()->addElement(plot->plotLayout()->rowCount() - 1, 1, scale);
     map->setColorScale(scale);
+    map->setGradient(gradient);
+    map->setDataRange(range);
+    map->setInterpolate(false);
     plot->xAxis->setTicker(classTicker(names, n));
     plot->xAxis->setTickLabelRotation(n > 6 ? 45 : 0);
     plot->yAxis->setTicker(classTicker(names, n, rowAccuracy));
@@ -221,7 +226,7 @@ void drawProjection(QCustomPlot *plot, const Projection &p, const std::vector<st
         g->setName(q(className(names, c)));
         g->setLineStyle(QCPGraph::lsNone);
         g->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDisc, classQColor(c, classes), 4));
-        g->setData(xs[std::size_t(c)], ys[std::size_t(c)], true);
+        g->setData(xs[std::size_t(c)], ys[std::size_t(c)]); // sorts by x
     }
     plot->xAxis->setLabel(
         QObject::tr("PC 1 (%1 of the variance)").arg(percentText(p.explainedVariance[0])));
@@ -279,13 +284,37 @@ QImage featureMapsImage(const FeatureMaps &maps, const std::vector<std::string> 
     return out;
 }
 
+namespace {
+
+/// The grid hardErrorsImage draws: 4 columns of cells, thumbnails scaled to about 72 pixels.
+struct ErrorGrid
+{
+    int columns = 4, scale = 1, cellW = 0, cellH = 0;
+    explicit ErrorGrid(const ImageTiles &t)
+        : scale(std::max(1, 72 / std::max(1, t.height)))
+        , cellW(std::max(t.width * scale, 150) + 12)
+        , cellH(t.height * scale + 58)
+    {}
+};
+
+} // namespace
+
+int hardErrorAt(const HardErrors &errors, QPoint pos)
+{
+    const ErrorGrid g(errors.thumbnails);
+    if (errors.thumbnails.empty() || pos.x() < 0 || pos.y() < 0 || pos.x() >= g.columns * g.cellW)
+        return -1;
+    const int i = (pos.y() / g.cellH) * g.columns + pos.x() / g.cellW;
+    return i < errors.thumbnails.count && std::size_t(i) < errors.errors.size() ? i : -1;
+}
+
 QImage hardErrorsImage(const HardErrors &errors, const std::vector<std::string> &names)
 {
     const auto &t = errors.thumbnails;
     if (t.empty())
         return {};
-    const int columns = 4, scale = std::max(1, 72 / std::max(1, t.height));
-    const int cellW = std::max(t.width * scale, 150) + 12, cellH = t.height * scale + 58;
+    const ErrorGrid g(t);
+    const int columns = g.columns, scale = g.scale, cellW = g.cellW, cellH = g.cellH;
     const int rows = (t.count + columns - 1) / columns;
     QImage out(columns * cellW, rows * cellH, QImage::Format_RGB888);
     out.fill(Qt::white);
@@ -317,6 +346,38 @@ QImage filtersImage(const FilterGrid &filters)
     if (filters.empty())
         return {};
     return toQImage(renderTiles(filters, 8, std::max(1, 48 / std::max(1, filters.height))));
+}
+
+QImage imageStagesImage(const ImageThroughStages &img)
+{
+    if (img.image.empty() || img.stages.empty())
+        return {};
+    const QImage grid = toQImage(renderImageThroughStages(img, scaleTo64(img.image.height)));
+    const int labelWidth = 150;
+    QImage out(grid.width() + labelWidth, grid.height(), QImage::Format_RGB888);
+    out.fill(Qt::white);
+    QPainter painter(&out);
+    painter.drawImage(labelWidth, 0, grid);
+    painter.setFont(QFont("sans", 9));
+    const int rows = static_cast<int>(img.stages.size());
+    const int rowH = (grid.height() - 2 * kPictureMargin + 2) / rows;
+    for (int r = 0; r < rows; ++r) {
+        const auto &st = img.stages[std::size_t(r)];
+        QString text = QObject::tr("Stage %1").arg(st.stage + 1);
+        if (st.predicted >= 0) {
+            painter.setPen(st.predicted == img.trueClass ? QColor(30, 120, 30)
+                                                         : QColor(190, 30, 30));
+            text += QStringLiteral("\n%1 (%2)")
+                        .arg(q(className(img.classNames, st.predicted)))
+                        .arg(percentText(st.confidence));
+        } else {
+            painter.setPen(Qt::black);
+            text += QObject::tr("\nno trained head");
+        }
+        painter.drawText(QRect(4, kPictureMargin + r * rowH, labelWidth - 8, rowH - 2),
+                         Qt::AlignRight | Qt::AlignVCenter, text);
+    }
+    return out;
 }
 
 void StageCombo::setStages(const std::vector<int> &stages)
@@ -355,19 +416,114 @@ PicturePlots::PicturePlots(QWidget *parent)
     m_confusion = make(QStringLiteral("confusionPlot"), tr("Confusion"));
     m_projection = make(QStringLiteral("projectionPlot"), tr("Features (PCA)"));
     m_filters = make(QStringLiteral("filtersPlot"), tr("Filters"));
-    m_maps = make(QStringLiteral("mapsPlot"), tr("Feature maps"));
+    // Feature maps: a row for picking a test image (filled by the panel) above the plot.
+    m_mapsTab = new QWidget;
+    m_maps = new QCustomPlot;
+    m_maps->setObjectName(QStringLiteral("mapsPlot"));
+    m_maps->setMinimumSize(280, 200);
+    m_mapsBar = new QHBoxLayout;
+    m_mapsBar->setContentsMargins(4, 2, 4, 0);
+    auto *mapsLayout = new QVBoxLayout(m_mapsTab);
+    mapsLayout->setContentsMargins(0, 0, 0, 0);
+    mapsLayout->setSpacing(2);
+    mapsLayout->addLayout(m_mapsBar);
+    mapsLayout->addWidget(m_maps, 1);
+    addTab(m_mapsTab, tr("Feature maps"));
     m_errors = make(QStringLiteral("errorsPlot"), tr("Hard errors"));
+    m_errors->setToolTip(tr("Click an image to see its feature maps at every stage"));
+    m_projection->setToolTip(tr("Click a point to see that test image's feature maps at every "
+                                "stage"));
+    for (auto *plot : {m_projection, m_errors}) {
+        connect(plot, &QCustomPlot::mousePress, this,
+                [this](QMouseEvent *e) { m_pressPos = e->pos(); });
+        connect(plot, &QCustomPlot::mouseRelease, this, [this, plot](QMouseEvent *e) {
+            if (e->button() == Qt::LeftButton && (e->pos() - m_pressPos).manhattanLength() <= 4)
+                clicked(plot, e->pos());
+        });
+    }
+}
+
+void PicturePlots::clicked(QCustomPlot *plot, QPoint pos)
+{
+    if (!m_has)
+        return;
+    if (plot == m_errors) {
+        if (m_errorsImageSize.isEmpty())
+            return;
+        // drawImage anchors the image, scaled with its aspect ratio kept, at the axis rect's
+        // top left corner.
+        const QRect rect = m_errors->axisRect()->rect();
+        const QSize shown = m_errorsImageSize.scaled(rect.size(), Qt::KeepAspectRatio);
+        if (shown.isEmpty())
+            return;
+        const QPoint at = pos - rect.topLeft();
+        const QPoint inImage(at.x() * m_errorsImageSize.width() / shown.width(),
+                             at.y() * m_errorsImageSize.height() / shown.height());
+        const int i = hardErrorAt(m_pics.hardErrors, inImage);
+        if (i >= 0)
+            Q_EMIT sampleClicked(m_pics.hardErrors.errors[std::size_t(i)].sample);
+        return;
+    }
+    // The PCA: the nearest point within 8 pixels.
+    const auto &p = m_pics.projection;
+    double best = 64.0;
+    qint64 sample = -1;
+    for (std::size_t i = 0; i < p.size() && i < p.samples.size(); ++i) {
+        const double dx = m_projection->xAxis->coordToPixel(p.x[i]) - pos.x();
+        const double dy = m_projection->yAxis->coordToPixel(p.y[i]) - pos.y();
+        if (dx * dx + dy * dy <= best) {
+            best = dx * dx + dy * dy;
+            sample = p.samples[i];
+        }
+    }
+    if (sample >= 0)
+        Q_EMIT sampleClicked(sample);
+}
+
+void PicturePlots::setImageMaps(const ImageThroughStages &img)
+{
+    m_image = img;
+    drawMaps();
+}
+
+void PicturePlots::clearImageMaps()
+{
+    m_image.reset();
+    drawMaps();
+}
+
+void PicturePlots::drawMaps()
+{
+    if (m_image) {
+        const auto &img = *m_image;
+        drawImage(m_maps, imageStagesImage(img),
+                  tr("Test image #%1 (%2): the %3 most active channels at each stage")
+                      .arg(img.sample)
+                      .arg(q(className(img.classNames, img.trueClass)))
+                      .arg(img.stages.empty() ? 0 : img.stages.front().channels.size()));
+        return;
+    }
+    if (!m_has) {
+        drawImage(m_maps, {}, {});
+        return;
+    }
+    drawImage(m_maps, featureMapsImage(m_pics.maps, m_pics.classNames),
+              tr("Stage %1: the %2 most active channels per image (one per class)")
+                  .arg(m_pics.stage + 1)
+                  .arg(m_pics.maps.perSample));
 }
 
 void PicturePlots::clear()
 {
     m_has = false;
     m_pics = {};
-    for (auto *p : {m_confusion, m_projection, m_filters, m_maps, m_errors}) {
+    m_errorsImageSize = {};
+    for (auto *p : {m_confusion, m_projection, m_filters, m_errors}) {
         p->clearPlottables();
         p->clearItems();
         p->replot();
     }
+    drawMaps(); // a picked image stays until the panel clears it
 }
 
 void PicturePlots::setPictures(const StagePictures &p, bool ensemble, const FilterGrid &filters)
@@ -396,14 +552,18 @@ void PicturePlots::setPictures(const StagePictures &p, bool ensemble, const Filt
             .arg(percentText(p.projection.explainedVariance[0] + p.projection.explainedVariance[1]))
             .arg(probe));
     drawImage(m_filters, filtersImage(filters), tr("First-layer filters (%1)").arg(filters.count));
-    drawImage(m_maps, featureMapsImage(p.maps, names),
-              tr("%1: the %2 most active channels per image").arg(stage).arg(p.maps.perSample));
-    drawImage(m_errors, hardErrorsImage(p.hardErrors, names),
-              tr("%1: the most confident errors of its head").arg(stage));
+    drawMaps();
+    const QImage errors = hardErrorsImage(p.hardErrors, names);
+    m_errorsImageSize = errors.size();
+    drawImage(m_errors, errors,
+              tr("%1: the most confident errors of its head (click one for its feature maps)")
+                  .arg(stage));
 }
 
 QCustomPlot *PicturePlots::currentPlot() const
 {
+    if (currentWidget() == m_mapsTab)
+        return m_maps;
     return qobject_cast<QCustomPlot *>(currentWidget());
 }
 
@@ -418,6 +578,8 @@ QString PicturePlots::currentCsv() const
         return q(projectionCsv(m_pics.projection, m_pics.classNames));
     if (w == m_errors)
         return q(hardErrorsCsv(m_pics.hardErrors, m_pics.classNames));
+    if (w == m_mapsTab && m_image)
+        return q(imageJson(*m_image));
     return q(picturesJson(m_pics));
 }
 

@@ -7,10 +7,12 @@
 #include <QString>
 #include <QTabWidget>
 
+#include <optional>
 #include <string>
 #include <vector>
 
 class QCustomPlot;
+class QHBoxLayout;
 
 namespace lw {
 
@@ -37,6 +39,11 @@ QImage featureMapsImage(const FeatureMaps &maps, const std::vector<std::string> 
 QImage hardErrorsImage(const HardErrors &errors, const std::vector<std::string> &names);
 /// The first layer's filters in a grid.
 QImage filtersImage(const FilterGrid &filters);
+/// A picked test image through the stages: one row per stage (its number and the head's
+/// prediction on the left, green when right, red when wrong), the image, then its maps.
+QImage imageStagesImage(const ImageThroughStages &img);
+/// Index of the hard error drawn at `pos` of hardErrorsImage(errors) (its pixels), or -1.
+int hardErrorAt(const HardErrors &errors, QPoint pos);
 
 /// The stages (0-based data, shown 1-based) that have pictures.
 class StageCombo : public QComboBox
@@ -54,6 +61,9 @@ public:
 };
 
 /// One stage's pictures in tabs: Confusion, Features (PCA), Filters, Feature maps, Hard errors.
+/// Clicking a hard error or a point of the PCA asks for that test image (sampleClicked); the
+/// Feature maps tab then shows it through every stage (setImageMaps) instead of one image per
+/// class.
 class PicturePlots : public QTabWidget
 {
     Q_OBJECT
@@ -77,9 +87,32 @@ public:
     /// The numbers behind the current tab as CSV (empty for the image tabs without numbers).
     QString currentCsv() const;
 
+    /// The Feature maps tab's row above its plot, for the controls that pick a test image.
+    QHBoxLayout *mapsBar() const { return m_mapsBar; }
+    QWidget *mapsTab() const { return m_mapsTab; }
+    /// Shows `img` through its stages in the Feature maps tab (until clearImageMaps).
+    void setImageMaps(const ImageThroughStages &img);
+    /// Back to one image per class.
+    void clearImageMaps();
+    /// The picked image shown, or null.
+    const ImageThroughStages *imageMaps() const { return m_image ? &*m_image : nullptr; }
+
+Q_SIGNALS:
+    /// The user clicked test image `sample` (a hard error or a point of the PCA).
+    void sampleClicked(qint64 sample);
+
 private:
+    void drawMaps();
+    /// A click (press and release in the same place) at `pos` of `plot`.
+    void clicked(QCustomPlot *plot, QPoint pos);
+
     QCustomPlot *m_confusion, *m_projection, *m_filters, *m_maps, *m_errors;
+    QWidget *m_mapsTab = nullptr;
+    QHBoxLayout *m_mapsBar = nullptr;
     StagePictures m_pics;
+    std::optional<ImageThroughStages> m_image;
+    QSize m_errorsImageSize;
+    QPoint m_pressPos;
     bool m_ensemble = false;
     bool m_has = false;
 };

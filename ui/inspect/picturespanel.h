@@ -6,10 +6,12 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 
 class QComboBox;
 class QLabel;
 class QPushButton;
+class QSpinBox;
 template<typename T>
 class QFutureWatcher;
 
@@ -17,6 +19,7 @@ namespace lw {
 
 class PicturePlots;
 class StageCombo;
+class RunImages;
 class RunStore;
 class TrainSession;
 
@@ -25,6 +28,9 @@ class TrainSession;
 /// Fed live (addLivePictures, as each stage finishes) or read from the store for a stored run;
 /// a run recorded before Layerwise drew pictures offers "Compute pictures", which runs core's
 /// RunService::pictures off the GUI thread. Every picture exports as PNG/SVG/PDF and CSV.
+/// The Feature maps tab shows one test image through every stage: picked by its number, or by
+/// clicking a hard error or a point of the PCA; computed off the GUI thread from the run's
+/// checkpoint (RunService::images, loaded once per run).
 class PicturesPanel : public QWidget
 {
     Q_OBJECT
@@ -67,11 +73,28 @@ public:
     bool exportPicture(const QString &path, QString *error);
     bool exportCsv(const QString &path, QString *error);
 
+    /// Shows test image `sample` of the run shown through every stage (the Feature maps tab),
+    /// computed off the GUI thread; a request while one is computed replaces any waiting one.
+    /// False when no run is shown.
+    bool showImage(qint64 sample);
+    /// Back to one test image per class.
+    void showImagesPerClass();
+    bool isComputingImage() const;
+    QSpinBox *imageSpin() const { return m_imageSpin; }
+    QPushButton *imageButton() const { return m_imageButton; }
+    QLabel *imageThumb() const { return m_imageThumb; }
+
 Q_SIGNALS:
     /// "Compute pictures" ended; `error` is empty when it succeeded.
     void computeFinished(qint64 runId, const QString &error);
+    /// A test image asked with showImage is shown (`error` empty) or could not be computed.
+    void imageShown(qint64 sample, const QString &error);
 
 private:
+    struct ImageJob;
+    void startImage(qint64 sample);
+    void imageFinished();
+    void resetImages();
     void reload();
     void refreshStages();
     void redraw();
@@ -90,6 +113,18 @@ private:
     QLabel *m_message = nullptr;
     PicturePlots *m_plots = nullptr;
     QFutureWatcher<QString> *m_watcher = nullptr;
+
+    QSpinBox *m_imageSpin = nullptr;
+    QPushButton *m_imageButton = nullptr;
+    QPushButton *m_perClassButton = nullptr;
+    QLabel *m_imageThumb = nullptr;
+    QLabel *m_imageStatus = nullptr;
+    /// The run's network for single images, loaded on the first request (shared with the job
+    /// computing, which may outlive a change of run).
+    std::shared_ptr<RunImages> m_images;
+    QFutureWatcher<std::shared_ptr<ImageJob>> *m_imageWatcher = nullptr;
+    qint64 m_pendingImage = -1;
+    int m_imageGeneration = 0; ///< bumped when the run changes: older results are dropped
 };
 
 } // namespace lw
