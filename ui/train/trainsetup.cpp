@@ -214,6 +214,13 @@ TrainSetup::TrainSetup(RunStore *store, LastFolders *folders, const TrainSetupAc
     auto *resumeButton = makeButton(actions.resumeRun, QStringLiteral("resumeRunButton"));
     outer->addWidget(resumeButton);
     outer->addStretch(1);
+    // Combo boxes as narrow as a dozen characters (their lists show the whole entries): the
+    // longest entry (precision, cache) would otherwise set the panel's width, and the window
+    // would not fit 1920x1080 at a scale factor of 2.
+    for (QComboBox *combo : panel->findChildren<QComboBox *>()) {
+        combo->setSizeAdjustPolicy(QComboBox::AdjustToMinimumContentsLengthWithIcon);
+        combo->setMinimumContentsLength(12);
+    }
     scroll->setWidget(panel);
     scroll->setHorizontalScrollBarPolicy(Qt::ScrollBarAlwaysOff);
     scroll->setMinimumWidth(panel->minimumSizeHint().width()
