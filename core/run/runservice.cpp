@@ -505,6 +505,8 @@ Result<std::unique_ptr<RunJob>> RunService::storedRunJob(std::int64_t id, JobKin
     impl->lockedStages = detail->run.parentRun ? detail->run.branchStage : 0;
     impl->options = trainOptions(*spec, detail->run.mode, exec, folder.path());
     impl->options.probes = detail->run.probes; // a resumed run goes on as it was
+    if (kind == JobKind::Resume)
+        impl->options.elapsedBefore = detail->run.wallSeconds; // active time at the stop
     if (kind == JobKind::Probe || kind == JobKind::Pictures)
         impl->options.cache = FeatureCache::Off;
     return std::unique_ptr<RunJob>(new RunJob(std::move(impl)));

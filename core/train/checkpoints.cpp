@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <limits>
 #include <sstream>
@@ -184,6 +185,20 @@ void Trainer::Impl::saveCheckpoint(int stage, int epochsDone, bool stageDone,
     obs->checkpointSaved({stage, epochsDone, name, false});
 }
 
+void Trainer::Impl::keepStopTime(double seconds)
+{
+    if (folder.empty() || !writer() || !folder.hasState())
+        return;
+    auto state = readState();
+    if (!state || !state->contains("seconds") || !(*state)["seconds"].is_number()
+        || (*state)["seconds"].get<double>() >= seconds)
+        return;
+    (*state)["seconds"] = seconds;
+    if (auto r = writeFileAtomic(folder.statePath(), state->dump(2)); !r)
+        log(LogLevel::Warning, "the run's active time at the stop was not kept (" + r.message()
+                                   + "): a resume counts from its last checkpoint's time");
+}
+
 Result<Trainer::Impl::json> Trainer::Impl::readState() const
 {
     const std::string path = folder.statePath();
@@ -211,7 +226,9 @@ Trainer::Impl::ResumePoint Trainer::Impl::restoreProgress(const json &state)
     at.epoch = static_cast<int>(boundedField(state, "epoch", 0, epochs));
     at.stageDone = state.at("stage_done").get<bool>();
     step = boundedField(state, "step", 0, std::numeric_limits<std::int64_t>::max());
-    elapsedBefore = state.at("seconds").get<double>();
+    // The larger of the run state's time and the one recorded elsewhere at the stop (the store's
+    // wall time): active time never goes backwards across a stop and a resume.
+    elapsedBefore = std::max(state.at("seconds").get<double>(), opt.elapsedBefore);
     at.checkpoint = state.at("checkpoint").get<std::string>();
     const auto &cur = state.at("current");
     current.trainAcc = cur.at("train_acc").get<double>();

@@ -386,6 +386,8 @@ Result<RunSummary> Trainer::Impl::execute(bool resuming)
         summary.message = e.what();
     }
     summary.seconds = elapsed();
+    if (summary.status != RunStatus::Finished)
+        keepStopTime(summary.seconds);
     if (summary.status == RunStatus::Failed || summary.status == RunStatus::Interrupted)
         log(LogLevel::Error, summary.message);
     obs->runEnded({summary.status, summary.message, summary.seconds, summary.finalTestAcc});

@@ -68,6 +68,9 @@ struct TrainOptions : ExecOptions
     /// A state dict (initweights.h) whose stages 1..K replace the fresh weights of a new run,
     /// which then trains as usual; empty: none. Not with a branch.
     std::string initFrom;
+    /// A resume: the run's active seconds so far as recorded outside its run folder (the run
+    /// store's wall time at the stop); it goes on from the larger of this and its run state's.
+    double elapsedBefore = 0;
 };
 
 struct RunSummary

@@ -327,6 +327,10 @@ struct Trainer::Impl
     void saveCheckpoint(int stage, int epochsDone, bool stageDone,
                         const std::vector<StageOptimizer *> &optimizers);
     Result<json> readState() const;
+    /// A run that stops before its end keeps its active seconds at the stop in its run state
+    /// (not those of its last checkpoint), so that a resume never counts time backwards; a
+    /// failure to write is a warning.
+    void keepStopTime(double seconds);
     /// Where a resumed run continues: after `epoch` epochs of `stage` (0-based), from `checkpoint`.
     struct ResumePoint
     {

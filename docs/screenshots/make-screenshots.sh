@@ -6,7 +6,11 @@
 #   design.png   the Design view with the cifar10-k2 preset, its psi stage selected
 #   train.png    the Train view while a greedy run trains (stage 2 of 3)
 #   runs.png     the Runs view, the newest run selected
-#   compare.png  the Runs view comparing two runs (curves, accuracy by depth, config diff)
+#   compare.png  the Runs view comparing two runs (curves, accuracy by depth, config diff): by
+#                default the greedy run and its end-to-end twin
+#   compare-pictures.png  the same two runs in the Pictures tab: their stage pictures side by
+#                side and the difference of their confusions
+#   pictures.png the Pictures tab of the greedy fmnist-k1 run alone (its last stage's confusion)
 #
 # Usage: docs/screenshots/make-screenshots.sh [BUILD_DIR]      (default: build)
 #
@@ -277,6 +281,10 @@ else
     select_runs "" space shift+Down # the two newest runs
 fi
 shot compare 3
+key alt+p # the Pictures tab (Alt+P) of the same selection
+shot compare-pictures 3
+select_runs "$main_run" space
+shot pictures 3
 stop_gui
 
 # --- Main window: a stored run in the Train view, probed ----------------------------------------

@@ -306,6 +306,80 @@ private Q_SLOTS:
         QTRY_VERIFY_WITH_TIMEOUT(m_view->startButton()->isEnabled(), 20000);
     }
 
+    void plotsGetTheWidth()
+    {
+        // Regression (issue 19): the stage timeline's axes were squeezed to 50 px while its
+        // widget kept the width (its legend, empty until a series has data, was an empty grid
+        // whose maximum width of 0 clamped the layout's column), and legends in one row asked
+        // for more width than the plot had (entries cut). The axes take most of each plot's width
+        // at every window size (960x540: 1920x1080 at a scale factor of 2), during and after a run
+        // of three stages and with the stored run shown again; a legend takes the rows it needs,
+        // never more width.
+        prepare(test::tinySpec());
+        TrainSession *session = m_view->session();
+        QList<QSize> sizes{QSize(960, 540), QSize(1280, 720), QSize(1600, 1000), QSize(1920, 1080)};
+        QStringList problems;
+        auto measure = [&](const QString &when) {
+            for (const QSize &size : sizes) {
+                m_window->resize(size);
+                QTest::qWait(30);
+                m_view->timeline()->flush();
+                m_view->timeline()->replot();
+                m_view->depthPlot()->replot();
+                for (QCustomPlot *plot : {static_cast<QCustomPlot *>(m_view->timeline()),
+                                          static_cast<QCustomPlot *>(m_view->depthPlot())}) {
+                    for (QCPAxisRect *rect : plot->axisRects()) {
+                        const double share = double(rect->width()) / plot->width();
+                        const int legendNeeds = plot->legend->minimumOuterSizeHint().width();
+                        qInfo("%s %dx%d %s: axes %d of %d px (%.0f %%), legend needs %d px in "
+                              "%d columns",
+                              qPrintable(when), size.width(), size.height(),
+                              qPrintable(plot->objectName()), rect->width(), plot->width(),
+                              share * 100, legendNeeds, plot->legend->columnCount());
+                        if (legendNeeds > plot->width())
+                            problems << QStringLiteral("%1 %2x%3 %4: legend needs %5 of %6 px")
+                                            .arg(when)
+                                            .arg(size.width())
+                                            .arg(size.height())
+                                            .arg(plot->objectName())
+                                            .arg(legendNeeds)
+                                            .arg(plot->width());
+                        if (share <= 0.6)
+                            problems << QStringLiteral("%1 %2x%3 %4: axes %5 of %6 px")
+                                            .arg(when)
+                                            .arg(size.width())
+                                            .arg(size.height())
+                                            .arg(plot->objectName())
+                                            .arg(rect->width())
+                                            .arg(plot->width());
+                    }
+                }
+            }
+        };
+        // The window fits 1920x1080 at a scale factor of 2 (960 logical pixels) in width.
+        QVERIFY2(m_window->minimumSizeHint().width() <= 960,
+                 qPrintable(QString::number(m_window->minimumSizeHint().width())));
+        measure(QStringLiteral("before")); // no data yet: an empty legend
+        bool measured = false;
+        connect(session, &TrainSession::stageStarted, this, [&](const StageStarted &e) {
+            if (e.stage == 2 && !measured) {
+                measured = true;
+                measure(QStringLiteral("during"));
+            }
+        });
+        const auto [id, status] = clickStartAndWait();
+        session->disconnect(this);
+        QCOMPARE(QString(lw::toString(status)), QString(lw::toString(RunStatus::Finished)));
+        QVERIFY(measured);
+        measure(QStringLiteral("after"));
+        // The stored run shown again (the Runs view's Run probes).
+        QSignalSpy probed(m_view, &TrainView::probesFinished);
+        QVERIFY2(m_view->probeStoredRun(id), qPrintable(m_view->errorString()));
+        QVERIFY(probed.wait(120000));
+        measure(QStringLiteral("shown"));
+        QVERIFY2(problems.isEmpty(), qPrintable(problems.join(QStringLiteral("; "))));
+    }
+
     void pauseThenContinue()
     {
         Spec spec = test::tinySpec();

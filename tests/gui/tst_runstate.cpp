@@ -162,6 +162,7 @@ private Q_SLOTS:
                  qPrintable(QStringLiteral("store %1 s, Train view %2 s")
                                 .arg(d.run.wallSeconds)
                                 .arg(m_view->elapsedSeconds())));
+        const double atStop = d.run.wallSeconds;
 
         // Resume with the probes box cleared: the run goes on as it was made.
         m_view->probesCheck()->setChecked(false);
@@ -175,6 +176,12 @@ private Q_SLOTS:
         QVERIFY(m_view->newRunFromShownButton()->isVisibleTo(m_view));
         QVERIFY(started.wait(60000));
         QCoreApplication::processEvents();
+        // Active time goes on from the stop (the stop came while layer 2 was probed, after the
+        // last checkpoint): it never goes backwards.
+        QVERIFY2(m_view->elapsedSeconds() >= atStop - 1e-6,
+                 qPrintable(QStringLiteral("resumed at %1 s, stopped at %2 s")
+                                .arg(m_view->elapsedSeconds())
+                                .arg(atStop)));
         // The stored probes stay on the depth plot and the run bar starts where the run stood.
         QCOMPARE(m_view->depthPlot()->probeCount(), 2);
         QVERIFY2(m_view->runProgress()->value() >= m_view->runProgress()->maximum() / 2,
@@ -197,6 +204,7 @@ private Q_SLOTS:
         for (int s = 1; s <= 3; ++s)
             QCOMPARE(markers.count(QStringLiteral("stage %1").arg(s)), 1);
         QVERIFY(std::abs(d.run.wallSeconds - m_view->elapsedSeconds()) < 0.05);
+        QVERIFY(d.run.wallSeconds > atStop);
         QVERIFY(m_view->progressLabel()->text().contains(QStringLiteral("elapsed")));
     }
 

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include <csignal>
+#include <filesystem>
 #include <fstream>
 #include <thread>
 
@@ -83,6 +84,7 @@ private Q_SLOTS:
     void bf16AutocastOnCpu();
     void nanStopsTheStage();
     void cancelThenResumeCompletes();
+    void resumeCountsTimeFromTheStop();
     void killDuringTrainingThenResume();
     void cliBranchFromStoredRun();
     void endToEndAndDecoupled();
@@ -479,6 +481,74 @@ void TestTrain::cancelThenResumeCompletes()
     QCOMPARE(doneBefore + int(rec2.epochs.size()), 6);
     QCOMPARE(int(second->stages.size()), 3);
     QCOMPARE(rec2.epochs.back().step, std::int64_t(6));
+}
+
+void TestTrain::resumeCountsTimeFromTheStop()
+{
+    // Regression (issue 19): a resume went on from the active time of the last checkpoint, so a
+    // stopped and resumed run's time shrank by what was spent between that checkpoint and the
+    // stop. The time at the stop is kept; with the store's time given, the larger one counts.
+    struct Log : test::EventLog
+    {
+        Trainer *trainer = nullptr;
+        void checkpointSaved(const CheckpointSaved &c) override
+        {
+            test::EventLog::checkpointSaved(c);
+            if (c.stage == 0 && c.epoch == 1 && !c.stageEnd) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(400)); // active time
+                trainer->cancel();
+            }
+        }
+    };
+    QTemporaryDir dir;
+    TrainOptions o;
+    o.spec = test::tinySpec(2);
+    o.runDir = dir.path().toStdString();
+    Log rec;
+    Trainer first(o, &rec);
+    rec.trainer = &first;
+    auto stopped = first.run();
+    QVERIFY(stopped.ok());
+    QCOMPARE(int(stopped->status), int(RunStatus::Cancelled));
+    QCOMPARE(int(rec.epochs.size()), 1);
+    const double checkpointTime = rec.epochs.back().elapsed;
+    QVERIFY2(stopped->seconds >= checkpointTime + 0.4,
+             qPrintable(QStringLiteral("%1 s at the stop, %2 s at the checkpoint")
+                            .arg(stopped->seconds)
+                            .arg(checkpointTime)));
+
+    // A copy of the stopped run, resumed below with a larger time from elsewhere.
+    QTemporaryDir copy;
+    std::filesystem::copy(o.runDir, copy.path().toStdString(),
+                          std::filesystem::copy_options::recursive
+                              | std::filesystem::copy_options::overwrite_existing);
+
+    test::EventLog rec2;
+    Trainer again(o, &rec2);
+    auto resumed = again.resume();
+    QVERIFY2(resumed.ok(), resumed.ok() ? "" : resumed.message().c_str());
+    QCOMPARE(int(resumed->status), int(RunStatus::Finished));
+    QCOMPARE(int(rec2.starts.size()), 1);
+    QVERIFY2(rec2.starts.front().elapsed >= stopped->seconds,
+             qPrintable(QStringLiteral("resumed at %1 s, stopped at %2 s")
+                            .arg(rec2.starts.front().elapsed)
+                            .arg(stopped->seconds)));
+    QVERIFY(rec2.epochs.front().elapsed > stopped->seconds);
+    QVERIFY(resumed->seconds > stopped->seconds);
+
+    // Time recorded elsewhere at the stop (the run store's, which RunService passes) counts
+    // when it is the larger.
+    TrainOptions later = o;
+    later.runDir = copy.path().toStdString();
+    later.elapsedBefore = stopped->seconds + 100;
+    test::EventLog rec3;
+    Trainer third(later, &rec3);
+    auto resumed3 = third.resume();
+    QVERIFY2(resumed3.ok(), resumed3.ok() ? "" : resumed3.message().c_str());
+    QCOMPARE(int(resumed3->status), int(RunStatus::Finished));
+    QCOMPARE(int(rec3.starts.size()), 1);
+    QVERIFY(rec3.starts.front().elapsed >= later.elapsedBefore);
+    QVERIFY(resumed3->seconds > later.elapsedBefore);
 }
 
 void TestTrain::killDuringTrainingThenResume()

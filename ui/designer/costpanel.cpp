@@ -1,8 +1,10 @@
 #include "ui/designer/costpanel.h"
 
 #include "ui/common/format.h"
+#include "ui/common/plotlegend.h"
 
 #include <QBoxLayout>
+#include <QFontMetrics>
 #include <QHeaderView>
 #include <QLabel>
 #include <QTableWidget>
@@ -84,7 +86,9 @@ CostPanel::CostPanel(QWidget *parent)
     }
     m_table->verticalHeader()->hide();
     m_table->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
-    m_table->horizontalHeader()->setStretchLastSection(true);
+    // Columns as wide as their contents: a stretched last column puts its numbers far from
+    // their row on a wide screen.
+    m_table->horizontalHeader()->setStretchLastSection(false);
     m_table->setEditTriggers(QAbstractItemView::NoEditTriggers);
     m_table->setAlternatingRowColors(true);
     m_table->setSelectionBehavior(QAbstractItemView::SelectRows);
@@ -112,21 +116,28 @@ CostPanel::CostPanel(QWidget *parent)
     // Short enough for the chart's height at 1280x720; the tooltip says the rest.
     m_chart->yAxis->setLabel(tr("GMAC / sample"));
     m_chart->setToolTip(tr("Multiply-accumulates per sample of one epoch of each stage"));
-    // The legend sits in rows above the plot, so that it never hides a bar, in a smaller font
-    // so that both entries fit the chart's width.
+    // The legend sits in one row above the plot, so that it never hides a bar and leaves the
+    // bars the chart's height (at 1280x720 the chart is about 150 px tall): a smaller font and
+    // small icons, so that both entries fit the chart's width.
     QFont legendFont = font();
     legendFont.setPointSizeF(legendFont.pointSizeF() * 0.85);
     m_chart->legend->setVisible(true);
     m_chart->legend->setFont(legendFont);
     m_chart->legend->setBorderPen(Qt::NoPen);
-    m_chart->legend->setWrap(1);
-    m_chart->legend->setFillOrder(QCPLayoutGrid::foColumnsFirst);
+    m_chart->legend->setBrush(Qt::NoBrush);
+    const int em = QFontMetrics(legendFont).height();
+    m_chart->legend->setIconSize(QSize(em, em * 2 / 3));
+    m_chart->legend->setIconTextPadding(em / 3);
+    m_chart->legend->setColumnSpacing(em);
+    m_chart->legend->setRowSpacing(0);
+    m_chart->legend->setMargins(QMargins(em / 2, em / 4, em / 2, 0));
     m_chart->axisRect()->insetLayout()->take(m_chart->legend);
     m_chart->plotLayout()->insertRow(0);
     m_chart->plotLayout()->addElement(0, 0, m_chart->legend);
+    fitLegendToWidth(m_chart, 2);
     m_chart->plotLayout()->setRowStretchFactor(0, 0.001);
     m_chart->plotLayout()->setRowSpacing(0);
-    m_chart->setMaximumWidth(340);
+    m_chart->setMaximumWidth(480);
     row->addWidget(m_chart, 3);
 }
 

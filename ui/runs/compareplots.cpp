@@ -1,5 +1,7 @@
 #include "ui/runs/compareplots.h"
 
+#include "ui/common/plotlegend.h"
+
 #include <qcustomplot.h>
 
 #include <QObject>
@@ -74,8 +76,6 @@ void stylePlot(QCustomPlot *plot)
     plot->setNoAntialiasingOnDrag(true);
     // The legend (line styles, run names) sits in rows under the axes, never over the data.
     plot->legend->setVisible(true);
-    plot->legend->setWrap(3);
-    plot->legend->setFillOrder(QCPLayoutGrid::foColumnsFirst);
     plot->legend->setBorderPen(Qt::NoPen);
     plot->legend->setBrush(Qt::NoBrush);
     plot->plotLayout()->addElement(1, 0, plot->legend);
@@ -85,6 +85,7 @@ void stylePlot(QCustomPlot *plot)
     QFont f = plot->font();
     f.setPointSizeF(f.pointSizeF() * 0.9);
     plot->legend->setFont(f);
+    fitLegendToWidth(plot, 3); // up to three entries a row, fewer on a narrow plot
     plot->xAxis->grid()->setPen(QPen(QColor(230, 230, 230)));
     plot->yAxis->grid()->setPen(QPen(QColor(230, 230, 230)));
 }
@@ -244,7 +245,17 @@ void drawDepth(QCustomPlot *plot, const CompareModel &model,
         = {QCPScatterStyle::ssCircle, QCPScatterStyle::ssSquare, QCPScatterStyle::ssTriangle};
     const QString names[]
         = {QObject::tr("head"), QObject::tr("ensemble"), QObject::tr("linear probe")};
+    // The legend names the kinds some run has values for (no "linear probe" without probes).
+    bool have[3] = {false, false, false};
+    for (const auto &r : model.runs()) {
+        const RunDepth d = model.depth(r->id);
+        have[0] = have[0] || !d.headLayers.isEmpty();
+        have[1] = have[1] || !d.ensembleLayers.isEmpty();
+        have[2] = have[2] || !d.probeLayers.isEmpty();
+    }
     for (int k = 0; k < 3; ++k) {
+        if (!have[k])
+            continue;
         QCPGraph *key = plot->addGraph();
         key->setPen(QPen(QColor(90, 90, 90), 1.6, styles[k]));
         key->setScatterStyle(QCPScatterStyle(shapes[k], 6));

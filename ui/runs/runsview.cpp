@@ -198,8 +198,9 @@ RunsView::RunsView(QWidget *parent)
     split->addWidget(top);
     m_pictures = new RunPicturesView;
     auto *below = new QTabWidget;
-    below->addTab(m_compare, tr("Curves"));
-    below->addTab(m_pictures, tr("Pictures"));
+    // Alt+C and Alt+P switch between them from the keyboard.
+    below->addTab(m_compare, tr("&Curves"));
+    below->addTab(m_pictures, tr("&Pictures"));
     split->addWidget(below);
     split->setStretchFactor(0, 1);
     split->setStretchFactor(1, 3);

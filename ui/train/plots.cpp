@@ -1,5 +1,7 @@
 #include "ui/train/plots.h"
 
+#include "ui/common/plotlegend.h"
+
 #include <QFileInfo>
 
 #include <algorithm>
@@ -20,7 +22,9 @@ QColor stageColor(int stage)
     return colors[stage % 8];
 }
 
-void styleAxes(QCustomPlot *plot)
+/// Axes in the palette's colours; the legend in a row under the axes, outside the data, with up
+/// to `legendColumns` entries a row (fewer when the plot is narrow).
+void styleAxes(QCustomPlot *plot, int legendColumns)
 {
     plot->setNoAntialiasingOnDrag(true);
     plot->setBackground(plot->palette().base());
@@ -35,11 +39,8 @@ void styleAxes(QCustomPlot *plot)
             axis->grid()->setPen(QPen(QColor(128, 128, 128, 60), 0, Qt::DotLine));
         }
     }
-    // The legend goes in a row under the axes, outside the data, wrapping after a few entries.
     plot->legend->setBrush(Qt::NoBrush);
     plot->legend->setBorderPen(Qt::NoPen);
-    plot->legend->setWrap(4);
-    plot->legend->setFillOrder(QCPLayoutGrid::foColumnsFirst);
     plot->legend->setMargins(QMargins(0, 0, 0, 0));
     QFont f = plot->font();
     f.setPointSizeF(f.pointSizeF() * 0.85);
@@ -47,6 +48,7 @@ void styleAxes(QCustomPlot *plot)
     plot->axisRect()->insetLayout()->take(plot->legend);
     plot->plotLayout()->addElement(plot->plotLayout()->rowCount(), 0, plot->legend);
     plot->plotLayout()->setRowStretchFactor(plot->plotLayout()->rowCount() - 1, 0.001);
+    fitLegendToWidth(plot, legendColumns);
 }
 
 } // namespace
@@ -69,7 +71,7 @@ TimelinePlot::TimelinePlot(QWidget *parent)
     m_lossX = m_lossRect->axis(QCPAxis::atBottom);
     m_lossAxis = m_lossRect->axis(QCPAxis::atLeft);
     legend->setVisible(true);
-    styleAxes(this);
+    styleAxes(this, 4);
     xAxis->setLabel(QString());
     yAxis->setLabel(tr("test accuracy (%)"));
     m_lossX->setLabel(tr("epochs (cumulative)"));
@@ -336,11 +338,10 @@ DepthPlot::DepthPlot(QWidget *parent)
     : QCustomPlot(parent)
 {
     setObjectName(QStringLiteral("depthPlot"));
-    styleAxes(this);
+    styleAxes(this, 3);
     xAxis->setLabel(tr("layer (stage)"));
     yAxis->setLabel(tr("test accuracy (%)"));
     legend->setVisible(true);
-    legend->setWrap(2); // a narrow panel: two entries a row, none cut
     auto *group = new QCPBarsGroup(this);
     group->setSpacing(1);
     auto make = [&](const QString &name, const QColor &color) {

@@ -55,6 +55,7 @@ TrainDashboard::TrainDashboard(const TrainSession *session, LastFolders *folders
     big.setBold(true);
     m_runLabel->setFont(big);
     m_runLabel->setTextInteractionFlags(Qt::TextSelectableByMouse);
+    m_runLabel->setWordWrap(true); // a long run name wraps instead of widening the window
     layout->addWidget(m_runLabel);
     m_arch = new ArchDiagram(dash);
     layout->addWidget(m_arch);
@@ -76,11 +77,12 @@ TrainDashboard::TrainDashboard(const TrainSession *session, LastFolders *folders
     layout->addLayout(bars);
     m_progressLabel = new QLabel(dash);
     m_progressLabel->setObjectName(QStringLiteral("progressLabel"));
+    m_progressLabel->setWordWrap(true);
     layout->addWidget(m_progressLabel);
 
     // Plot tools.
     auto *tools = new QHBoxLayout;
-    auto *smooth = new QCheckBox(tr("Smooth curves"), dash);
+    auto *smooth = new QCheckBox(tr("Smooth"), dash);
     smooth->setObjectName(QStringLiteral("smoothCheck"));
     smooth->setToolTip(tr("Debiased exponential smoothing (0.6, as TensorBoard), drawn thin over "
                           "the recorded values"));
@@ -92,8 +94,11 @@ TrainDashboard::TrainDashboard(const TrainSession *session, LastFolders *folders
     auto *exportCsvButton = new QToolButton(dash);
     exportCsvButton->setDefaultAction(exportCsvAction);
     exportCsvButton->setText(tr("Export CSV\u2026"));
-    tools->addWidget(
-        new QLabel(tr("<b>Stage timeline</b> \u2014 drag to pan, wheel to zoom"), dash));
+    // Short, so that the row fits a narrow window (at a scale factor of 2); the plot's tooltip
+    // says how to pan and zoom.
+    auto *timelineTitle = new QLabel(tr("<b>Stage timeline</b>"), dash);
+    timelineTitle->setToolTip(tr("Drag to pan, wheel to zoom, double-click to see the whole run"));
+    tools->addWidget(timelineTitle);
     tools->addStretch(1);
     tools->addWidget(smooth);
     tools->addWidget(resetView);
@@ -102,9 +107,10 @@ TrainDashboard::TrainDashboard(const TrainSession *session, LastFolders *folders
     layout->addLayout(tools);
 
     m_timeline = new TimelinePlot(dash);
-    m_timeline->setMinimumHeight(180);
+    // Explicit minimum widths: the plots' own hints would be their legends' widths in one row.
+    m_timeline->setMinimumSize(220, 180);
     m_depth = new DepthPlot(dash);
-    m_depth->setMinimumHeight(180);
+    m_depth->setMinimumSize(160, 180);
     connect(smooth, &QCheckBox::toggled, m_timeline, &TimelinePlot::setSmoothing);
     connect(resetView, &QToolButton::clicked, m_timeline, &TimelinePlot::resetView);
 

@@ -12,6 +12,7 @@
 class QAction;
 class QCheckBox;
 class QComboBox;
+class QGroupBox;
 class QLabel;
 class QLineEdit;
 class QSpinBox;
@@ -136,6 +137,11 @@ Q_SIGNALS:
     void statusMessage(const QString &text);
 
 private:
+    static constexpr int kMaxSpin = 1 << 30; ///< the largest subset and seed the fields take
+    static QLabel *makeErrorLabel(QWidget *parent);
+    /// The recipe's and the machine's group boxes (trainsetuprecipe.cpp).
+    QGroupBox *buildRecipeBox(QWidget *parent);
+    QGroupBox *buildMachineBox(QWidget *parent);
     void fillForm(const Spec &spec);
     /// The spec as it will be trained; `note` gets what was adjusted to the form's epochs.
     Spec effectiveSpec(QString *note) const;

@@ -49,8 +49,9 @@ TrainView::TrainView(RunStore *store, QWidget *parent)
     m_pictures = new PicturesPanel(store);
     m_pictures->followSession(m_session);
     auto *tabs = new QTabWidget;
-    tabs->addTab(m_dashboard, tr("Training"));
-    tabs->addTab(m_pictures, tr("Pictures"));
+    // Alt+T and Alt+P switch between them from the keyboard.
+    tabs->addTab(m_dashboard, tr("&Training"));
+    tabs->addTab(m_pictures, tr("&Pictures"));
     m_splitter->addWidget(tabs);
     m_splitter->setStretchFactor(0, 0);
     m_splitter->setStretchFactor(1, 1);
