@@ -20,8 +20,8 @@ Result<void> publishDistJob(DistGroup &group, const TrainOptions &options, bool 
 Result<void> publishDistAbort(DistGroup &group, const std::string &message);
 
 /// Ranks 1..N-1: waits for rank 0's job and trains it with `exec` (this process's device,
-/// threads and group; the cache choice and the placement are rank 0's). Writes nothing: no store, no checkpoints.
-/// `observer` may be null.
+/// threads and group; the cache choice and the placement are rank 0's). Writes nothing: no store,
+/// no checkpoints. `observer` may be null.
 Result<RunSummary> runDistWorker(const ExecOptions &exec, TrainObserver *observer);
 
 } // namespace lw

@@ -7,32 +7,42 @@ namespace lw {
 using detail::ParamGroupImpl;
 using detail::Stop;
 
-void Trainer::Impl::runDecoupled(int startEpoch, bool resuming, const std::string &ckpt)
+Trainer::Impl::DecoupledStages Trainer::Impl::startDecoupledStages(int startEpoch, bool resuming,
+                                                                   const std::string &ckpt)
 {
     const int stages = net->stages();
-    const int epochs = spec.recipe.epochsPerStage;
-    std::vector<std::shared_ptr<ParamGroupImpl>> groups;
-    std::vector<std::unique_ptr<StageOptimizer>> optimizers;
-    std::vector<StageOptimizer *> optPtrs;
+    DecoupledStages out;
     for (int j = 0; j < stages; ++j) {
         auto g = std::make_shared<ParamGroupImpl>();
         g->add("block", net->blocks[j].ptr());
         g->add("head", net->heads[j].ptr());
-        optimizers.push_back(std::make_unique<StageOptimizer>(
+        out.optimizers.push_back(std::make_unique<StageOptimizer>(
             g->parameters(), spec.recipe.optimizer, spec.recipe.lr));
-        optPtrs.push_back(optimizers.back().get());
-        groups.push_back(g);
+        out.ptrs.push_back(out.optimizers.back().get());
+        out.groups.push_back(g);
     }
     if (resuming && startEpoch > 0) {
-        if (auto r = loadOptimizers(ckpt, optPtrs); !r)
+        if (auto r = loadOptimizers(ckpt, out.ptrs); !r)
             throw Stop{RunStatus::Failed, r.message()};
     } else {
         current = {};
     }
     for (int j = 0; j < stages; ++j) {
         const auto &c = costs.stages[j];
-        obs->stageStarted({j, epochs, c.blockParams, c.headParams, c.blockMacs, c.headMacs, false});
+        obs->stageStarted({j, spec.recipe.epochsPerStage, c.blockParams, c.headParams, c.blockMacs,
+                           c.headMacs, false});
     }
+    return out;
+}
+
+void Trainer::Impl::runDecoupled(int startEpoch, bool resuming, const std::string &ckpt)
+{
+    const int stages = net->stages();
+    const int epochs = spec.recipe.epochsPerStage;
+    DecoupledStages started = startDecoupledStages(startEpoch, resuming, ckpt);
+    auto &groups = started.groups;
+    auto &optimizers = started.optimizers;
+    auto &optPtrs = started.ptrs;
     auto loader = makeLoader(true, true, localBatch(), /*shard=*/true);
     std::vector<EvalResult> evals(stages);
     std::vector<double> trainAcc(stages, 0.0);

@@ -223,28 +223,10 @@ void Trainer::Impl::runPipeline(int startEpoch, bool resuming, const std::string
     auto &group = *opt.dist;
     // Every rank holds every stage's optimizer: rank 0 gathers them into its own for the
     // checkpoints; the others train only theirs.
-    std::vector<std::shared_ptr<ParamGroupImpl>> groups;
-    std::vector<std::unique_ptr<StageOptimizer>> optimizers;
-    std::vector<StageOptimizer *> optPtrs;
-    for (int j = 0; j < stages; ++j) {
-        auto g = std::make_shared<ParamGroupImpl>();
-        g->add("block", net->blocks[j].ptr());
-        g->add("head", net->heads[j].ptr());
-        optimizers.push_back(std::make_unique<StageOptimizer>(
-            g->parameters(), spec.recipe.optimizer, spec.recipe.lr));
-        optPtrs.push_back(optimizers.back().get());
-        groups.push_back(g);
-    }
-    if (resuming && startEpoch > 0) {
-        if (auto r = loadOptimizers(ckpt, optPtrs); !r)
-            throw Stop{RunStatus::Failed, r.message()};
-    } else {
-        current = {};
-    }
-    for (int j = 0; j < stages; ++j) {
-        const auto &c = costs.stages[j];
-        obs->stageStarted({j, epochs, c.blockParams, c.headParams, c.blockMacs, c.headMacs, false});
-    }
+    DecoupledStages started = startDecoupledStages(startEpoch, resuming, ckpt);
+    auto &groups = started.groups;
+    auto &optimizers = started.optimizers;
+    auto &optPtrs = started.ptrs;
     log(LogLevel::Info, "placement pipeline: stage j on rank j-1 of " + std::to_string(stages)
                             + " processes, activations sent upward (" + opt.dist->backend() + ")");
     std::unique_ptr<data::Loader> loader;

@@ -356,6 +356,15 @@ struct Trainer::Impl
     void runGreedy(int startStage, int startEpoch, bool resuming, const std::string &ckpt);
     void runEndToEnd(int startEpoch, bool resuming, const std::string &ckpt);
     void runDecoupled(int startEpoch, bool resuming, const std::string &ckpt);
+    /// DGL's stages, in one process or as a pipeline: each stage's parameter group and optimizer
+    /// (restored from `ckpt` when resuming past epoch 0), every stage announced as started.
+    struct DecoupledStages
+    {
+        std::vector<std::shared_ptr<detail::ParamGroupImpl>> groups;
+        std::vector<std::unique_ptr<StageOptimizer>> optimizers;
+        std::vector<StageOptimizer *> ptrs;
+    };
+    DecoupledStages startDecoupledStages(int startEpoch, bool resuming, const std::string &ckpt);
     /// Decoupled with the pipeline placement (pipeline.cpp): this rank trains stage rank().
     void runPipeline(int startEpoch, bool resuming, const std::string &ckpt);
     /// Where a pipeline's messages live: the CPU for Gloo, the rank's GPU for NCCL.
