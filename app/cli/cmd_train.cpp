@@ -31,7 +31,7 @@ struct ExecArgs
 
 struct TrainArgs : ExecArgs
 {
-    std::string preset, specFile, mode = "greedy", dataset, data, augment, precision,
+    std::string preset, specFile, mode = "greedy", dataset, data, augment, precision, syncBn,
                                   cache = "auto", name, initFrom;
     int epochsPerStage = 0, epochs = 0, batch = 0;
     double lr = 0;
@@ -89,6 +89,8 @@ void applyOverrides(const TrainArgs &a, RecipeSpec &r)
         r.augment.enabled = a.augment == "on";
     if (!a.precision.empty())
         r.precision = a.precision;
+    if (!a.syncBn.empty())
+        r.syncBn = a.syncBn == "on";
     if (a.trainLimit >= 0)
         r.dataset.trainLimit = a.trainLimit;
     if (a.testLimit >= 0)
@@ -321,6 +323,10 @@ void registerTrain(CLI::App &app, Context &ctx)
                     "fp32 | bf16 | fp16 (default: the recipe's): bf16 autocast on CUDA and on "
                     "CPUs with bf16 instructions (AMX, AVX512-BF16); fp16 on CUDA only")
         ->check(CLI::IsMember({"fp32", "bf16", "fp16"}));
+    cmd->add_option("--sync-bn", args->syncBn,
+                    "on | off (default: the recipe's): with --nproc N (data placement), BatchNorm "
+                    "normalizes with the statistics of the global batch (SyncBatchNorm)")
+        ->check(CLI::IsMember({"on", "off"}));
     cmd->add_option("--cache-features", args->cache,
                     "auto | on | off: train stage j on cached outputs of the frozen prefix")
         ->check(CLI::IsMember({"auto", "on", "off"}))

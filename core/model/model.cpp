@@ -1,6 +1,8 @@
 #include "core/model/model_p.h"
 
 #include <algorithm>
+#include <cstdint>
+#include <memory>
 #include <sstream>
 #include <string>
 
@@ -99,6 +101,89 @@ torch::Tensor InputStemImpl::forward(const torch::Tensor &x)
     return m_down == Downsample::Psi ? psi(x) : x;
 }
 
+// --- SyncBatchNorm2d ---------------------------------------------------------------------------
+
+namespace {
+
+/// y = the sum of x over the ranks; its gradient is the sum of y's gradients over the ranks
+/// (each rank's statistics feed every rank's loss). The sum travels as an address in the
+/// context: the module that owns it outlives the graph.
+struct SumOverRanksFunction : torch::autograd::Function<SumOverRanksFunction>
+{
+    static torch::Tensor forward(torch::autograd::AutogradContext *ctx, const torch::Tensor &x,
+                                 const SumOverRanks *sum)
+    {
+        ctx->saved_data["sum"] = static_cast<std::int64_t>(reinterpret_cast<std::intptr_t>(sum));
+        auto y = x.clone();
+        (*sum)(y);
+        return y;
+    }
+    static torch::autograd::variable_list backward(torch::autograd::AutogradContext *ctx,
+                                                   torch::autograd::variable_list grads)
+    {
+        const auto *sum = reinterpret_cast<const SumOverRanks *>(
+            static_cast<std::intptr_t>(ctx->saved_data["sum"].toInt()));
+        auto g = grads[0].contiguous().clone();
+        (*sum)(g);
+        return {g, torch::Tensor()};
+    }
+};
+
+} // namespace
+
+SyncBatchNorm2dImpl::SyncBatchNorm2dImpl(std::int64_t features)
+    : torch::nn::BatchNorm2dImpl(torch::nn::BatchNorm2dOptions(features))
+{}
+
+void SyncBatchNorm2dImpl::pretty_print(std::ostream &stream) const
+{
+    // LibTorch 1.13 does not export BatchNormImplBase<2>::pretty_print: a subclass prints itself.
+    stream << "SyncBatchNorm2d(" << options.num_features() << ", eps=" << options.eps()
+           << ", affine=" << options.affine() << ")";
+}
+
+torch::Tensor SyncBatchNorm2dImpl::forward(const torch::Tensor &x)
+{
+    if (!is_training() || !sync)
+        return torch::nn::BatchNorm2dImpl::forward(x);
+    // The batch statistics of every rank's batch together: per channel, the sums of x and x^2
+    // and the count, summed over the ranks (in fp32 under autocast).
+    const auto xf = x.to(torch::kFloat32);
+    const std::int64_t c = xf.size(1);
+    const double count = double(xf.numel() / std::max<std::int64_t>(c, 1));
+    auto local = torch::cat(
+        {xf.sum({0, 2, 3}), xf.square().sum({0, 2, 3}), torch::full({1}, count, xf.options())});
+    auto global = SumOverRanksFunction::apply(local, sync.get());
+    const auto n = global.slice(0, 2 * c, 2 * c + 1);
+    const auto mean = global.slice(0, 0, c) / n;
+    const auto var = (global.slice(0, c, 2 * c) / n - mean.square()).clamp_min(0);
+    {
+        torch::NoGradGuard guard;
+        const double total = n.item<double>();
+        num_batches_tracked.add_(1);
+        const double momentum = options.momentum().has_value()
+                                    ? *options.momentum()
+                                    : 1.0 / num_batches_tracked.item<double>();
+        // Like BatchNorm2d: the running variance is the unbiased one of the (global) batch.
+        running_mean.mul_(1 - momentum).add_(mean.detach().to(running_mean.dtype()) * momentum);
+        running_var.mul_(1 - momentum)
+            .add_((var.detach() * (total / std::max(total - 1, 1.0))).to(running_var.dtype())
+                  * momentum);
+    }
+    const auto shape = std::vector<std::int64_t>{1, c, 1, 1};
+    auto y = (xf - mean.view(shape)) * torch::rsqrt(var.view(shape) + options.eps());
+    if (options.affine())
+        y = y * weight.view(shape) + bias.view(shape);
+    return y.to(x.scalar_type());
+}
+
+void syncBatchNorm(torch::nn::Module &module, std::shared_ptr<const SumOverRanks> sum)
+{
+    for (const auto &m : module.modules())
+        if (auto *bn = dynamic_cast<SyncBatchNorm2dImpl *>(m.get()))
+            bn->sync = sum;
+}
+
 // --- StageBlock --------------------------------------------------------------------------------
 
 StageBlockImpl::StageBlockImpl(const StageSpec &stage, Shape in)
@@ -116,7 +201,7 @@ StageBlockImpl::StageBlockImpl(const StageSpec &stage, Shape in)
                                       .padding(stage.kernel / 2)
                                       .bias(stage.bias)));
     if (stage.bn)
-        bn = register_module("bn", torch::nn::BatchNorm2d(stage.width));
+        bn = register_module("bn", SyncBatchNorm2d(stage.width));
 }
 
 torch::Tensor StageBlockImpl::forward(const torch::Tensor &x)
@@ -147,7 +232,7 @@ AuxHeadImpl::AuxHeadImpl(const HeadSpec &head, Shape in, int classes)
             m_hidden->push_back(torch::nn::Conv2d(
                 torch::nn::Conv2dOptions(s.c, head.width, 3).padding(head.padding).bias(false)));
             if (head.bn)
-                m_hidden->push_back(torch::nn::BatchNorm2d(head.width));
+                m_hidden->push_back(SyncBatchNorm2d(head.width));
             m_hidden->push_back(torch::nn::ReLU());
             s = {head.width, s.h + 2 * head.padding - 2, s.w + 2 * head.padding - 2};
         }
@@ -172,7 +257,7 @@ AuxHeadImpl::AuxHeadImpl(const HeadSpec &head, Shape in, int classes)
             features = head.width;
         }
     } else if (head.bn) {
-        m_bn = register_module("bn", torch::nn::BatchNorm2d(s.c));
+        m_bn = register_module("bn", SyncBatchNorm2d(s.c));
     }
     classifier->push_back(torch::nn::Linear(features, classes));
     m_classifier = register_module("classifier", classifier);

@@ -6,6 +6,9 @@
 
 #include <torch/torch.h>
 
+#include <functional>
+#include <memory>
+#include <ostream>
 #include <vector>
 
 namespace lw::model {
@@ -34,6 +37,30 @@ private:
 };
 TORCH_MODULE(InputStem);
 
+/// Sums a tensor over the ranks of a run, in place (every rank gets the sum).
+using SumOverRanks = std::function<void(torch::Tensor &)>;
+
+/// BatchNorm2d whose training-mode statistics can span the processes of a run (SyncBatchNorm):
+/// with `sync` set, the batch mean and variance are those of the union of every rank's batch
+/// (per-channel sums of x and x^2 and counts, summed over the ranks), and the backward pass sums
+/// their gradients over the ranks, so each rank's gradient is the one of the global batch.
+/// Without it, or in eval mode, it is torch::nn::BatchNorm2d: same parameters, buffers and names.
+class SyncBatchNorm2dImpl : public torch::nn::BatchNorm2dImpl
+{
+public:
+    explicit SyncBatchNorm2dImpl(std::int64_t features);
+    torch::Tensor forward(const torch::Tensor &x);
+    void pretty_print(std::ostream &stream) const override;
+
+    std::shared_ptr<const SumOverRanks> sync; ///< set by syncBatchNorm; null: this rank alone
+};
+TORCH_MODULE(SyncBatchNorm2d);
+
+/// Makes every SyncBatchNorm2d in `module` synchronize its training statistics with `sum`
+/// (null: each rank its own again). Every rank must then run the same BatchNorm layers in
+/// training mode in the same order, as the data-parallel engine does.
+void syncBatchNorm(torch::nn::Module &module, std::shared_ptr<const SumOverRanks> sum);
+
 /// Stage block: downsampling (none | psi | maxpool | avgpool | stride) -> Conv(k x k, pad k/2)
 /// -> [BN] -> ReLU. `in` is the shape the block receives.
 class StageBlockImpl : public torch::nn::Module
@@ -43,7 +70,7 @@ public:
     torch::Tensor forward(const torch::Tensor &x);
 
     torch::nn::Conv2d conv{nullptr};
-    torch::nn::BatchNorm2d bn{nullptr};
+    SyncBatchNorm2d bn{nullptr};
 
 private:
     Downsample m_down;
@@ -62,7 +89,7 @@ private:
     HeadSpec m_spec;
     Shape m_in;
     torch::nn::Sequential m_hidden{nullptr};     ///< hidden convs (Conv kind), may be empty
-    torch::nn::BatchNorm2d m_bn{nullptr};        ///< BN after pooling (Conv kind, bn on)
+    SyncBatchNorm2d m_bn{nullptr};               ///< BN after pooling (Conv kind, bn on)
     torch::nn::Sequential m_classifier{nullptr}; ///< linear layers
 };
 TORCH_MODULE(AuxHead);

@@ -25,7 +25,8 @@ Result<void> publishDistJob(DistGroup &group, const TrainOptions &options, bool 
            {"probes", options.probes},
            {"cache", int(options.cache)},
            {"cache_budget", options.cacheBudgetBytes},
-           {"placement", toString(options.placement)}};
+           {"placement", toString(options.placement)},
+           {"replay_buffer", options.replayBuffer}};
     return group.publish(kJobKey, j.dump());
 }
 
@@ -67,6 +68,7 @@ Result<RunSummary> runDistWorker(const ExecOptions &exec, TrainObserver *observe
         if (!placement)
             return fail("rank 0 sent an unknown placement: " + placement.message());
         o.placement = *placement;
+        o.replayBuffer = j.value("replay_buffer", 0);
     } catch (const std::exception &e) {
         return fail(std::string("rank 0 sent a damaged job description: ") + e.what());
     }

@@ -173,7 +173,8 @@ private:
     {
         if (!object(v, path,
                     {"dataset", "epochs_per_stage", "batch_size", "test_batch_size", "optimizer",
-                     "lr", "augment", "normalize", "ensemble", "e2e", "precision", "seed"}))
+                     "lr", "augment", "normalize", "ensemble", "e2e", "precision", "seed",
+                     "sync_bn"}))
             return;
         if (const Json *d = find(v, "dataset")) {
             const std::string p = childPath(path, "dataset");
@@ -227,6 +228,7 @@ private:
         }
         string(v, path, "precision", r.precision);
         unsigned64(v, path, "seed", r.seed);
+        boolean(v, path, "sync_bn", r.syncBn);
     }
 
     void readLr(const Json &v, const std::string &path, LrSchedule &lr)

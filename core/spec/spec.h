@@ -129,6 +129,9 @@ struct RecipeSpec
     EndToEndSpec e2e;
     std::string precision = "fp32"; ///< fp32 | bf16 (autocast: CUDA, CPU) | fp16 (CUDA)
     std::uint64_t seed = 0;
+    /// A data-parallel run over several processes normalizes with the statistics of the whole
+    /// global batch (SyncBatchNorm) instead of each process's share; no effect in one process.
+    bool syncBn = false;
     bool operator==(const RecipeSpec &) const = default;
 };
 

@@ -49,6 +49,8 @@ Json recipeJson(const RecipeSpec &r)
     j["e2e"] = Json{{"epochs", r.e2e.epochs}, {"lr", lrJson(r.e2e.lr)}};
     j["precision"] = r.precision;
     j["seed"] = r.seed;
+    if (r.syncBn) // written only when on: the specs and recipes stored before it stay as they were
+        j["sync_bn"] = true;
     return j;
 }
 

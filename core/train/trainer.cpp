@@ -131,7 +131,7 @@ Result<void> Trainer::Impl::setUp()
 
     trainLabels = labelsOf(*dataset->train());
     testLabels = labelsOf(*dataset->test());
-    if (auto r = checkPlacement(spec, opt.mode, opt.placement, world()); !r)
+    if (auto r = checkPlacement(spec, opt.mode, opt.placement, world(), opt.replayBuffer); !r)
         return r;
     if (dataParallel()) {
         if (spec.recipe.batchSize % world() != 0)
@@ -343,6 +343,17 @@ Result<RunSummary> Trainer::Impl::execute(bool resuming)
         }
         if (!opt.initFrom.empty() && !resuming)
             loadInitialWeights();
+        if (dataParallel() && spec.recipe.syncBn) {
+            model::syncBatchNorm(
+                *net, std::make_shared<const model::SumOverRanks>(
+                          [this](torch::Tensor &t) { detail::allreduceSum(*opt.dist, t); }));
+            log(LogLevel::Info, "sync_bn: BatchNorm normalizes with the statistics of the global "
+                                "batch of the "
+                                    + std::to_string(world()) + " processes");
+        }
+        if (pipeline() && spec.recipe.syncBn)
+            log(LogLevel::Warning, "sync_bn has no effect with the pipeline placement: each "
+                                   "stage's BatchNorm trains on one process");
         switch (opt.mode) {
         case TrainMode::Greedy:
             if (stageDone) {
@@ -474,8 +485,15 @@ Result<Placement> parsePlacement(const std::string &text)
     return fail("placement '" + text + "': expected data or pipeline");
 }
 
-Result<void> checkPlacement(const Spec &spec, TrainMode mode, Placement placement, int world)
+Result<void> checkPlacement(const Spec &spec, TrainMode mode, Placement placement, int world,
+                            int replayBuffer)
 {
+    if (replayBuffer < 0 || replayBuffer > kMaxReplayBuffer)
+        return fail("replay buffer " + std::to_string(replayBuffer) + ": expected 0 (none) to "
+                    + std::to_string(kMaxReplayBuffer) + " batches");
+    if (replayBuffer > 0 && placement != Placement::Pipeline)
+        return fail("a replay buffer (the asynchronous pipeline) needs placement pipeline (stage "
+                    "j on process j, mode dgl)");
     if (placement != Placement::Pipeline)
         return {};
     if (mode != TrainMode::Decoupled)

@@ -33,7 +33,9 @@ const char *toString(Placement placement);
 Result<Placement> parsePlacement(const std::string &text);
 /// Whether `placement` fits a run of `spec` in `mode` over `world` processes; an Error says what
 /// to change (pipeline: --mode dgl and one process per stage).
-Result<void> checkPlacement(const Spec &spec, TrainMode mode, Placement placement, int world);
+/// A replay buffer (`replayBuffer` > 0) needs the pipeline placement.
+Result<void> checkPlacement(const Spec &spec, TrainMode mode, Placement placement, int world,
+                            int replayBuffer = 0);
 
 /// Where and how a run executes; not part of the run's recipe (a resumed run may change them).
 struct ExecOptions
@@ -51,7 +53,15 @@ struct ExecOptions
     /// How a multi-process run shares its work (a one-process run ignores Data; Pipeline needs
     /// dist with one rank per stage). Not part of the recipe: a resume may choose another.
     Placement placement = Placement::Data;
+    /// The pipeline's asynchronous variant (DGL's replay buffer): each stage above the first
+    /// keeps the last `replayBuffer` batches it received and trains on one drawn uniformly from
+    /// them, without waiting for the stage below; 0: synchronous (each batch once, in order).
+    /// Pipeline placement only (checkPlacement), 0..kMaxReplayBuffer.
+    int replayBuffer = 0;
 };
+
+/// The largest replay buffer, in batches per stage.
+inline constexpr int kMaxReplayBuffer = 256;
 
 /// What one Trainer runs, and where and how (a RunService fills it from a stored run).
 struct TrainOptions : ExecOptions

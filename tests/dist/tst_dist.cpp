@@ -24,6 +24,7 @@
 #include <QTest>
 #include <QThread>
 
+#include <algorithm>
 #include <csignal>
 #include <fstream>
 #include <optional>
@@ -36,10 +37,15 @@ namespace {
 constexpr int kStepBatch = 128; // the global batch of the step test
 constexpr int kSteps = 3;
 
-/// Three SGD steps (momentum, weight decay) of stage 1 of the tiny spec on the same 128 images,
-/// BN in eval mode. With `group`, this rank takes its DistributedSampler share (every world-th
-/// image) and the gradients are averaged by the engine's all-reduce. Returns the trained weights.
-std::vector<torch::Tensor> trainSteps(DistGroup *group)
+/// How the step test runs BatchNorm: eval mode, or training mode (batch statistics) per rank or
+/// synchronized over the ranks (sync_bn).
+enum class StepBn { Eval, Train, SyncTrain };
+
+/// Three SGD steps (momentum, weight decay) of stage 1 of the tiny spec on the same 128 images.
+/// With `group`, this rank takes its DistributedSampler share (every world-th image) and the
+/// gradients are averaged by the engine's all-reduce. Returns the trained weights and, in
+/// training mode, BN's running statistics.
+std::vector<torch::Tensor> trainSteps(DistGroup *group, StepBn bn = StepBn::Eval)
 {
     test::seedAll(11);
     const Spec spec = test::tinySpec();
@@ -52,6 +58,14 @@ std::vector<torch::Tensor> trainSteps(DistGroup *group)
         y = y.index_select(0, rows);
     }
     net->eval();
+    if (bn != StepBn::Eval) {
+        net->blocks[0]->train();
+        net->heads[0]->train();
+        if (group && bn == StepBn::SyncTrain)
+            model::syncBatchNorm(
+                *net, std::make_shared<const model::SumOverRanks>(
+                          [group](torch::Tensor &t) { lw::detail::allreduceSum(*group, t); }));
+    }
     std::vector<torch::Tensor> params = net->blocks[0]->parameters();
     for (auto &p : net->heads[0]->parameters())
         params.push_back(p);
@@ -70,6 +84,10 @@ std::vector<torch::Tensor> trainSteps(DistGroup *group)
     std::vector<torch::Tensor> out;
     for (auto &p : params)
         out.push_back(p.detach().clone());
+    if (bn != StepBn::Eval)
+        for (auto &b : net->blocks[0]->buffers())
+            if (b.is_floating_point())
+                out.push_back(b.detach().clone());
     return out;
 }
 
@@ -87,7 +105,8 @@ int stepWorker(const std::string &outDir)
         std::fprintf(stderr, "%s\n", group.message().c_str());
         return 2;
     }
-    auto w = trainSteps(group->get());
+    const char *bn = std::getenv("LW_DIST_STEP_BN");
+    auto w = trainSteps(group->get(), !bn ? StepBn::Eval : StepBn(std::atoi(bn)));
     torch::save(w, outDir + "/rank" + std::to_string((*group)->rank()) + ".pt");
     return 0;
 }
@@ -215,6 +234,8 @@ std::vector<pid_t> childrenOf(qint64 pid)
 
 } // namespace
 
+Q_DECLARE_METATYPE(StepBn)
+
 class TestDist : public QObject
 {
     Q_OBJECT
@@ -234,22 +255,35 @@ private Q_SLOTS:
         }
     }
 
+    void dataParallelStepIsTheBigBatchStep_data()
+    {
+        QTest::addColumn<StepBn>("bn");
+        QTest::newRow("BN in eval mode") << StepBn::Eval;
+        QTest::newRow("BN in training mode with sync_bn") << StepBn::SyncTrain;
+        QTest::newRow("BN in training mode, per rank: differs") << StepBn::Train;
+    }
+
     void dataParallelStepIsTheBigBatchStep()
     {
-        // 2 ranks x batch 64 with all-reduced gradients = 1 rank x batch 128, to float tolerance.
+        // 2 ranks x batch 64 with all-reduced gradients = 1 rank x batch 128, to float tolerance;
+        // with sync_bn also in training-mode BN (statistics of the global batch, their gradients
+        // summed over the ranks), running statistics included. Without sync_bn, training-mode BN
+        // normalizes each rank's 64 images alone: the weights differ (the sync is not vacuous).
+        QFETCH(StepBn, bn);
         QTemporaryDir dir;
         auto port = freeTcpPort();
         QVERIFY2(port, port ? "" : port.message().c_str());
         WorkerProcesses workers;
         for (int r = 0; r < 2; ++r) {
-            auto st = workers.start({selfExe()}, r, 2, "127.0.0.1", *port,
-                                    {"LW_DIST_STEP_OUT=" + dir.path().toStdString()});
+            std::vector<std::string> env{"LW_DIST_STEP_OUT=" + dir.path().toStdString()};
+            env.push_back("LW_DIST_STEP_BN=" + std::to_string(int(bn)));
+            auto st = workers.start({selfExe()}, r, 2, "127.0.0.1", *port, env);
             QVERIFY2(st, st ? "" : st.message().c_str());
         }
         const std::string failed = workers.waitAll(120);
         QVERIFY2(failed.empty(), failed.c_str());
         torch::set_num_threads(1);
-        const auto single = trainSteps(nullptr);
+        const auto single = trainSteps(nullptr, bn);
         test::seedAll(11);
         model::Network init(test::tinySpec());
         const auto before = init->blocks[0]->parameters();
@@ -262,9 +296,12 @@ private Q_SLOTS:
                 maxDiff = std::max(maxDiff, (dist[i] - single[i]).abs().max().item<double>());
             for (std::size_t i = 0; i < before.size(); ++i)
                 moved = std::max(moved, (single[i] - before[i]).abs().max().item<double>());
-            QVERIFY2(
-                maxDiff < 1e-5,
-                qPrintable(QString("rank %1: max |w_dist - w_single| = %2").arg(r).arg(maxDiff)));
+            const QString diff
+                = QString("rank %1: max |w_dist - w_single| = %2").arg(r).arg(maxDiff);
+            if (bn == StepBn::Train)
+                QVERIFY2(maxDiff > 1e-3, qPrintable(diff));
+            else
+                QVERIFY2(maxDiff < 1e-5, qPrintable(diff));
             QVERIFY2(moved > 1e-3, "the steps changed the weights"); // the test is not vacuous
         }
     }
@@ -304,6 +341,55 @@ private Q_SLOTS:
             std::abs(*a.finalTestAcc - *b.finalTestAcc) <= 0.005,
             qPrintable(
                 QString("1 process %1, 2 processes %2").arg(*a.finalTestAcc).arg(*b.finalTestAcc)));
+    }
+
+    void syncBnRunIsTheOneProcessRun()
+    {
+        // The whole path (spec, CLI, engine): a greedy run of the tiny spec (BatchNorm in every
+        // stage, batch 64, no feature cache) over 2 processes with --sync-bn on ends on the
+        // weights and running statistics of the one-process run, to float drift; without it,
+        // each process's BatchNorm sees only its 32 images and the weights move away.
+        test::TempStore store;
+        QVERIFY(store.ok());
+        QTemporaryDir dir;
+        const QString spec = writeSpec(dir.path(), 1, 512);
+        store.close();
+        auto one = test::runCli(trainArgs(spec, store, 1), {}, 300000);
+        QVERIFY2(one.exitCode == 0, qPrintable(one.err));
+        auto synced = test::runCli(trainArgs(spec, store, 2) << "--sync-bn" << "on",
+                                   {"LAYERWISE_DIST_TIMEOUT=60"}, 300000);
+        QVERIFY2(synced.exitCode == 0, qPrintable(synced.err));
+        QVERIFY2((synced.out + synced.err).contains("sync_bn: BatchNorm normalizes"),
+                 qPrintable(synced.err));
+        auto alone = test::runCli(trainArgs(spec, store, 2), {"LAYERWISE_DIST_TIMEOUT=60"}, 300000);
+        QVERIFY2(alone.exitCode == 0, qPrintable(alone.err));
+        auto runs = runsOf(store);
+        QCOMPARE(runs.size(), std::size_t(3));
+        std::sort(runs.begin(), runs.end(), [](auto &a, auto &b) { return a.id < b.id; });
+        std::vector<std::vector<torch::Tensor>> tensors;
+        for (const auto &run : runs) {
+            QCOMPARE(run.status, RunStatus::Finished);
+            auto net = checkpointOf(*store, run.id);
+            QVERIFY(net);
+            std::vector<torch::Tensor> t;
+            for (const auto &p : (*net)->named_parameters())
+                t.push_back(p.value().detach().clone());
+            for (const auto &b : (*net)->named_buffers())
+                if (b.value().is_floating_point())
+                    t.push_back(b.value().detach().clone());
+            tensors.push_back(std::move(t));
+        }
+        auto maxDiff = [&](int a, int b) {
+            double d = 0;
+            for (std::size_t i = 0; i < tensors[0].size(); ++i)
+                d = std::max(d, (tensors[a][i] - tensors[b][i]).abs().max().item<double>());
+            return d;
+        };
+        const double syncedDiff = maxDiff(0, 1), aloneDiff = maxDiff(0, 2);
+        qInfo("max |w - w_1 process|: 2 processes with sync_bn %.3g, without %.3g", syncedDiff,
+              aloneDiff);
+        QVERIFY2(syncedDiff < 1e-4, qPrintable(QString::number(syncedDiff)));
+        QVERIFY2(aloneDiff > 1e-2, qPrintable(QString::number(aloneDiff)));
     }
 
     void killedRankInterruptsAndResumeFinishes_data()

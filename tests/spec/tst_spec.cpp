@@ -225,6 +225,7 @@ void TestSpec::handBuiltRoundTrip()
     s.recipe.e2e = EndToEndSpec{21, LrSchedule{0.2, 10.0, 7, {}, true}};
     s.recipe.precision = "bf16";
     s.recipe.seed = std::numeric_limits<std::uint64_t>::max();
+    s.recipe.syncBn = true;
     QVERIFY2(validateSpec(s).empty(), qPrintable(issuesText(validateSpec(s))));
 
     auto again = parseSpec(serializeSpec(s));
@@ -236,6 +237,12 @@ void TestSpec::handBuiltRoundTrip()
         = QJsonDocument::fromJson(QByteArray::fromStdString(serializeRecipe(s.recipe)));
     QVERIFY(recipe.isObject());
     QCOMPARE(recipe.object().value("precision").toString(), QString("bf16"));
+    QCOMPARE(recipe.object().value("sync_bn").toBool(), true);
+    // Off (the default), sync_bn is not written: specs stored before it read back unchanged.
+    s.recipe.syncBn = false;
+    QVERIFY(!QJsonDocument::fromJson(QByteArray::fromStdString(serializeRecipe(s.recipe)))
+                 .object()
+                 .contains("sync_bn"));
     QCOMPARE(recipe.object().value("e2e").toObject().value("epochs").toInt(), 21);
     QCOMPARE(recipe.object().value("lr").toObject().value("milestones").toArray().size(), 3);
 }
@@ -500,6 +507,9 @@ void TestSpec::malformed_data()
         << "recipe.precision=\"fp64\""
         << "recipe.precision"
         << "expected one of \"fp32\", \"bf16\", \"fp16\"; got \"fp64\"" << -1;
+    QTest::newRow("sync_bn not a bool") << "recipe.sync_bn=1"
+                                        << "recipe.sync_bn"
+                                        << "expected true or false, got number 1" << -1;
     QTest::newRow("bad dataset") << "recipe.dataset.name=\"svhn\""
                                  << "recipe.dataset.name"
                                  << "got \"svhn\"" << -1;

@@ -327,6 +327,15 @@ RecipePanel::RecipePanel(QWidget *parent)
                                    precision, QStringLiteral("recipe.precision"),
                                    [](auto &s) -> auto & { return s.recipe.precision; }));
     f->addRow(tr("Seed"), seed);
+    QCheckBox *syncBn
+        = check(QStringLiteral("syncBn"), tr("Sync BatchNorm across processes (sync_bn)"));
+    syncBn->setToolTip(
+        tr("A data-parallel run over several processes normalizes with the statistics of the "
+           "whole global batch instead of each process's share (SyncBatchNorm); no effect in "
+           "one process"));
+    f->addRow(QString(), fields.bind(
+                             syncBn, QStringLiteral("recipe.sync_bn"),
+                             [](auto &s) -> auto & { return s.recipe.syncBn; }));
     fields.onShow(
         [seed](const Spec &s) { setSilently(seed, QString::number(qulonglong(s.recipe.seed))); });
     connect(seed, &QLineEdit::editingFinished, this, [this, seed] {
