@@ -342,8 +342,12 @@ def comm_shares(out, case, variant):
 def dist_table(out, lines):
     pairs = [("greedy: 2 processes x 1 thread vs 1 process x 2 threads", "greedy-2proc",
               "greedy-1proc"),
+             ("greedy: 2 processes x 1 thread with sync_bn vs 1 process x 2 threads",
+              "greedy-2proc-syncbn", "greedy-1proc"),
              ("DGL: pipeline (stage j on process j, 1 thread each) vs 1 process x 2 threads",
-              "dgl-pipeline", "dgl-1proc")]
+              "dgl-pipeline", "dgl-1proc"),
+             ("DGL: asynchronous pipeline (replay buffers of 4 batches) vs 1 process x 2 threads",
+              "dgl-pipeline-replay", "dgl-1proc")]
     body = []
     for name, a, b in pairs:
         pair = paired(out, "dist", a, b)

@@ -204,8 +204,9 @@ fi
 
 # 6. One run over several processes (issue 16), on fmnist-k1's stages 1 and 2 (12,800 images: 100
 # steps of batch 128 an epoch, 2 epochs a stage): greedy in 1 process x all threads against 2
-# processes x 1 thread (data parallel), and DGL in 1 process x all threads against the DGL
-# pipeline (stage j on process j, 1 thread each). report.py reads images/s from the runs and each
+# processes x 1 thread (data parallel, and with sync_bn), and DGL in 1 process x all threads
+# against the DGL pipeline (stage j on process j, 1 thread each; and asynchronous, with replay
+# buffers of 4 batches). report.py reads images/s from the runs and each
 # rank's share of time spent communicating from the log line the engine prints at the end.
 if want dist; then
     dist_run=("${lw[@]}" --spec "$here/specs/fmnist-k1-2stages.json" "${dist_limits[@]}")
@@ -215,6 +216,9 @@ if want dist; then
         run dist dgl-1proc -- "${dist_run[@]}" --mode dgl --threads "$threads"
         run dist dgl-pipeline -- "${dist_run[@]}" --mode dgl --placement pipeline --nproc 2 \
             --threads 1
+        run dist greedy-2proc-syncbn -- "${dist_run[@]}" --nproc 2 --threads 1 --sync-bn on
+        run dist dgl-pipeline-replay -- "${dist_run[@]}" --mode dgl --placement pipeline \
+            --nproc 2 --threads 1 --replay-buffer 4
     done
 fi
 

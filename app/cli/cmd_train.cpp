@@ -27,6 +27,7 @@ struct ExecArgs
     bool jsonOut = false;
     DistArgs dist; ///< train and resume: one run over several processes
     std::string placement = "data";
+    int replayBuffer = 0; ///< pipeline placement: the asynchronous variant's buffer, in batches
 };
 
 struct TrainArgs : ExecArgs
@@ -105,6 +106,7 @@ ExecOptions execOptions(const ExecArgs &a)
     exec.device = a.device;
     exec.threads = a.threads;
     exec.placement = *parsePlacement(a.placement); // CLI11 checked the choice
+    exec.replayBuffer = a.replayBuffer;
     return exec;
 }
 
@@ -196,10 +198,13 @@ int train(const TrainArgs &a)
     if (!a.initFrom.empty())
         request.initFrom = std::filesystem::absolute(a.initFrom).string();
     // The processes a pipeline needs are known before any starts: say so before launching.
-    if (auto fits
-        = checkPlacement(request.spec, request.mode, request.exec.placement, worldSizeOf(a.dist));
+    if (auto fits = checkPlacement(request.spec, request.mode, request.exec.placement,
+                                   worldSizeOf(a.dist), request.exec.replayBuffer);
         !fits)
-        return report("--placement " + a.placement + ": " + fits.message());
+        return report((a.replayBuffer > 0 && a.placement != "pipeline"
+                           ? "--replay-buffer " + std::to_string(a.replayBuffer)
+                           : "--placement " + a.placement)
+                      + ": " + fits.message());
     auto dist = DistSession::begin(distLaunch(a.dist), a.device);
     if (!dist)
         return report(dist.message());
@@ -263,6 +268,13 @@ void addPlacementOption(CLI::App *cmd, ExecArgs &a)
                     "data | pipeline: how a multi-process run shares its work; pipeline (with "
                     "--mode dgl) puts stage j on process j, one process per stage")
         ->check(CLI::IsMember({"data", "pipeline"}))
+        ->capture_default_str();
+    cmd->add_option("--replay-buffer", a.replayBuffer,
+                    "With --placement pipeline: M > 0 makes it asynchronous (DGL's replay "
+                    "buffer): each stage above the first keeps the last M batches it received "
+                    "and trains on one drawn at random, without waiting for the stage below; 0: "
+                    "synchronous, each batch once")
+        ->check(integerIn(0, kMaxReplayBuffer))
         ->capture_default_str();
 }
 

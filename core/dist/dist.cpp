@@ -165,22 +165,26 @@ struct DistGroup::Impl
         }
     }
 
-    void wait(const c10::intrusive_ptr<c10d::Work> &work, DistGroup &group, const char *what)
+    /// Waits for `work` (false: it was aborted); with `counted`, the wait adds to commSeconds.
+    bool wait(const c10::intrusive_ptr<c10d::Work> &work, DistGroup &group, const char *what,
+              bool counted = true)
     {
         const auto start = std::chrono::steady_clock::now();
         struct Count
         {
             std::atomic<std::int64_t> &total;
             std::chrono::steady_clock::time_point start;
+            bool counted;
             ~Count()
             {
-                total += std::chrono::duration_cast<std::chrono::nanoseconds>(
-                             std::chrono::steady_clock::now() - start)
-                             .count();
+                if (counted)
+                    total += std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                 std::chrono::steady_clock::now() - start)
+                                 .count();
             }
-        } count{commNanos, start};
+        } count{commNanos, start, counted};
         try {
-            work->wait();
+            return work->wait();
         } catch (const std::exception &e) {
             std::string silent = group.silentRanks();
             throw detail::DistFailure(
@@ -427,6 +431,47 @@ void recv(DistGroup &group, torch::Tensor &t, int src, int tag)
 {
     std::vector<torch::Tensor> v{t};
     group.impl().wait(group.impl().comm->recv(v, src, tag), group, "receive");
+}
+
+void RecvAbort::abort()
+{
+    std::function<void()> current;
+    {
+        std::lock_guard lock(m_mutex);
+        m_aborted = true;
+        current = m_current;
+    }
+    if (current)
+        current();
+}
+
+bool recv(DistGroup &group, torch::Tensor &t, int src, int tag, RecvAbort &abort)
+{
+    std::vector<torch::Tensor> v{t};
+    auto work = group.impl().comm->recv(v, src, tag);
+    {
+        std::lock_guard lock(abort.m_mutex);
+        if (abort.m_aborted) {
+            work->abort();
+            return false;
+        }
+        abort.m_current = [work] {
+            work->abort();
+        };
+    }
+    bool received = false;
+    try {
+        received = group.impl().wait(work, group, "receive", /*counted=*/false);
+    } catch (...) {
+        std::lock_guard lock(abort.m_mutex);
+        abort.m_current = nullptr;
+        if (abort.m_aborted)
+            return false; // an abort that Gloo reports as a failure
+        throw;
+    }
+    std::lock_guard lock(abort.m_mutex);
+    abort.m_current = nullptr;
+    return received && !abort.m_aborted;
 }
 
 void PendingSend::wait()

@@ -9,6 +9,7 @@
 #include <torch/torch.h>
 
 #include <functional>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -36,6 +37,25 @@ void broadcastModule(DistGroup &group, torch::nn::Module &module, bool buffersOn
 void send(DistGroup &group, torch::Tensor &t, int dst, int tag);
 void recv(DistGroup &group, torch::Tensor &t, int src, int tag);
 
+/// Ends, from another thread, the receive that recv(group, t, src, tag, abort) is waiting in,
+/// and every later one (Gloo: c10d::Work::abort).
+class RecvAbort
+{
+public:
+    void abort();
+
+private:
+    friend bool recv(DistGroup &group, torch::Tensor &t, int src, int tag, RecvAbort &abort);
+    std::mutex m_mutex;
+    bool m_aborted = false;
+    std::function<void()> m_current;
+};
+
+/// A receive that `abort` can end (then false) and whose wait is not communication time (a
+/// thread that receives in the background): true once `t` holds the message. Throws
+/// DistFailure as recv does.
+bool recv(DistGroup &group, torch::Tensor &t, int src, int tag, RecvAbort &abort);
+
 /// A send in flight (sendAsync): it holds its tensor until wait() returns. Gloo completes a send
 /// once the receiver has posted the matching receive, so a sender that waits only before its
 /// next send runs a step ahead of its receiver (the overlap of a pipeline).
@@ -52,8 +72,8 @@ private:
     std::function<void()> m_wait;
 };
 
-/// Starts sending `t` (contiguous) to rank `dst`; the caller waits on the result before it
-/// sends on the same tag again.
+/// Starts sending `t` (contiguous) to rank `dst`. Sends in flight on one tag arrive in the order
+/// they started.
 PendingSend sendAsync(DistGroup &group, torch::Tensor t, int dst, int tag);
 
 } // namespace lw::detail

@@ -132,27 +132,49 @@ struct SumOverRanksFunction : torch::autograd::Function<SumOverRanksFunction>
 } // namespace
 
 SyncBatchNorm2dImpl::SyncBatchNorm2dImpl(std::int64_t features)
-    : torch::nn::BatchNorm2dImpl(torch::nn::BatchNorm2dOptions(features))
-{}
+    : options(features)
+{
+    reset();
+}
+
+void SyncBatchNorm2dImpl::reset()
+{
+    // BatchNorm2d's parameters and buffers, in its order and under its names (checkpoints and
+    // exports read them so); affine, with running statistics.
+    const std::int64_t n = options.num_features();
+    weight = register_parameter("weight", torch::ones({n}));
+    bias = register_parameter("bias", torch::zeros({n}));
+    running_mean = register_buffer("running_mean", torch::zeros({n}));
+    running_var = register_buffer("running_var", torch::ones({n}));
+    num_batches_tracked
+        = register_buffer("num_batches_tracked", torch::tensor(0, torch::dtype(torch::kLong)));
+}
 
 void SyncBatchNorm2dImpl::pretty_print(std::ostream &stream) const
 {
-    // LibTorch 1.13 does not export BatchNormImplBase<2>::pretty_print: a subclass prints itself.
     stream << "SyncBatchNorm2d(" << options.num_features() << ", eps=" << options.eps()
-           << ", affine=" << options.affine() << ")";
+           << ", momentum=" << options.momentum().value_or(0.0) << ")";
 }
 
 torch::Tensor SyncBatchNorm2dImpl::forward(const torch::Tensor &x)
 {
-    if (!is_training() || !sync)
-        return torch::nn::BatchNorm2dImpl::forward(x);
+    if (!is_training() || !sync) { // torch::nn::BatchNorm2d's forward
+        double momentum = options.momentum().value_or(0.0);
+        if (is_training()) {
+            num_batches_tracked += 1;
+            if (!options.momentum())
+                momentum = 1.0 / num_batches_tracked.item<double>();
+        }
+        return torch::batch_norm(x, weight, bias, running_mean, running_var, is_training(),
+                                 momentum, options.eps(), at::globalContext().userEnabledCuDNN());
+    }
     // The batch statistics of every rank's batch together: per channel, the sums of x and x^2
-    // and the count, summed over the ranks (in fp32 under autocast).
-    const auto xf = x.to(torch::kFloat32);
-    const std::int64_t c = xf.size(1);
-    const double count = double(xf.numel() / std::max<std::int64_t>(c, 1));
+    // and the count, summed over the ranks (in float64: no cancellation in E[x^2] - E[x]^2).
+    const std::int64_t c = x.size(1);
+    const double count = double(x.numel() / std::max<std::int64_t>(c, 1));
+    const auto xd = x.to(torch::kFloat64);
     auto local = torch::cat(
-        {xf.sum({0, 2, 3}), xf.square().sum({0, 2, 3}), torch::full({1}, count, xf.options())});
+        {xd.sum({0, 2, 3}), xd.square().sum({0, 2, 3}), torch::full({1}, count, xd.options())});
     auto global = SumOverRanksFunction::apply(local, sync.get());
     const auto n = global.slice(0, 2 * c, 2 * c + 1);
     const auto mean = global.slice(0, 0, c) / n;
@@ -164,16 +186,15 @@ torch::Tensor SyncBatchNorm2dImpl::forward(const torch::Tensor &x)
         const double momentum = options.momentum().has_value()
                                     ? *options.momentum()
                                     : 1.0 / num_batches_tracked.item<double>();
-        // Like BatchNorm2d: the running variance is the unbiased one of the (global) batch.
-        running_mean.mul_(1 - momentum).add_(mean.detach().to(running_mean.dtype()) * momentum);
+        // As BatchNorm2d: the running variance is the unbiased one of the (global) batch.
+        running_mean.mul_(1 - momentum).add_(mean.to(running_mean.dtype()) * momentum);
         running_var.mul_(1 - momentum)
-            .add_((var.detach() * (total / std::max(total - 1, 1.0))).to(running_var.dtype())
-                  * momentum);
+            .add_((var * (total / std::max(total - 1, 1.0))).to(running_var.dtype()) * momentum);
     }
     const auto shape = std::vector<std::int64_t>{1, c, 1, 1};
-    auto y = (xf - mean.view(shape)) * torch::rsqrt(var.view(shape) + options.eps());
-    if (options.affine())
-        y = y * weight.view(shape) + bias.view(shape);
+    const auto scale = torch::rsqrt(var + options.eps()).to(torch::kFloat32);
+    auto y = (x.to(torch::kFloat32) - mean.to(torch::kFloat32).view(shape)) * scale.view(shape);
+    y = y * weight.view(shape) + bias.view(shape);
     return y.to(x.scalar_type());
 }
 

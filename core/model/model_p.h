@@ -44,14 +44,20 @@ using SumOverRanks = std::function<void(torch::Tensor &)>;
 /// with `sync` set, the batch mean and variance are those of the union of every rank's batch
 /// (per-channel sums of x and x^2 and counts, summed over the ranks), and the backward pass sums
 /// their gradients over the ranks, so each rank's gradient is the one of the global batch.
-/// Without it, or in eval mode, it is torch::nn::BatchNorm2d: same parameters, buffers and names.
-class SyncBatchNorm2dImpl : public torch::nn::BatchNorm2dImpl
+/// Without it, or in eval mode, it computes what torch::nn::BatchNorm2d does, with the same
+/// parameters and buffers under the same names. (Not a subclass of BatchNorm2dImpl: Debian's
+/// LibTorch 1.13 does not export BatchNormImplBase<2>::pretty_print, which a subclass's
+/// construction vtables need.)
+class SyncBatchNorm2dImpl : public torch::nn::Cloneable<SyncBatchNorm2dImpl>
 {
 public:
     explicit SyncBatchNorm2dImpl(std::int64_t features);
+    void reset() override;
     torch::Tensor forward(const torch::Tensor &x);
     void pretty_print(std::ostream &stream) const override;
 
+    torch::nn::BatchNormOptions options; ///< affine, with running statistics
+    torch::Tensor weight, bias, running_mean, running_var, num_batches_tracked;
     std::shared_ptr<const SumOverRanks> sync; ///< set by syncBatchNorm; null: this rank alone
 };
 TORCH_MODULE(SyncBatchNorm2d);

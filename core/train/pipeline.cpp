@@ -5,11 +5,20 @@
 // batch, taken before block j-1's step), so the run computes the one-process DGL run, with the
 // stages working on different batches at the same time. Per-stage totals and test logits reach
 // rank 0, which reports every stage and, after gathering each rank's stage (weights and
-// optimizer), writes the checkpoints.
+// optimizer), writes the checkpoints. With a replay buffer (the asynchronous variant) a stage
+// no longer waits for the one below: it trains on batches drawn from the last ones it received.
 #include "core/train/trainer_p.h"
 
+#include <array>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <mutex>
 #include <optional>
+#include <random>
 #include <sstream>
+#include <thread>
 
 namespace lw {
 
@@ -29,21 +38,24 @@ enum Tag : int {
     kState = 7,      // uint8: a stage's weights and optimizer, to rank 0
 };
 
-/// Sends batches to the next rank. It waits for the previous batch's sends only before sending
-/// the next, so this rank runs up to a batch ahead of the one it feeds.
+/// Sends batches to the next rank. Up to `window` batches are in flight: the synchronous
+/// pipeline (window 1) waits for the previous batch's sends only before sending the next, so
+/// this rank runs up to a batch ahead of the one it feeds; the asynchronous one runs up to its
+/// replay buffer's length ahead.
 class Downstream
 {
 public:
-    Downstream(DistGroup &group, int dst, torch::Device commDevice)
+    Downstream(DistGroup &group, int dst, torch::Device commDevice, int window = 1)
         : m_group(group)
         , m_dst(dst)
         , m_commDevice(commDevice)
+        , m_window(std::max<std::size_t>(1, std::size_t(window)))
     {}
     ~Downstream()
     {
         // Leaving early (a stop, a failed rank): let the sends in flight end before their buffers.
         try {
-            waitAll();
+            waitFor(0);
         } catch (const std::exception &) {
         }
     }
@@ -52,39 +64,55 @@ public:
 
     void push(const torch::Tensor &x, const torch::Tensor &aux)
     {
-        waitAll();
+        waitFor(m_window - 1);
         auto header = torch::tensor({x.size(0), x.size(1), x.size(2), x.size(3)}, torch::kInt64);
-        m_pending[0] = detail::sendAsync(m_group, header.to(m_commDevice), m_dst, kHeader);
-        m_pending[1] = detail::sendAsync(
-            m_group, x.detach().to(m_commDevice, torch::kFloat32).contiguous(), m_dst, kActivation);
-        m_pending[2] = detail::sendAsync(m_group, aux.to(m_commDevice, torch::kInt64), m_dst, kAux);
+        m_pending.push_back(
+            {detail::sendAsync(m_group, header.to(m_commDevice), m_dst, kHeader),
+             detail::sendAsync(m_group, x.detach().to(m_commDevice, torch::kFloat32).contiguous(),
+                               m_dst, kActivation),
+             detail::sendAsync(m_group, aux.to(m_commDevice, torch::kInt64), m_dst, kAux)});
     }
     /// Ends the pass: the next rank leaves its loop.
     void end()
     {
-        waitAll();
+        waitFor(0);
         auto header = torch::zeros({4}, torch::TensorOptions(torch::kInt64).device(m_commDevice));
         detail::send(m_group, header, m_dst, kHeader);
     }
 
 private:
-    void waitAll()
+    /// Waits until at most `inFlight` batches are still being sent.
+    void waitFor(std::size_t inFlight)
     {
-        for (auto &p : m_pending)
-            p.wait();
+        while (m_pending.size() > inFlight) {
+            for (auto &p : m_pending.front())
+                p.wait();
+            m_pending.pop_front();
+        }
     }
     DistGroup &m_group;
     int m_dst;
     torch::Device m_commDevice;
-    detail::PendingSend m_pending[3];
+    std::size_t m_window;
+    std::deque<std::array<detail::PendingSend, 3>> m_pending;
 };
 
-/// Receives the batches the rank below sends; false at the end of a pass.
-bool pull(DistGroup &group, int src, torch::Device commDevice, torch::Tensor &x, torch::Tensor &aux)
+/// Receives the batches the rank below sends; false at the end of a pass (or, with `abort`,
+/// once it was aborted).
+bool pull(DistGroup &group, int src, torch::Device commDevice, torch::Tensor &x, torch::Tensor &aux,
+          detail::RecvAbort *abort = nullptr)
 {
+    const auto receive = [&](torch::Tensor &t, int tag) {
+        if (!abort) {
+            detail::recv(group, t, src, tag);
+            return true;
+        }
+        return detail::recv(group, t, src, tag, *abort);
+    };
     const auto ints = torch::TensorOptions(torch::kInt64).device(commDevice);
     auto header = torch::empty({4}, ints);
-    detail::recv(group, header, src, kHeader);
+    if (!receive(header, kHeader))
+        return false;
     header = header.to(torch::kCPU);
     const auto *h = header.data_ptr<std::int64_t>();
     if (h[0] == 0)
@@ -92,11 +120,114 @@ bool pull(DistGroup &group, int src, torch::Device commDevice, torch::Tensor &x,
     TORCH_CHECK(h[0] > 0 && h[1] > 0 && h[2] > 0 && h[3] > 0, "pipeline: rank ", src,
                 " sent a malformed batch header");
     x = torch::empty({h[0], h[1], h[2], h[3]}, ints.dtype(torch::kFloat32));
-    detail::recv(group, x, src, kActivation);
     aux = torch::empty({h[0]}, ints);
-    detail::recv(group, aux, src, kAux);
-    return true;
+    return receive(x, kActivation) && receive(aux, kAux);
 }
+
+/// The asynchronous pipeline's replay buffer (Algorithm 2 of Belilovsky et al., "Decoupled
+/// Greedy Learning of CNNs", ICML 2020): a thread receives every batch the rank below sends in
+/// a pass and keeps the last `capacity`; the stage draws one uniformly at random for each step,
+/// so a batch may be trained on again or never, and waits only while nothing has arrived.
+class ReplayBuffer
+{
+public:
+    ReplayBuffer(DistGroup &group, int src, torch::Device commDevice, int capacity,
+                 std::uint64_t seed)
+        : m_capacity(std::size_t(std::max(1, capacity)))
+        , m_rng(seed)
+    {
+        m_thread
+            = std::thread([this, &group, src, commDevice] { receive(group, src, commDevice); });
+    }
+    ~ReplayBuffer()
+    {
+        m_abort.abort(); // leaving early: end the receive the thread waits in
+        if (m_thread.joinable())
+            m_thread.join();
+    }
+    ReplayBuffer(const ReplayBuffer &) = delete;
+    ReplayBuffer &operator=(const ReplayBuffer &) = delete;
+
+    /// A batch drawn from the buffer; false when the pass below ended without sending any.
+    /// Rethrows the receiving thread's failure.
+    bool draw(torch::Tensor &x, torch::Tensor &y)
+    {
+        std::unique_lock lock(m_mutex);
+        if (m_items.empty() && !m_ended) {
+            const auto start = std::chrono::steady_clock::now();
+            m_cv.wait(lock, [&] { return !m_items.empty() || m_ended; });
+            m_waitSeconds
+                += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        }
+        if (m_error)
+            std::rethrow_exception(m_error);
+        if (m_items.empty())
+            return false;
+        std::uniform_int_distribution<std::size_t> pick(0, m_items.size() - 1);
+        auto &item = m_items[pick(m_rng)];
+        if (!item.drawn) {
+            item.drawn = true;
+            ++m_distinct;
+        }
+        x = item.x;
+        y = item.y;
+        return true;
+    }
+    /// Waits for the end of the pass below (what still arrives is kept, not trained on);
+    /// rethrows the receiving thread's failure.
+    void finish()
+    {
+        if (m_thread.joinable())
+            m_thread.join();
+        if (m_error)
+            std::rethrow_exception(m_error);
+    }
+    std::int64_t received() const { return m_received; }
+    std::int64_t distinct() const { return m_distinct; }
+    /// Seconds draw() waited for a first batch.
+    double waitSeconds() const { return m_waitSeconds; }
+
+private:
+    struct Item
+    {
+        torch::Tensor x, y;
+        bool drawn = false;
+    };
+
+    void receive(DistGroup &group, int src, torch::Device commDevice)
+    {
+        std::exception_ptr error;
+        try {
+            torch::Tensor x, y;
+            while (pull(group, src, commDevice, x, y, &m_abort)) {
+                std::lock_guard lock(m_mutex);
+                if (m_items.size() == m_capacity)
+                    m_items.pop_front();
+                m_items.push_back({x, y, false});
+                ++m_received;
+                m_cv.notify_all();
+            }
+        } catch (...) {
+            error = std::current_exception();
+        }
+        std::lock_guard lock(m_mutex);
+        m_error = error;
+        m_ended = true;
+        m_cv.notify_all();
+    }
+
+    std::size_t m_capacity;
+    std::mt19937_64 m_rng;
+    detail::RecvAbort m_abort;
+    std::mutex m_mutex;
+    std::condition_variable m_cv;
+    std::deque<Item> m_items;
+    bool m_ended = false;
+    std::exception_ptr m_error;
+    std::int64_t m_received = 0, m_distinct = 0;
+    double m_waitSeconds = 0;
+    std::thread m_thread; // last: it starts once the members it uses exist
+};
 
 } // namespace
 
@@ -227,8 +358,14 @@ void Trainer::Impl::runPipeline(int startEpoch, bool resuming, const std::string
     auto &groups = started.groups;
     auto &optimizers = started.optimizers;
     auto &optPtrs = started.ptrs;
-    log(LogLevel::Info, "placement pipeline: stage j on rank j-1 of " + std::to_string(stages)
-                            + " processes, activations sent upward (" + opt.dist->backend() + ")");
+    const int replay = opt.replayBuffer;
+    log(LogLevel::Info,
+        "placement pipeline: stage j on rank j-1 of " + std::to_string(stages)
+            + " processes, activations sent upward (" + opt.dist->backend() + ")"
+            + (replay > 0 ? "; asynchronous: each stage above the first draws its batches from "
+                            "a replay buffer of the last "
+                                + std::to_string(replay) + " batches it received"
+                          : ""));
     std::unique_ptr<data::Loader> loader;
     if (first)
         loader = makeLoader(true, true, spec.recipe.batchSize);
@@ -236,8 +373,20 @@ void Trainer::Impl::runPipeline(int startEpoch, bool resuming, const std::string
     std::vector<EvalResult> evals(static_cast<std::size_t>(stages));
     std::vector<double> trainAcc(std::size_t(stages), 0.0);
     // Per stage, summed over the ranks (each fills its own slot): loss sum, correct, seen,
-    // training seconds, batches, the batch and loss where it diverged.
-    enum Slot { kLossSum, kCorrect, kSeen, kSeconds, kBatches, kFailedBatch, kFailedLoss, kSlots };
+    // training seconds, batches, the batch and loss where it diverged; with a replay buffer, the
+    // batches received and the distinct ones drawn.
+    enum Slot {
+        kLossSum,
+        kCorrect,
+        kSeen,
+        kSeconds,
+        kBatches,
+        kFailedBatch,
+        kFailedLoss,
+        kReceived,
+        kDistinct,
+        kSlots
+    };
     for (int e = startEpoch; e < epochs; ++e) {
         const auto epochStart = activeNow();
         for (auto &o : optimizers)
@@ -248,13 +397,24 @@ void Trainer::Impl::runPipeline(int startEpoch, bool resuming, const std::string
         net->train();
         if (first)
             loader->startEpoch(e);
+        int batches = first ? static_cast<int>(loader->batchesPerEpoch()) : 0;
+        std::optional<ReplayBuffer> buffer;
+        if (replay > 0) {
+            // Asynchronous: every stage takes as many steps as the epoch has batches.
+            auto n = torch::tensor({std::int64_t(batches)}, torch::kInt64).to(device);
+            detail::broadcast(group, n, 0);
+            batches = static_cast<int>(n.to(torch::kCPU).item<std::int64_t>());
+            if (!first)
+                buffer.emplace(group, me - 1, commDevice(), replay,
+                               spec.recipe.seed * 7919 + std::uint64_t(e) * 131
+                                   + std::uint64_t(me));
+        }
         std::optional<Downstream> down;
         if (!last)
-            down.emplace(group, me + 1, commDevice());
+            down.emplace(group, me + 1, commDevice(), std::max(replay, 1));
         std::int64_t correct = 0, seen = 0;
         double lossSum = 0, failedLoss = 0;
         int batch = 0, failedBatch = 0;
-        const int batches = first ? static_cast<int>(loader->batchesPerEpoch()) : 0;
         auto lastReport = activeNow();
         while (true) {
             checkControls();
@@ -265,6 +425,11 @@ void Trainer::Impl::runPipeline(int startEpoch, bool resuming, const std::string
                     break;
                 x = net->stem->forward(toDevice(b.images));
                 y = b.labels.to(device, cuda);
+            } else if (buffer) {
+                if (failedBatch > 0 || batch >= batches || !buffer->draw(x, y))
+                    break;
+                x = toDevice(x);
+                y = y.to(device);
             } else {
                 if (!pull(group, me - 1, commDevice(), x, y))
                     break;
@@ -300,7 +465,16 @@ void Trainer::Impl::runPipeline(int startEpoch, bool resuming, const std::string
         if (down)
             down->end();
         down.reset();
+        if (buffer) {
+            buffer->finish();
+            replayWaitSeconds += buffer->waitSeconds();
+        }
         auto t = torch::zeros({kSlots, stages}, torch::kFloat64);
+        if (buffer) {
+            t[kReceived][me] = double(buffer->received());
+            t[kDistinct][me] = double(buffer->distinct());
+        }
+        buffer.reset();
         t[kLossSum][me] = lossSum;
         t[kCorrect][me] = double(correct);
         t[kSeen][me] = double(seen);
@@ -319,6 +493,15 @@ void Trainer::Impl::runPipeline(int startEpoch, bool resuming, const std::string
                 throw Stop{RunStatus::Failed,
                            detail::divergenceMessage(j, e + 1, int(at(kFailedBatch, j)),
                                                      at(kFailedLoss, j))};
+        if (replay > 0 && writer()) {
+            std::ostringstream ss;
+            ss << "epoch " << e + 1 << ", replay buffer of " << replay << " batches:";
+            for (int j = 1; j < stages; ++j)
+                ss << (j > 1 ? ";" : "") << " stage " << j + 1 << " took " << at(kBatches, j)
+                   << " steps on " << at(kDistinct, j) << " of the " << at(kReceived, j)
+                   << " batches it received";
+            log(LogLevel::Info, ss.str());
+        }
         // The pipeline's epoch ends when its last stage has trained on the last batch.
         const double epochTrainSeconds = at(kSeconds, stages - 1);
         auto [logits, losses] = evaluatePipeline();

@@ -133,6 +133,9 @@ Result<void> Trainer::Impl::setUp()
     testLabels = labelsOf(*dataset->test());
     if (auto r = checkPlacement(spec, opt.mode, opt.placement, world(), opt.replayBuffer); !r)
         return r;
+    if (opt.replayBuffer > 0 && opt.dist && opt.dist->backend() == "nccl")
+        return fail("a replay buffer receives on a background thread, which Layerwise does over "
+                    "Gloo only: start the run with --backend gloo");
     if (dataParallel()) {
         if (spec.recipe.batchSize % world() != 0)
             return fail("recipe.batch_size " + std::to_string(spec.recipe.batchSize)
@@ -409,7 +412,7 @@ void Trainer::Impl::reportCommunication()
 {
     // Slot r holds rank r's seconds waiting for communication and its active seconds.
     auto t = torch::zeros({2 * world()}, torch::kFloat64);
-    t[2 * rank()] = opt.dist->commSeconds();
+    t[2 * rank()] = opt.dist->commSeconds() + replayWaitSeconds;
     t[2 * rank() + 1] = activeSince(sessionStart);
     t = t.to(device);
     detail::allreduceSum(*opt.dist, t);

@@ -110,6 +110,9 @@ struct Trainer::Impl
     std::int64_t step = 0;
     double elapsedBefore = 0; // seconds from earlier sessions of a resumed run
     Clock::time_point sessionStart;
+    /// Seconds the asynchronous pipeline's stage waited on an empty replay buffer (its share
+    /// of communication, beside DistGroup::commSeconds).
+    double replayWaitSeconds = 0;
     std::string lastCheckpoint;
 
     /// Progress of the stage in training, kept in the run state so a resumed stage reports the

@@ -1,8 +1,9 @@
 // Multi-process runs on c10d (Gloo on loopback, 1 thread per process): the data-parallel step
 // is the big-batch step, a 2-process run reaches a 1-process run's accuracy on a Fashion-MNIST
 // subset and is one run in the store, a killed rank interrupts the run resumably, torchrun
-// starts it as PyTorch does, and a DGL pipeline (stage j on process j) over 3 processes trains
-// every stage as one process does.
+// starts it as PyTorch does, a DGL pipeline (stage j on process j) over 3 processes trains
+// every stage as one process does, its asynchronous variant trains from replay buffers, and
+// sync_bn makes training-mode BatchNorm span the processes.
 #include "core/data/loader_p.h"
 #include "core/dist/dist_p.h"
 #include "core/dist/launch.h"
@@ -356,7 +357,8 @@ private Q_SLOTS:
         store.close();
         auto one = test::runCli(trainArgs(spec, store, 1), {}, 300000);
         QVERIFY2(one.exitCode == 0, qPrintable(one.err));
-        auto synced = test::runCli(trainArgs(spec, store, 2) << "--sync-bn" << "on",
+        auto synced = test::runCli(trainArgs(spec, store, 2) << "--sync-bn"
+                                                             << "on",
                                    {"LAYERWISE_DIST_TIMEOUT=60"}, 300000);
         QVERIFY2(synced.exitCode == 0, qPrintable(synced.err));
         QVERIFY2((synced.out + synced.err).contains("sync_bn: BatchNorm normalizes"),
@@ -483,6 +485,13 @@ private Q_SLOTS:
         r = test::runCli(args, {}, 60000);
         QCOMPARE(r.exitCode, 2);
         QVERIFY2(r.err.contains("mode dgl"), qPrintable(r.err));
+        args = trainArgs(spec, store, 2);
+        args << "--replay-buffer"
+             << "4"; // data placement
+        r = test::runCli(args, {}, 60000);
+        QCOMPARE(r.exitCode, 2);
+        QVERIFY2(r.err.contains("--replay-buffer 4") && r.err.contains("needs placement pipeline"),
+                 qPrintable(r.err));
         QCOMPARE(runsOf(store).size(), std::size_t(0)); // refused before any run was recorded
     }
 
@@ -551,6 +560,58 @@ private Q_SLOTS:
               moved);
         QVERIFY2(moved > 1e-2, "stage 3 in rank 0's checkpoint is still its initial weights");
         QVERIFY2(maxDiff < 1e-4, qPrintable(QString("max |w_pipeline - w_one| = %1").arg(maxDiff)));
+    }
+
+    void asynchronousPipelineTrainsFromItsReplayBuffers()
+    {
+        // The asynchronous variant: stages 2 and 3 draw their batches from the last 4 they
+        // received instead of waiting for each; each still takes an epoch's 16 steps, every
+        // stage learns, and rank 0 records one run with every stage.
+        test::TempStore store;
+        QVERIFY(store.ok());
+        QTemporaryDir dir;
+        const QString spec = writeSpec(dir.path(), 2, 1024);
+        store.close();
+        auto args = trainArgs(spec, store, 3);
+        args << "--mode"
+             << "dgl"
+             << "--placement"
+             << "pipeline"
+             << "--replay-buffer"
+             << "4";
+        auto r = test::runCli(args, {"LAYERWISE_DIST_TIMEOUT=60"}, 300000);
+        QVERIFY2(r.exitCode == 0, qPrintable(r.err));
+        const QString log = r.out + r.err;
+        QVERIFY2(log.contains("replay buffer of the last 4 batches"), qPrintable(log));
+        // Per epoch: 16 steps per stage, drawn from at most the 16 batches received.
+        const QRegularExpression line(
+            "epoch ([12]), replay buffer of 4 batches: stage 2 took 16 steps on ([0-9]+) of the "
+            "16 batches it received; stage 3 took 16 steps on ([0-9]+) of the 16 batches");
+        int epochs = 0;
+        for (auto it = line.globalMatch(log); it.hasNext();) {
+            const auto m = it.next();
+            ++epochs;
+            for (int c : {2, 3}) {
+                const int distinct = m.captured(c).toInt();
+                QVERIFY2(distinct >= 1 && distinct <= 16, qPrintable(m.captured(0)));
+            }
+        }
+        QVERIFY2(epochs == 2, qPrintable(log));
+        const auto runs = runsOf(store);
+        QCOMPARE(runs.size(), std::size_t(1));
+        QCOMPARE(runs[0].worldSize, 3);
+        QCOMPARE(runs[0].status, RunStatus::Finished);
+        QCOMPARE(runs[0].stagesDone, 3);
+        auto detail = store->getRun(runs[0].id);
+        QVERIFY(detail);
+        QCOMPARE(detail->stages.size(), std::size_t(3));
+        for (int j = 0; j < 3; ++j) {
+            const auto &st = detail->stages[std::size_t(j)];
+            QVERIFY(st.testAcc);
+            qInfo("stage %d: test accuracy %.4f (asynchronous pipeline)", j + 1, *st.testAcc);
+            QVERIFY2(*st.testAcc > 0.6,
+                     qPrintable(QString("stage %1: %2 (chance 0.25)").arg(j + 1).arg(*st.testAcc)));
+        }
     }
 
     void torchrunStartsOneRun()

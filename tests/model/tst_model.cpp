@@ -164,7 +164,7 @@ Spec zooSpec()
 bool hasBatchNorm(const torch::nn::Module &module)
 {
     for (const auto &child : module.modules(/*include_self=*/true))
-        if (dynamic_cast<const torch::nn::BatchNorm2dImpl *>(child.get()))
+        if (dynamic_cast<const model::SyncBatchNorm2dImpl *>(child.get()))
             return true;
     return false;
 }
