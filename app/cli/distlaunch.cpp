@@ -37,8 +37,9 @@ private:
 void addDistOptions(CLI::App *cmd, DistArgs &a)
 {
     cmd->add_option("--nproc", a.nproc,
-                    "Processes on this machine, one run (data-parallel on c10d: each trains "
-                    "batch / N of every batch; threads per process default to cores / N)")
+                    "Processes on this machine, one run on c10d: data parallel (each trains "
+                    "batch / N of every batch), or with --placement pipeline one stage each; "
+                    "threads per process default to cores / N")
         ->check(integerIn(1, 256));
     cmd->add_option("--dist-timeout", a.timeoutSeconds,
                     "Seconds a multi-process run waits for a rank that died or hangs (default 120)")
