@@ -27,10 +27,11 @@ std::uint64_t le(const std::string &b, std::size_t at, int n)
     return v;
 }
 
+/// `v` as `n` little-endian bytes (beyond 8 bytes: zeros).
 void put(std::string &out, std::uint64_t v, int n)
 {
     for (int k = 0; k < n; ++k)
-        out.push_back(char((v >> (8 * k)) & 0xff));
+        out.push_back(k < 8 ? char((v >> (8 * k)) & 0xff) : '\0');
 }
 
 /// The records of a small zip (no zip64), inflating deflated ones.
