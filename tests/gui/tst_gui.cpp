@@ -244,7 +244,10 @@ private Q_SLOTS:
         QCOMPARE(epochs.count(), 6);
         QCOMPARE(stages.count(), 3);
         qInfo("longest gap between timer ticks while a stage trained: %lld ms", maxGap);
-        QVERIFY2(maxGap < 100, qPrintable(QStringLiteral("event loop stalled %1 ms").arg(maxGap)));
+        // A freeze check, not a latency goal: training on the GUI thread would stall it for a
+        // whole epoch (seconds); scheduling on 2 loaded cores (or under ASan) stalls it for about
+        // 100 ms at times.
+        QVERIFY2(maxGap < 1000, qPrintable(QStringLiteral("event loop stalled %1 ms").arg(maxGap)));
 
         // Every stage's curve got its points; the depth plot one bar group per stage.
         m_view->timeline()->flush();

@@ -250,7 +250,9 @@ private Q_SLOTS:
                                 .arg(d.run.wallSeconds)
                                 .arg(m_view->elapsedSeconds())));
         double epochSum = 0;
-        for (const EpochMetrics &e : m_window->store()->history(id)->epochs)
+        const auto history = m_window->store()->history(id); // outlives the loop
+        QVERIFY(history);
+        for (const EpochMetrics &e : history->epochs)
             epochSum += e.seconds;
         QVERIFY(d.run.wallSeconds >= epochSum);
         QCOMPARE(m_view->archDiagram()->currentStage(), -1);

@@ -65,7 +65,12 @@ DesignView::DesignView(QWidget *parent)
     m_actions[Train]->setEnabled(m_valid);
 }
 
-DesignView::~DesignView() = default;
+DesignView::~DesignView()
+{
+    // ~QWidget deletes the children after this object's members are gone; the undo stack's
+    // clear() then emits cleanChanged into the lambda above (UBSan in make test-asan).
+    disconnect(m_undo, nullptr, this, nullptr);
+}
 
 void DesignView::createActions()
 {
