@@ -56,10 +56,15 @@ QComboBox *makePlacementCombo(QWidget *parent)
 {
     auto *combo = new QComboBox(parent);
     combo->setObjectName(QStringLiteral("placementCombo"));
-    combo->addItem(tr("data parallel (each process a share of every batch)"),
+    // Short enough not to be cut in the setup panel at 1280x720; the items' tooltips say more.
+    combo->addItem(tr("data parallel (a share of each batch)"),
                    QString::fromLatin1(toString(Placement::Data)));
+    combo->setItemData(0, tr("Each process trains every stage on batch / N of every batch"),
+                       Qt::ToolTipRole);
     combo->addItem(tr("pipeline (stage j on process j)"),
                    QString::fromLatin1(toString(Placement::Pipeline)));
+    combo->setItemData(1, tr("Process j trains stage j on the whole batch; one process per stage"),
+                       Qt::ToolTipRole);
     combo->setToolTip(
         tr("How a decoupled (DGL) run over N > 1 processes shares its work. Data parallel: "
            "every process trains every stage on batch / N of each batch and the gradients are "
