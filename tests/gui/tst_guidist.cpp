@@ -148,7 +148,9 @@ private Q_SLOTS:
     void init()
     {
         MainWindowOptions options;
-        options.db = m_dir.filePath(QStringLiteral("%1.sqlite").arg(QTest::currentTestFunction()));
+        options.db = m_dir.filePath(QStringLiteral("%1%2.sqlite")
+                                        .arg(QLatin1String(QTest::currentTestFunction()),
+                                             QLatin1String(QTest::currentDataTag())));
         m_window = std::make_unique<MainWindow>(options);
         m_window->resize(1400, 880);
         m_window->show();
@@ -305,17 +307,27 @@ private Q_SLOTS:
         QVERIFY(ourChildren().isEmpty());
     }
 
+    void dglPipelineRunFromTheGui_data()
+    {
+        QTest::addColumn<int>("stages");
+        QTest::newRow("2stages") << 2;
+        QTest::newRow("3stages") << 3; // 3 processes, beyond the 2 cores of the build machine
+    }
+
     void dglPipelineRunFromTheGui()
     {
-        // Stage j on process j: 2 stages over 2 processes, synchronous (replay buffer 0).
-        prepareDgl(tinyStages(2), 2);
+        // Stage j on process j, synchronous (replay buffer 0): choosing the pipeline with 2
+        // processes sets one per stage.
+        QFETCH(int, stages);
+        prepareDgl(tinyStages(stages), 2);
         choosePlacement(Placement::Pipeline);
+        QCOMPARE(m_view->processesSpin()->value(), stages);
         QCOMPARE(m_view->replayBufferSpin()->value(), 0);
         QTRY_VERIFY_WITH_TIMEOUT(m_view->startButton()->isEnabled(), 20000);
         QSignalSpy finished(m_view, &TrainView::runFinished);
         QTest::mouseClick(m_view->startButton(), Qt::LeftButton);
         QTRY_VERIFY_WITH_TIMEOUT(m_view->isRunning(), 5000);
-        QCOMPARE(m_view->session()->processes(), 2);
+        QCOMPARE(m_view->session()->processes(), stages);
         QVERIFY(finished.wait(180000));
         const qint64 id = finished.first().at(0).toLongLong();
         QVERIFY2(int(finished.first().at(1).value<RunStatus>()) == int(RunStatus::Finished),
@@ -323,9 +335,14 @@ private Q_SLOTS:
         auto d = m_window->store()->getRun(id);
         QVERIFY2(d, d ? "" : d.message().c_str());
         QCOMPARE(int(d->run.mode), int(TrainMode::Decoupled));
-        QCOMPARE(d->run.worldSize, 2);
-        QCOMPARE(d->run.stagesDone, 2);
-        QCOMPARE(int(d->stages.size()), 2);
+        QCOMPARE(d->run.worldSize, stages);
+        QCOMPARE(d->run.stagesDone, stages);
+        QCOMPARE(int(d->stages.size()), stages);
+        for (const StageRow &stage : d->stages) { // every stage trained its epoch and was tested
+            QCOMPARE(stage.epochsDone, 1);
+            QVERIFY(stage.finished);
+            QVERIFY(stage.testAcc && *stage.testAcc >= 0 && *stage.testAcc <= 1);
+        }
         const QString log = m_view->logView()->toPlainText();
         QVERIFY2(log.contains(QStringLiteral("placement pipeline")), qPrintable(log.right(2000)));
         QCOMPARE(int(m_window->store()->listRuns({})->size()), 1);
