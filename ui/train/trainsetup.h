@@ -81,8 +81,13 @@ public:
     Spec effectiveSpec() const;
     QString specName() const { return m_specName; }
     TrainMode mode() const;
-    /// Device, threads and feature cache as chosen.
+    /// Device, threads, feature cache, placement and replay buffer as chosen.
     ExecOptions execOptions() const;
+    /// The placement a new or resumed run gets: the Placement field's for a DGL run over N > 1
+    /// processes, data otherwise.
+    Placement placement() const;
+    /// The replay buffer it gets: the field's with the pipeline placement, 0 otherwise.
+    int replayBuffer() const;
     /// A new run of the form's settings (spec, mode, name, probes, machine, branch).
     NewRunRequest newRunRequest() const;
     QString errorString() const { return m_error; }
@@ -117,6 +122,10 @@ public:
     QSpinBox *threadsSpin() const { return m_threads; }
     /// Processes on this machine that train a new or resumed run (1..cores; processesfield.h).
     QSpinBox *processesSpin() const { return m_processes; }
+    /// A DGL run's placement over N > 1 processes (shown in DGL mode, enabled for N > 1).
+    QComboBox *placementCombo() const { return m_placement; }
+    /// The pipeline's replay buffer (shown in DGL mode, enabled with the pipeline placement).
+    QSpinBox *replayBufferSpin() const { return m_replayBuffer; }
     QSpinBox *seedSpin() const { return m_seed; }
     QLineEdit *nameEdit() const { return m_name; }
     QLabel *lrError() const { return m_lrError; }
@@ -147,6 +156,9 @@ private:
     Spec effectiveSpec(QString *note) const;
     void updateEditable();
     void updateEpochRows(TrainMode mode, const Spec &effective, const QString &note);
+    /// Shows the placement rows in DGL mode, enables them as the processes and placement allow
+    /// and offers one process per stage with the pipeline placement (trainsetuprecipe.cpp).
+    void updatePlacementRows(TrainMode mode, const Spec &effective);
     void scheduleDataCheck();
     void updateDataPlaceholder();
     void onDataChecked();
@@ -202,6 +214,8 @@ private:
     QComboBox *m_device = nullptr;
     QSpinBox *m_threads = nullptr;
     QSpinBox *m_processes = nullptr;
+    QComboBox *m_placement = nullptr;
+    QSpinBox *m_replayBuffer = nullptr;
     QSpinBox *m_seed = nullptr;
     QLineEdit *m_name = nullptr;
     QLabel *m_startHint = nullptr;

@@ -14,6 +14,7 @@
 #include <QGroupBox>
 #include <QLabel>
 #include <QLineEdit>
+#include <QSignalBlocker>
 #include <QSpinBox>
 
 #include <cmath>
@@ -137,6 +138,26 @@ QGroupBox *TrainSetup::buildMachineBox(QWidget *parent)
         showThreadsPerProcess(m_threads, n);
         revalidate();
     });
+    // A DGL run's placement over N > 1 processes and the pipeline's replay buffer (rows shown
+    // in DGL mode only: updatePlacementRows).
+    m_placement = makePlacementCombo(machineBox);
+    machineForm->addRow(tr("Placement"), m_placement);
+    m_replayBuffer = makeReplayBufferSpin(machineBox);
+    machineForm->addRow(tr("Replay buffer"), m_replayBuffer);
+    machineForm->setRowVisible(m_placement, false); // greedy, the first mode
+    machineForm->setRowVisible(m_replayBuffer, false);
+    connect(m_placement, &QComboBox::currentIndexChanged, this, &TrainSetup::revalidate);
+    // Picking the pipeline sets the processes to one per stage (the start problem says so
+    // should they differ later).
+    connect(m_placement, &QComboBox::activated, this, [this] {
+        const Spec spec = effectiveSpec();
+        const int stages = static_cast<int>(spec.stages.size());
+        if (placementOf(m_placement) == Placement::Pipeline && stages > 1) {
+            m_processes->setMaximum(maxProcesses(spec, Placement::Pipeline));
+            m_processes->setValue(stages);
+        }
+    });
+    connect(m_replayBuffer, &QSpinBox::valueChanged, this, &TrainSetup::revalidate);
     return machineBox;
 }
 
@@ -176,13 +197,20 @@ void TrainSetup::revalidate()
     setFieldError(m_lrError, lrProblem);
     if (!lrProblem.isEmpty())
         problems << tr("the learning rate is invalid");
-    if (const QString p = processesProblem(m_processes->value(), spec.recipe.batchSize);
-        !p.isEmpty())
-        problems << p;
 
     const TrainMode mode = parseTrainMode(m_modeCombo->currentData().toString().toStdString())
                                .value_or(TrainMode::Greedy);
     updateEpochRows(mode, spec, epochsNote);
+    updatePlacementRows(mode, spec);
+    // The pipeline trains the whole batch on each process: only data parallel divides it.
+    if (placement() == Placement::Data)
+        if (const QString p = processesProblem(m_processes->value(), spec.recipe.batchSize);
+            !p.isEmpty())
+            problems << p;
+    if (const QString p
+        = placementProblem(spec, mode, placement(), m_processes->value(), replayBuffer());
+        !p.isEmpty())
+        problems << p;
     if (m_shownRun >= 0)
         problems << tr("these are run %1's settings: press New Run from These Settings to "
                        "change them")
@@ -229,7 +257,38 @@ ExecOptions TrainSetup::execOptions() const
     exec.cache = cache == QLatin1String("on")    ? FeatureCache::On
                  : cache == QLatin1String("off") ? FeatureCache::Off
                                                  : FeatureCache::Auto;
+    exec.placement = placement();
+    exec.replayBuffer = replayBuffer();
     return exec;
+}
+
+void TrainSetup::updatePlacementRows(TrainMode mode, const Spec &effective)
+{
+    const bool dgl = mode == TrainMode::Decoupled;
+    if (auto *form = qobject_cast<QFormLayout *>(m_processes->parentWidget()->layout())) {
+        form->setRowVisible(m_placement, dgl);
+        form->setRowVisible(m_replayBuffer, dgl);
+    }
+    // Beyond the cores only for a DGL pipeline of more stages than cores.
+    const int most = maxProcesses(effective, dgl ? placementOf(m_placement) : Placement::Data);
+    if (m_processes->maximum() != most) {
+        const QSignalBlocker block(m_processes);
+        m_processes->setMaximum(most);
+        showThreadsPerProcess(m_threads, m_processes->value());
+    }
+    m_placement->setEnabled(m_processes->value() > 1);
+    m_replayBuffer->setEnabled(placement() == Placement::Pipeline);
+}
+
+Placement TrainSetup::placement() const
+{
+    return mode() == TrainMode::Decoupled && m_processes->value() > 1 ? placementOf(m_placement)
+                                                                      : Placement::Data;
+}
+
+int TrainSetup::replayBuffer() const
+{
+    return placement() == Placement::Pipeline ? m_replayBuffer->value() : 0;
 }
 
 NewRunRequest TrainSetup::newRunRequest() const

@@ -7,6 +7,7 @@
 #include "ui/train/archdiagram.h"
 #include "ui/train/lastfolders.h"
 #include "ui/train/plots.h"
+#include "ui/train/processesfield.h"
 #include "ui/train/trainsession.h"
 
 #include <QAction>
@@ -266,7 +267,25 @@ bool TrainView::startTraining()
 bool TrainView::resumeStoredRun(std::int64_t runId)
 {
     m_error.clear();
-    if (!m_session->resumeRun(runId, m_setup->execOptions(), m_setup->processesSpin()->value())) {
+    const ExecOptions exec = m_setup->execOptions();
+    const int processes = m_setup->processesSpin()->value();
+    // The pipeline must fit the stored run (its mode and stages): say so before any process
+    // starts or the run is claimed.
+    if (exec.placement == Placement::Pipeline && m_store) {
+        auto d = m_store->getRun(runId);
+        auto spec = d ? parseSpec(d->specJson) : Result<Spec>(d.error());
+        const QString problem = !spec ? q(spec.message())
+                                      : placementProblem(*spec, d->run.mode, exec.placement,
+                                                         processes, exec.replayBuffer);
+        if (!problem.isEmpty()) {
+            m_error = tr("Run %1 cannot resume with the pipeline placement: %2.")
+                          .arg(runId)
+                          .arg(problem);
+            m_dashboard->appendLog(LogLevel::Error, m_error);
+            return false;
+        }
+    }
+    if (!m_session->resumeRun(runId, exec, processes)) {
         m_error = m_session->errorString();
         m_dashboard->appendLog(LogLevel::Error, m_error);
         updateActions();

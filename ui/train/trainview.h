@@ -125,6 +125,10 @@ public:
     QComboBox *deviceCombo() const { return m_setup->deviceCombo(); }
     QSpinBox *threadsSpin() const { return m_setup->threadsSpin(); }
     QSpinBox *processesSpin() const { return m_setup->processesSpin(); }
+    QComboBox *placementCombo() const { return m_setup->placementCombo(); }
+    QSpinBox *replayBufferSpin() const { return m_setup->replayBufferSpin(); }
+    /// The device, threads, placement and replay buffer Start and Resume would run with.
+    ExecOptions execOptions() const { return m_setup->execOptions(); }
     QSpinBox *seedSpin() const { return m_setup->seedSpin(); }
     QLineEdit *nameEdit() const { return m_setup->nameEdit(); }
     QLabel *lrError() const { return m_setup->lrError(); }
