@@ -18,6 +18,7 @@
 #include "ui/train/trainview.h"
 
 #include <QAction>
+#include <QCheckBox>
 #include <QComboBox>
 #include <QDir>
 #include <QPlainTextEdit>
@@ -267,11 +268,21 @@ private Q_SLOTS:
         exec = m_view->execOptions();
         QCOMPARE(int(exec.placement), int(Placement::Data));
         QCOMPARE(exec.replayBuffer, 0);
-        // One process: no placement either.
+        // sync_bn acts in data parallel over N > 1 processes: the check is enabled there and
+        // sets the recipe the run starts with.
+        QCheckBox *syncBn = m_view->syncBnCheck();
+        QCOMPARE(syncBn->objectName(), QStringLiteral("syncBnCheck"));
+        QVERIFY(syncBn->isEnabled()); // greedy, 2 processes
+        QVERIFY(!m_view->effectiveSpec().recipe.syncBn);
+        syncBn->setChecked(true);
+        QVERIFY(m_view->effectiveSpec().recipe.syncBn);
+        // One process: no placement either, and nothing to synchronize.
         m_view->modeCombo()->setCurrentIndex(m_view->modeCombo()->findData("dgl"));
         processes->setValue(1);
         QVERIFY(!placement->isEnabled());
+        QVERIFY(!syncBn->isEnabled());
         QCOMPARE(int(m_view->execOptions().placement), int(Placement::Data));
+        syncBn->setChecked(false);
 
         // DGL with 3 processes, pipeline chosen: the view at 1280x720.
         prepareDgl(three, 2);

@@ -382,7 +382,7 @@ void TrainSetup::fillForm(const Spec &spec)
     const RecipeSpec &r = spec.recipe;
     QSignalBlocker b1(m_datasetCombo), b2(m_dataPath), b3(m_trainLimit), b4(m_testLimit),
         b5(m_epochs), b6(m_batch), b7(m_lr), b8(m_augment), b9(m_seed), b10(m_precision),
-        b11(m_e2eEpochs);
+        b11(m_e2eEpochs), b12(m_syncBn);
     int i = m_datasetCombo->findData(q(r.dataset.name));
     if (i < 0) {
         m_datasetCombo->addItem(q(r.dataset.name), q(r.dataset.name));
@@ -401,6 +401,8 @@ void TrainSetup::fillForm(const Spec &spec)
     const int p = m_precision->findData(q(r.precision));
     m_precision->setCurrentIndex(p >= 0 ? p : 0);
     m_seed->setValue(static_cast<int>(std::min<std::uint64_t>(r.seed, kMaxSpin)));
+    if (m_syncBn)
+        m_syncBn->setChecked(r.syncBn);
     m_specInfo->setText(q(spec.description));
     m_specInfo->setVisible(!spec.description.empty());
     updateDataPlaceholder();

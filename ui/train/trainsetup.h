@@ -126,6 +126,7 @@ public:
     QComboBox *placementCombo() const { return m_placement; }
     /// The pipeline's replay buffer (shown in DGL mode, enabled with the pipeline placement).
     QSpinBox *replayBufferSpin() const { return m_replayBuffer; }
+    QCheckBox *syncBnCheck() const { return m_syncBn; }
     QSpinBox *seedSpin() const { return m_seed; }
     QLineEdit *nameEdit() const { return m_name; }
     QLabel *lrError() const { return m_lrError; }
@@ -216,6 +217,7 @@ private:
     QSpinBox *m_processes = nullptr;
     QComboBox *m_placement = nullptr;
     QSpinBox *m_replayBuffer = nullptr;
+    QCheckBox *m_syncBn = nullptr;
     QSpinBox *m_seed = nullptr;
     QLineEdit *m_name = nullptr;
     QLabel *m_startHint = nullptr;

@@ -158,6 +158,15 @@ QGroupBox *TrainSetup::buildMachineBox(QWidget *parent)
         }
     });
     connect(m_replayBuffer, &QSpinBox::valueChanged, this, &TrainSetup::revalidate);
+    // The recipe's sync_bn, where it acts: data parallel over N > 1 processes.
+    m_syncBn = new QCheckBox(tr("Sync across processes (sync_bn)"), machineBox);
+    m_syncBn->setObjectName(QStringLiteral("syncBnCheck"));
+    m_syncBn->setToolTip(
+        tr("Data parallel over several processes: BatchNorm normalizes with the statistics of "
+           "the whole batch (SyncBatchNorm: per-channel sums all-reduced forward and backward) "
+           "instead of each process's share. No effect in one process or in the DGL pipeline."));
+    machineForm->addRow(tr("BatchNorm"), m_syncBn);
+    connect(m_syncBn, &QCheckBox::toggled, this, &TrainSetup::revalidate);
     return machineBox;
 }
 
@@ -278,6 +287,8 @@ void TrainSetup::updatePlacementRows(TrainMode mode, const Spec &effective)
     }
     m_placement->setEnabled(m_processes->value() > 1);
     m_replayBuffer->setEnabled(placement() == Placement::Pipeline);
+    if (m_syncBn)
+        m_syncBn->setEnabled(m_processes->value() > 1 && placement() == Placement::Data);
 }
 
 Placement TrainSetup::placement() const

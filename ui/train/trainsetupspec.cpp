@@ -77,6 +77,8 @@ Spec TrainSetup::effectiveSpec(QString *note) const
     r.augment.enabled = m_augment->isChecked();
     r.precision = m_precision->currentData().toString().toStdString();
     r.seed = static_cast<std::uint64_t>(m_seed->value());
+    if (m_syncBn) // the Machine box exists
+        r.syncBn = m_syncBn->isChecked();
     // Fewer epochs than the spec's: its milestones past the end cannot apply (the validator
     // refuses them); drop them and say so. The spec's own epochs are checked as they are.
     if (r.epochsPerStage != m_spec.recipe.epochsPerStage

@@ -127,6 +127,7 @@ public:
     QSpinBox *processesSpin() const { return m_setup->processesSpin(); }
     QComboBox *placementCombo() const { return m_setup->placementCombo(); }
     QSpinBox *replayBufferSpin() const { return m_setup->replayBufferSpin(); }
+    QCheckBox *syncBnCheck() const { return m_setup->syncBnCheck(); }
     /// The device, threads, placement and replay buffer Start and Resume would run with.
     ExecOptions execOptions() const { return m_setup->execOptions(); }
     QSpinBox *seedSpin() const { return m_setup->seedSpin(); }
