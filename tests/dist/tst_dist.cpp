@@ -185,6 +185,15 @@ QStringList trainArgs(const QString &spec, const test::TempStore &store, int npr
             "off"};
 }
 
+/// trainArgs of a DGL run with the pipeline placement (stage j on process j).
+QStringList pipelineArgs(const QString &spec, const test::TempStore &store, int nproc)
+{
+    return trainArgs(spec, store, nproc) << "--mode"
+                                         << "dgl"
+                                         << "--placement"
+                                         << "pipeline";
+}
+
 std::vector<RunRow> runsOf(test::TempStore &store)
 {
     store.close();
@@ -471,11 +480,7 @@ private Q_SLOTS:
         QTemporaryDir dir;
         const QString spec = writeSpec(dir.path(), 1, 512);
         store.close();
-        auto args = trainArgs(spec, store, 2);
-        args << "--mode"
-             << "dgl"
-             << "--placement"
-             << "pipeline";
+        auto args = pipelineArgs(spec, store, 2);
         auto r = test::runCli(args, {}, 60000);
         QCOMPARE(r.exitCode, 2);
         QVERIFY2(r.err.contains("3 stages") && r.err.contains("--nproc 3"), qPrintable(r.err));
@@ -504,11 +509,7 @@ private Q_SLOTS:
         QTemporaryDir dir;
         const QString spec = writeSpec(dir.path(), 2, 1024);
         store.close();
-        auto args = trainArgs(spec, store, 3);
-        args << "--mode"
-             << "dgl"
-             << "--placement"
-             << "pipeline";
+        auto args = pipelineArgs(spec, store, 3);
         auto piped = test::runCli(args, {"LAYERWISE_DIST_TIMEOUT=60"}, 300000);
         QVERIFY2(piped.exitCode == 0, qPrintable(piped.err));
         args = trainArgs(spec, store, 1);
@@ -572,12 +573,8 @@ private Q_SLOTS:
         QTemporaryDir dir;
         const QString spec = writeSpec(dir.path(), 2, 1024);
         store.close();
-        auto args = trainArgs(spec, store, 3);
-        args << "--mode"
-             << "dgl"
-             << "--placement"
-             << "pipeline"
-             << "--replay-buffer"
+        auto args = pipelineArgs(spec, store, 3);
+        args << "--replay-buffer"
              << "4";
         auto r = test::runCli(args, {"LAYERWISE_DIST_TIMEOUT=60"}, 300000);
         QVERIFY2(r.exitCode == 0, qPrintable(r.err));
