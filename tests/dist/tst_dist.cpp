@@ -185,6 +185,22 @@ QStringList trainArgs(const QString &spec, const test::TempStore &store, int npr
             "off"};
 }
 
+/// A test's empty run store (closed, for the CLI processes) and the tiny spec file with
+/// `epochs` epochs per stage and `trainImages` training images.
+struct TinySetup
+{
+    TinySetup(int epochs, int trainImages)
+        : opened(store.ok())
+        , spec(writeSpec(dir.path(), epochs, trainImages))
+    {
+        store.close();
+    }
+    test::TempStore store;
+    bool opened;
+    QTemporaryDir dir;
+    QString spec;
+};
+
 /// trainArgs of a DGL run with the pipeline placement (stage j on process j).
 QStringList pipelineArgs(const QString &spec, const test::TempStore &store, int nproc)
 {
@@ -359,11 +375,10 @@ private Q_SLOTS:
         // stage, batch 64, no feature cache) over 2 processes with --sync-bn on ends on the
         // weights and running statistics of the one-process run, to float drift; without it,
         // each process's BatchNorm sees only its 32 images and the weights move away.
-        test::TempStore store;
-        QVERIFY(store.ok());
-        QTemporaryDir dir;
-        const QString spec = writeSpec(dir.path(), 1, 512);
-        store.close();
+        TinySetup setup(1, 512);
+        QVERIFY(setup.opened);
+        auto &store = setup.store;
+        const QString &spec = setup.spec;
         auto one = test::runCli(trainArgs(spec, store, 1), {}, 300000);
         QVERIFY2(one.exitCode == 0, qPrintable(one.err));
         auto synced = test::runCli(trainArgs(spec, store, 2) << "--sync-bn"
@@ -421,11 +436,10 @@ private Q_SLOTS:
         QFETCH(QStringList, extra);
         const int victim = nproc - 1;
         const QRegularExpression named(QString("ranks? ([0-9]+, )*%1\\b").arg(victim));
-        test::TempStore store;
-        QVERIFY(store.ok());
-        QTemporaryDir dir;
-        const QString spec = writeSpec(dir.path(), 4, 2048);
-        store.close();
+        TinySetup setup(4, 2048);
+        QVERIFY(setup.opened);
+        auto &store = setup.store;
+        const QString &spec = setup.spec;
         QProcess p;
         auto env = QProcessEnvironment::systemEnvironment();
         env.insert("LAYERWISE_DIST_TIMEOUT", "30");
@@ -475,11 +489,10 @@ private Q_SLOTS:
 
     void pipelineRefusesAWorldSizeOtherThanTheStages()
     {
-        test::TempStore store;
-        QVERIFY(store.ok());
-        QTemporaryDir dir;
-        const QString spec = writeSpec(dir.path(), 1, 512);
-        store.close();
+        TinySetup setup(1, 512);
+        QVERIFY(setup.opened);
+        auto &store = setup.store;
+        const QString &spec = setup.spec;
         auto args = pipelineArgs(spec, store, 2);
         auto r = test::runCli(args, {}, 60000);
         QCOMPARE(r.exitCode, 2);
@@ -504,11 +517,10 @@ private Q_SLOTS:
     {
         // Stage j on process j: each stage trains on what the one below sends it, as in one
         // process; rank 0 records one run of world size 3 with every stage's metrics.
-        test::TempStore store;
-        QVERIFY(store.ok());
-        QTemporaryDir dir;
-        const QString spec = writeSpec(dir.path(), 2, 1024);
-        store.close();
+        TinySetup setup(2, 1024);
+        QVERIFY(setup.opened);
+        auto &store = setup.store;
+        const QString &spec = setup.spec;
         auto args = pipelineArgs(spec, store, 3);
         auto piped = test::runCli(args, {"LAYERWISE_DIST_TIMEOUT=60"}, 300000);
         QVERIFY2(piped.exitCode == 0, qPrintable(piped.err));
@@ -568,11 +580,10 @@ private Q_SLOTS:
         // The asynchronous variant: stages 2 and 3 draw their batches from the last 4 they
         // received instead of waiting for each; each still takes an epoch's 16 steps, every
         // stage learns, and rank 0 records one run with every stage.
-        test::TempStore store;
-        QVERIFY(store.ok());
-        QTemporaryDir dir;
-        const QString spec = writeSpec(dir.path(), 2, 1024);
-        store.close();
+        TinySetup setup(2, 1024);
+        QVERIFY(setup.opened);
+        auto &store = setup.store;
+        const QString &spec = setup.spec;
         auto args = pipelineArgs(spec, store, 3);
         args << "--replay-buffer"
              << "4";
@@ -616,11 +627,10 @@ private Q_SLOTS:
         const QString torchrun = "/usr/bin/torchrun";
         if (!QFile::exists(torchrun))
             QSKIP("torchrun not installed (Debian python3-torch, packaging/install-deps.sh)");
-        test::TempStore store;
-        QVERIFY(store.ok());
-        QTemporaryDir dir;
-        const QString spec = writeSpec(dir.path(), 1, 512);
-        store.close();
+        TinySetup setup(1, 512);
+        QVERIFY(setup.opened);
+        auto &store = setup.store;
+        const QString &spec = setup.spec;
         auto port = freeTcpPort();
         QVERIFY(port);
         QProcess p;
@@ -632,7 +642,7 @@ private Q_SLOTS:
                          "--tee",
                          "1",
                          "--log_dir",
-                         dir.path() + "/logs",
+                         setup.dir.path() + "/logs",
                          "--no_python",
                          "--nproc_per_node",
                          "2",
