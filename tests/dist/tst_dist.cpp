@@ -425,6 +425,9 @@ private Q_SLOTS:
         QTest::newRow("greedy, data parallel over 2 processes") << 2 << QStringList{};
         QTest::newRow("DGL pipeline over 3 processes")
             << 3 << QStringList{"--mode", "dgl", "--placement", "pipeline"};
+        // The receiving threads of the replay buffers carry the failure to the training threads.
+        QTest::newRow("asynchronous DGL pipeline over 3 processes")
+            << 3 << QStringList{"--mode", "dgl", "--placement", "pipeline", "--replay-buffer", "2"};
     }
 
     void killedRankInterruptsAndResumeFinishes()
